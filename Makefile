@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvm-soc top-level Makefile.  The two commands the README starts with:
+#
+#   make run     the main job: boot the rig and run the demo through kvm-soc
+#   make check   every test: static gates, userspace tests, fuzz, rig suite
+#
+# Kernel modules are built out of tree in build/k<ver>/ (a copy of the
+# sources, so several kernels can be built side by side).
+
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+CACHE ?= /var/cache/kvm-soc
+
+-include $(CACHE)/deps.mk
+
+KDIR ?= $(KDIR_612)
+CC ?= gcc
+CLANG ?= clang
+
+# The module sources copied into each per-kernel build directory.
+KSRC := Kbuild include common host-kvm soc-kvm transport selftests/rig
+
+HARNESS := $(CACHE)/linux-src/tools/testing/selftests
+USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -Wno-sign-compare -Wno-unused-parameter -Wno-clobbered -Iinclude/uapi -Icommon -I$(HARNESS)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+SELFTESTS := $(patsubst selftests/kvm-soc/%.c,$(BUILD)/selftests/%,\
+		$(wildcard selftests/kvm-soc/*.c))
+RIGTESTS := $(patsubst selftests/rig/%.c,$(BUILD)/selftests/rig/%,\
+		$(filter-out selftests/rig/ksoc_rig_fault.c,$(wildcard selftests/rig/*.c)))
+
+.PHONY: all deps modules modules-61 static kbuild-static checkpatch header unit fuzz \
+	selftests rig rig-selftest check run clean
+
+all: modules selftests
+
+deps:
+	@bash tools/deps.sh
+
+# $(call kbuild,<kdir>,<outdir>,<extra make args>)
+define kbuild
+	@test -d "$(1)" || { echo "no kernel headers at '$(1)': run 'make deps'"; exit 1; }
+	@mkdir -p $(2)
+	@cd $(TOP) && rsync -aR --delete --include='*/' --include='Kbuild' \
+		--include='*.c' --include='*.h' --exclude='*' $(KSRC) $(2)/
+	$(MAKE) -C $(1) M=$(2) KSOC_RIG_TEST=m $(3) modules
+endef
+
+modules:
+	$(call kbuild,$(KDIR),$(BUILD)/k612,)
+
+modules-61:
+	$(call kbuild,$(KDIR_61),$(BUILD)/k61,)
+
+# W=1 and sparse on every file (C=2), checkpatch --strict.  Any warning fails.
+static:
+	@rm -rf $(BUILD)/static
+	@{ $(MAKE) --no-print-directory kbuild-static 2>&1; echo "exit $$?"; } | tee $(BUILD)/static.log
+	@if ! grep -q '^exit 0$$' $(BUILD)/static.log || grep -E 'warning:|error:' $(BUILD)/static.log; then \
+		echo "static: the W=1/sparse build failed or warned (above)"; exit 1; fi
+	@grep -c '  CHECK ' $(BUILD)/static.log | xargs printf 'static: W=1 and sparse clean (%s files checked)\n'
+	@$(MAKE) --no-print-directory checkpatch
+
+kbuild-static:
+	$(call kbuild,$(KDIR),$(BUILD)/static,W=1 C=2)
+
+checkpatch:
+	@bash tools/checkpatch.sh
+
+header:
+	@bash tests/header/check.sh
+
+$(BUILD)/unit/test_chan: tests/unit/test_chan.c common/ksoc_chan.c common/*.h include/uapi/linux/kvm_soc.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN) -pthread -o $@ tests/unit/test_chan.c common/ksoc_chan.c
+
+unit: $(BUILD)/unit/test_chan
+	$(BUILD)/unit/test_chan
+
+$(BUILD)/fuzz/fuzz_chan: tests/fuzz/fuzz_chan.c common/ksoc_chan.c common/*.h include/uapi/linux/kvm_soc.h
+	@mkdir -p $(@D)
+	$(CLANG) -O1 -g -Iinclude/uapi -Icommon -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_chan.c common/ksoc_chan.c
+
+FUZZ_SECONDS ?= 30
+fuzz: $(BUILD)/fuzz/fuzz_chan
+	@bash tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_chan $(FUZZ_SECONDS)
+
+$(BUILD)/selftests/%: selftests/kvm-soc/%.c include/uapi/linux/kvm_soc.h
+	@test -f $(HARNESS)/kselftest_harness.h || { echo "no kselftest harness: run 'make deps'"; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -Iinclude/uapi -I$(HARNESS) -pthread -o $@ $<
+
+$(BUILD)/selftests/rig/%: selftests/rig/%.c
+	@test -f $(HARNESS)/kselftest_harness.h || { echo "no kselftest harness: run 'make deps'"; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -I$(HARNESS) -o $@ $<
+
+$(BUILD)/tools/%: tools/%.c include/uapi/linux/kvm_soc.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Werror -Iinclude/uapi -o $@ $<
+
+selftests: $(SELFTESTS) $(RIGTESTS) $(BUILD)/tools/kvm-soc-info
+
+# make rig [T="test ..."]: boot the rig and run the suite (or the named tests).
+rig: modules selftests
+	@bash tools/rig run $(T)
+
+rig-selftest: modules selftests
+	@bash tools/rig-selftest.sh
+
+check: deps
+	@echo ">>> [1/8] build (6.12) and selftests"
+	@$(MAKE) --no-print-directory modules selftests
+	@echo ">>> [2/8] build against 6.1 headers"
+	@$(MAKE) --no-print-directory modules-61
+	@echo ">>> [3/8] static gates: W=1, sparse, checkpatch"
+	@$(MAKE) --no-print-directory static
+	@echo ">>> [4/8] UAPI header: C89, C99, C11, C++ and wire asserts"
+	@$(MAKE) --no-print-directory header
+	@echo ">>> [5/8] channel helper unit tests"
+	@$(MAKE) --no-print-directory unit
+	@echo ">>> [6/8] fuzz smoke run ($(FUZZ_SECONDS) s)"
+	@$(MAKE) --no-print-directory fuzz
+	@echo ">>> [7/8] rig self-test: the rig must catch failures"
+	@bash tools/rig-selftest.sh
+	@echo ">>> [8/8] rig: every selftest"
+	@bash tools/rig run
+
+run: deps
+	@$(MAKE) --no-print-directory modules selftests
+	@bash tools/rig demo
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Window, API-slot, IOREQ-slot and ring helpers shared by host-kvm, soc-kvm
+ * and the userspace tests.  Built into each module (not exported) and into
+ * userspace with ksoc_compat.h.
+ *
+ * Rules every helper follows (see docs/channel-protocol.md):
+ *  - the window is shared memory the peer may rewrite at any time: read a
+ *    state word with acquire, copy what it guards out, then validate the
+ *    copy; never act on the window in place;
+ *  - a side keeps its own indices and states privately and only compares
+ *    the peer's values against them;
+ *  - payload first, then a release store of the state word or index;
+ *  - malformed peer input returns -EPROTO, which the caller turns into a
+ *    failed window; nothing here logs or crashes.
+ */
+#ifndef _KSOC_CHAN_H
+#define _KSOC_CHAN_H
+
+#include "ksoc_compat.h"
+#include <linux/kvm_soc.h>
+
+/**
+ * struct ksoc_layout - validated private copy of a window's description.
+ * @window_id: &kvm_soc_window_desc.window_id.
+ * @window_size: size of the window in bytes.
+ * @host_features: features the host offers.
+ * @api_offset: offset of the API slots.
+ * @api_nr_slots: number of API slots.
+ * @api_slot_size: bytes per API slot.
+ * @ioreq_offset: offset of the IOREQ slots.
+ * @ioreq_nr_slots: number of IOREQ slots.
+ * @ioreq_slot_size: bytes per IOREQ slot.
+ * @posted_offset: offset of the posted-write entries.
+ * @posted_nr_entries: number of posted-write entries (0: none).
+ */
+struct ksoc_layout {
+	u32 window_id;
+	u64 window_size;
+	u64 host_features;
+	u32 api_offset;
+	u32 api_nr_slots;
+	u32 api_slot_size;
+	u32 ioreq_offset;
+	u32 ioreq_nr_slots;
+	u32 ioreq_slot_size;
+	u32 posted_offset;
+	u32 posted_nr_entries;
+};
+
+#define KSOC_API_MAX_SLOTS	256
+#define KSOC_IOREQ_MAX_SLOTS	1024
+#define KSOC_POSTED_MAX		65536
+#define KSOC_WINDOW_MAX		BIT_ULL(32)
+
+int ksoc_layout_compute(struct ksoc_layout *l, u32 window_id,
+			u32 api_nr_slots, u32 api_slot_size, u32 nr_vcpus,
+			u32 posted_nr_entries, u64 host_features);
+int ksoc_layout_check(const struct ksoc_layout *l);
+void ksoc_window_format(void *win, const struct ksoc_layout *l);
+int ksoc_window_parse(const void *win, u64 window_size,
+		      struct ksoc_layout *l);
+
+static inline struct kvm_soc_window_hdr *ksoc_hdr(void *win)
+{
+	return win;
+}
+
+static inline struct kvm_soc_api_hdr *
+ksoc_api_slot(void *win, const struct ksoc_layout *l, u32 i)
+{
+	return (struct kvm_soc_api_hdr *)((u8 *)win + l->api_offset +
+					  (u64)i * l->api_slot_size);
+}
+
+static inline u32 ksoc_api_payload_max(const struct ksoc_layout *l)
+{
+	return l->api_slot_size - sizeof(struct kvm_soc_api_hdr);
+}
+
+static inline struct kvm_soc_ioreq *
+ksoc_ioreq_slot(void *win, const struct ksoc_layout *l, u32 i)
+{
+	return (struct kvm_soc_ioreq *)((u8 *)win + l->ioreq_offset +
+					(u64)i * l->ioreq_slot_size);
+}
+
+/**
+ * struct ksoc_api_msg - private copy of an API slot header.
+ * @op: enum kvm_soc_api_op.
+ * @request_id: request id.
+ * @target: op target.
+ * @flags: op flags.
+ * @len: request payload length (requests) or response length (responses).
+ * @arg: scalar argument.
+ * @result: result (responses only).
+ */
+struct ksoc_api_msg {
+	u32 op;
+	u64 request_id;
+	u32 target;
+	u32 flags;
+	u32 len;
+	u64 arg;
+	s64 result;
+};
+
+/* SoC side */
+int ksoc_api_post(void *win, const struct ksoc_layout *l, u32 slot,
+		  const struct ksoc_api_msg *m, const void *payload);
+int ksoc_api_collect(void *win, const struct ksoc_layout *l, u32 slot,
+		     u64 request_id, struct ksoc_api_msg *m,
+		     void *buf, u32 cap);
+/* host side */
+int ksoc_api_take(void *win, const struct ksoc_layout *l, u32 slot,
+		  struct ksoc_api_msg *m, void *buf, u32 cap);
+int ksoc_api_complete(void *win, const struct ksoc_layout *l, u32 slot,
+		      const struct ksoc_api_msg *m, const void *payload);
+
+/**
+ * struct ksoc_ioreq_msg - private copy of an IOREQ slot.
+ * @vcpu_id: the slot's vCPU.
+ * @seq: exit sequence number.
+ * @exit_reason: KVM_EXIT_*.
+ * @data_len: valid bytes of @data.
+ * @run: opaque kvm_run head.
+ * @exit: opaque kvm_run exit union.
+ * @data: PIO data.
+ */
+struct ksoc_ioreq_msg {
+	u32 vcpu_id;
+	u64 seq;
+	u32 exit_reason;
+	u32 data_len;
+	u8 run[KVM_SOC_IOREQ_RUN_SIZE];
+	u8 exit[KVM_SOC_IOREQ_EXIT_SIZE];
+	u8 data[KVM_SOC_IOREQ_DATA_SIZE];
+};
+
+/* host side */
+int ksoc_ioreq_post(struct kvm_soc_ioreq *s, const struct ksoc_ioreq_msg *m);
+int ksoc_ioreq_finish(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
+		      struct ksoc_ioreq_msg *m);
+/* SoC side */
+int ksoc_ioreq_take(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
+		    struct ksoc_ioreq_msg *m);
+int ksoc_ioreq_respond(struct kvm_soc_ioreq *s, const struct ksoc_ioreq_msg *m);
+
+/**
+ * struct ksoc_ring - one side's view of a single-producer single-consumer
+ * ring in a window.
+ * @entries: first entry, in the window.
+ * @nr: number of entries, a power of two.
+ * @esize: bytes per entry.
+ * @prod: producer index, in the window (written by the producer only).
+ * @cons: consumer index, in the window (written by the consumer only).
+ * @idx: this side's own index, kept privately: the producer's next
+ *	index for a producer, the consumer's next index for a consumer.
+ */
+struct ksoc_ring {
+	void *entries;
+	u32 nr;
+	u32 esize;
+	__le32 *prod;
+	__le32 *cons;
+	u32 idx;
+};
+
+int ksoc_ring_init(struct ksoc_ring *r, void *entries, u32 nr, u32 esize,
+		   __le32 *prod, __le32 *cons, bool producer);
+int ksoc_ring_produce(struct ksoc_ring *r, const void *e);
+int ksoc_ring_consume(struct ksoc_ring *r, void *e);
+
+int ksoc_posted_produce(struct ksoc_ring *r, u64 addr, u64 data, u32 vcpu_id,
+			u8 len, u8 type);
+int ksoc_posted_consume(struct ksoc_ring *r, struct kvm_soc_posted_write *w);
+
+#endif /* _KSOC_CHAN_H */

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kvm-soc: KVM split between a host and a DPU SoC.
+ *
+ * This header is two ABIs:
+ *
+ *  1. The wire: the layout of a *window*, the shared memory (a PCIe BAR on
+ *     real hardware) through which host-kvm and soc-kvm talk.  Everything in
+ *     it is fixed-width little-endian with explicit padding; no host-arch
+ *     struct travels in it.  x86 guest state (struct kvm_regs, the kvm_run
+ *     exit union, ...) travels as opaque x86-layout payload bytes.
+ *
+ *  2. The ioctls /dev/kvm-soc adds to KVM's own ABI (which it mirrors with
+ *     KVM's numbers and structs, see linux/kvm.h).
+ *
+ * Versioning: KVM_SOC_ABI_VERSION is frozen once released; growth is by
+ * feature bits (KVM_SOC_F_*) negotiated in the window header, by new ops,
+ * and by argsz in ioctl structs.  Every reserved field must be zero and is
+ * checked by the receiver.
+ *
+ * See docs/channel-protocol.md for the state machines in prose.
+ */
+#ifndef _UAPI_LINUX_KVM_SOC_H
+#define _UAPI_LINUX_KVM_SOC_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define KVM_SOC_ABI_VERSION		0
+/* "KSOC" read as a little-endian 32-bit word. */
+#define KVM_SOC_WINDOW_MAGIC		0x434f534bU
+
+/* Every area in a window starts on a 4 KiB boundary. */
+#define KVM_SOC_AREA_ALIGN		4096
+/* Every slot size and the header's sub-blocks are multiples of this. */
+#define KVM_SOC_LINE			64
+
+/**
+ * enum kvm_soc_feature_bits - feature bits offered by the host in
+ * &kvm_soc_window_desc.host_features and accepted by the SoC in
+ * &kvm_soc_soc_status.soc_features.
+ * @KVM_SOC_F_HEARTBEAT: both sides advance their heartbeat counter at least
+ *	once per KVM_SOC_HEARTBEAT_MS.
+ * @KVM_SOC_F_POSTED_WRITES: the window has a posted-write ring.
+ * @KVM_SOC_F_NR_BITS: number of defined bits.
+ */
+enum kvm_soc_feature_bits {
+	KVM_SOC_F_HEARTBEAT		= 0,
+	KVM_SOC_F_POSTED_WRITES		= 1,
+	KVM_SOC_F_NR_BITS
+};
+
+#define KVM_SOC_F_VALID_MASK		((1ULL << KVM_SOC_F_NR_BITS) - 1)
+#define KVM_SOC_HEARTBEAT_MS		1000
+
+/**
+ * enum kvm_soc_peer_state - liveness of one side of a window.
+ * @KVM_SOC_PEER_DOWN: not attached (zeroed memory reads as DOWN).
+ * @KVM_SOC_PEER_UP: attached and serving the window.
+ * @KVM_SOC_PEER_FAILED: this side declared the window broken (protocol
+ *	violation by the peer); only a full re-initialisation recovers it.
+ */
+enum kvm_soc_peer_state {
+	KVM_SOC_PEER_DOWN		= 0,
+	KVM_SOC_PEER_UP			= 1,
+	KVM_SOC_PEER_FAILED		= 2
+};
+
+/**
+ * struct kvm_soc_window_desc - static description of a window.
+ * @magic: KVM_SOC_WINDOW_MAGIC.
+ * @abi_version: the host's KVM_SOC_ABI_VERSION.
+ * @hdr_size: sizeof(struct kvm_soc_window_hdr).
+ * @window_id: 0 for the control window, otherwise the VM's window number.
+ * @window_size: size of the whole window in bytes.
+ * @host_features: KVM_SOC_F_* bits the host offers.
+ * @api_offset: byte offset of the API slot array.
+ * @api_nr_slots: number of API slots (0 < n <= 256).
+ * @api_slot_size: bytes per API slot, header included; a multiple of
+ *	KVM_SOC_LINE.
+ * @ioreq_offset: byte offset of the per-vCPU IOREQ slot array.
+ * @ioreq_nr_slots: number of IOREQ slots, i.e. the maximum number of vCPUs
+ *	of this window's VM (0 for the control window).
+ * @ioreq_slot_size: bytes per IOREQ slot; at least
+ *	sizeof(struct kvm_soc_ioreq) and a multiple of KVM_SOC_LINE.
+ * @posted_offset: byte offset of the posted-write ring entries.
+ * @posted_nr_entries: number of ring entries; a power of two, or 0 when the
+ *	window has no posted-write ring.
+ *
+ * Written once by the host before it sets &kvm_soc_host_status.state to
+ * KVM_SOC_PEER_UP; read-only afterwards.  Areas are KVM_SOC_AREA_ALIGN
+ * aligned, lie inside the window and do not overlap the header or each
+ * other.
+ */
+struct kvm_soc_window_desc {
+	__le32 magic;
+	__le32 abi_version;
+	__le32 hdr_size;
+	__le32 window_id;
+	__le64 window_size;
+	__le64 host_features;
+	__le32 api_offset;
+	__le32 api_nr_slots;
+	__le32 api_slot_size;
+	__le32 ioreq_offset;
+	__le32 ioreq_nr_slots;
+	__le32 ioreq_slot_size;
+	__le32 posted_offset;
+	__le32 posted_nr_entries;
+};
+
+/**
+ * struct kvm_soc_host_status - the host-written line of the header.
+ * @state: enum kvm_soc_peer_state of the host.
+ * @reserved0: must be zero.
+ * @heartbeat: advanced by the host (KVM_SOC_F_HEARTBEAT).
+ * @posted_prod: free-running producer index of the posted-write ring.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_host_status {
+	__le32 state;
+	__le32 reserved0;
+	__le64 heartbeat;
+	__le32 posted_prod;
+	__le32 reserved[11];
+};
+
+/**
+ * struct kvm_soc_soc_status - the SoC-written line of the header.
+ * @state: enum kvm_soc_peer_state of the SoC.
+ * @abi_version: the SoC's KVM_SOC_ABI_VERSION.
+ * @heartbeat: advanced by the SoC (KVM_SOC_F_HEARTBEAT).
+ * @soc_features: the subset of host_features the SoC uses.
+ * @posted_cons: free-running consumer index of the posted-write ring.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_soc_status {
+	__le32 state;
+	__le32 abi_version;
+	__le64 heartbeat;
+	__le64 soc_features;
+	__le32 posted_cons;
+	__le32 reserved[9];
+};
+
+/**
+ * struct kvm_soc_window_hdr - the header at offset 0 of every window.
+ * @desc: static layout, host-written before the host goes UP.
+ * @host: host-written dynamic line.
+ * @soc: SoC-written dynamic line.
+ * @reserved: must be zero.
+ *
+ * Each sub-block sits in its own KVM_SOC_LINE so the two writers never
+ * share a cache line.
+ */
+struct kvm_soc_window_hdr {
+	struct kvm_soc_window_desc desc;
+	struct kvm_soc_host_status host;
+	struct kvm_soc_soc_status soc;
+	__le64 reserved[8];
+};
+
+/*
+ * API channel: SoC -> host requests, one outstanding request per slot.
+ *
+ *   state       written by   meaning
+ *   FREE        SoC          slot unused; the SoC may fill it
+ *   REQ         SoC          request payload + header valid; host doorbell rung
+ *   BUSY        host         host copied the request out and is executing it
+ *   RESP        host         result + response payload valid; SoC doorbell rung
+ *
+ * FREE -> REQ -> BUSY -> RESP -> FREE.  The writer stores the payload and the
+ * header first, then the state with release semantics; the reader loads the
+ * state with acquire semantics, then copies the header and payload out of
+ * the window before validating them.  Any other transition observed by a
+ * side is a protocol violation: that window fails, nothing else does.
+ */
+
+/**
+ * enum kvm_soc_api_state - state of an API slot.
+ * @KVM_SOC_API_FREE: owned by the SoC, unused.
+ * @KVM_SOC_API_REQ: request posted by the SoC.
+ * @KVM_SOC_API_BUSY: request taken by the host.
+ * @KVM_SOC_API_RESP: response posted by the host.
+ */
+enum kvm_soc_api_state {
+	KVM_SOC_API_FREE		= 0,
+	KVM_SOC_API_REQ			= 1,
+	KVM_SOC_API_BUSY		= 2,
+	KVM_SOC_API_RESP		= 3
+};
+
+/**
+ * enum kvm_soc_api_op - operations of the API channel.
+ * @KVM_SOC_OP_HELLO: version and feature handshake.  Request payload: none;
+ *	@arg: the SoC's ABI version.  Response: @result 0 or -EPROTONOSUPPORT,
+ *	response payload struct kvm_soc_hello.
+ * @KVM_SOC_OP_NR: number of defined ops.
+ */
+enum kvm_soc_api_op {
+	KVM_SOC_OP_HELLO		= 1,
+	KVM_SOC_OP_NR
+};
+
+/**
+ * struct kvm_soc_api_hdr - header of an API slot, followed by the payload.
+ * @state: enum kvm_soc_api_state.
+ * @op: enum kvm_soc_api_op.
+ * @request_id: chosen by the SoC, echoed by the host unchanged.
+ * @target: object the op applies to (op specific; 0 for window-level ops).
+ * @flags: op specific; must be zero for ops that define none.
+ * @req_len: bytes of request payload, <= slot size - header size.
+ * @resp_len: bytes of response payload, <= slot size - header size.
+ * @arg: op-specific scalar argument (e.g. an ioctl number).
+ * @result: >= 0 on success (op specific), or a negative Linux errno.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_api_hdr {
+	__le32 state;
+	__le32 op;
+	__le64 request_id;
+	__le32 target;
+	__le32 flags;
+	__le32 req_len;
+	__le32 resp_len;
+	__le64 arg;
+	__le64 result;
+	__le64 reserved[2];
+};
+
+/**
+ * struct kvm_soc_hello - response payload of KVM_SOC_OP_HELLO.
+ * @abi_version: the host's ABI version.
+ * @reserved0: must be zero.
+ * @host_features: same as the window's host_features.
+ * @kvm_api_version: KVM_GET_API_VERSION of the host's KVM (12), or 0 when
+ *	the host has no usable KVM.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_hello {
+	__le32 abi_version;
+	__le32 reserved0;
+	__le64 host_features;
+	__le32 kvm_api_version;
+	__le32 reserved[11];
+};
+
+/*
+ * IOREQ area: host -> SoC exits, one synchronous slot per vCPU (Xen's
+ * layout).  The host writes the exit and sets READY; the SoC takes it
+ * (INPROCESS), handles it and writes the completion (RESP_READY); the host
+ * applies the completion and returns the slot to NONE.
+ *
+ *   NONE -> READY (host) -> INPROCESS (SoC) -> RESP_READY (SoC) -> NONE (host)
+ *
+ * @seq increases by one per exit; a slot whose state moves backwards or
+ * whose seq is not the expected one fails the window.
+ */
+
+/**
+ * enum kvm_soc_ioreq_state - state of a per-vCPU IOREQ slot.
+ * @KVM_SOC_IOREQ_NONE: owned by the host; no exit pending.
+ * @KVM_SOC_IOREQ_READY: exit posted by the host.
+ * @KVM_SOC_IOREQ_INPROCESS: exit taken by the SoC.
+ * @KVM_SOC_IOREQ_RESP_READY: completion posted by the SoC.
+ */
+enum kvm_soc_ioreq_state {
+	KVM_SOC_IOREQ_NONE		= 0,
+	KVM_SOC_IOREQ_READY		= 1,
+	KVM_SOC_IOREQ_INPROCESS		= 2,
+	KVM_SOC_IOREQ_RESP_READY	= 3
+};
+
+#define KVM_SOC_IOREQ_RUN_SIZE		64
+#define KVM_SOC_IOREQ_EXIT_SIZE		256
+#define KVM_SOC_IOREQ_DATA_SIZE		4096
+
+/**
+ * struct kvm_soc_ioreq_hdr - header of a per-vCPU IOREQ slot.
+ * @state: enum kvm_soc_ioreq_state.
+ * @vcpu_id: the vCPU this slot belongs to (equals the slot index).
+ * @seq: exit sequence number, +1 per exit.
+ * @exit_reason: KVM_EXIT_* of the guest architecture.
+ * @flags: must be zero.
+ * @data_len: valid bytes in &kvm_soc_ioreq.data, <= KVM_SOC_IOREQ_DATA_SIZE.
+ * @reserved0: must be zero.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_ioreq_hdr {
+	__le32 state;
+	__le32 vcpu_id;
+	__le64 seq;
+	__le32 exit_reason;
+	__le32 flags;
+	__le32 data_len;
+	__le32 reserved0;
+	__le64 reserved[4];
+};
+
+/**
+ * struct kvm_soc_ioreq - one per-vCPU synchronous IOREQ slot.
+ * @hdr: state and identity.
+ * @run: opaque: the first bytes of the guest architecture's struct kvm_run
+ *	(request_interrupt_window, immediate_exit, if_flag, flags, cr8,
+ *	apic_base on x86), in that architecture's layout.
+ * @exit: opaque: the exit union of struct kvm_run, guest-arch layout.
+ * @data: PIO data that KVM keeps beside kvm_run (io.data_offset).
+ */
+struct kvm_soc_ioreq {
+	struct kvm_soc_ioreq_hdr hdr;
+	__u8 run[KVM_SOC_IOREQ_RUN_SIZE];
+	__u8 exit[KVM_SOC_IOREQ_EXIT_SIZE];
+	__u8 data[KVM_SOC_IOREQ_DATA_SIZE];
+};
+
+/*
+ * Posted-write ring: guest writes that need no answer (host -> SoC).  The
+ * host produces at &kvm_soc_host_status.posted_prod, the SoC consumes at
+ * &kvm_soc_soc_status.posted_cons; both indices are free-running u32 and an
+ * entry is at (index & (nr_entries - 1)).  When the ring is full the host
+ * falls back to the synchronous IOREQ slot.
+ */
+
+/**
+ * enum kvm_soc_posted_type - address space of a posted write.
+ * @KVM_SOC_POSTED_PIO: port I/O.
+ * @KVM_SOC_POSTED_MMIO: memory-mapped I/O.
+ */
+enum kvm_soc_posted_type {
+	KVM_SOC_POSTED_PIO		= 0,
+	KVM_SOC_POSTED_MMIO		= 1
+};
+
+/**
+ * struct kvm_soc_posted_write - one posted-write ring entry.
+ * @addr: guest physical address or port.
+ * @data: the value written, little-endian, low @len bytes valid.
+ * @vcpu_id: the writing vCPU.
+ * @len: 1, 2, 4 or 8.
+ * @type: enum kvm_soc_posted_type.
+ * @reserved0: must be zero.
+ * @seq: producer index of this entry (lets the consumer detect a stale
+ *	or torn entry).
+ */
+struct kvm_soc_posted_write {
+	__le64 addr;
+	__le64 data;
+	__le32 vcpu_id;
+	__u8 len;
+	__u8 type;
+	__le16 reserved0;
+	__le32 seq;
+	__le32 reserved1;
+};
+
+/* ------------------------------------------------------------------ */
+/* ioctls that /dev/kvm-soc adds to KVM's ABI                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * 0xAF 0x80-0x9F; 0xAE is KVM's and /dev/kvm-soc answers KVM's own ioctls
+ * with KVM's numbers.
+ */
+#define KVM_SOC_IO			0xAF
+
+/**
+ * KVM_SOC_GET_ABI_VERSION - _IO, on /dev/kvm-soc.  Returns
+ * KVM_SOC_ABI_VERSION as negotiated with the host, or -ENXIO while no host
+ * is attached.
+ */
+#define KVM_SOC_GET_ABI_VERSION		_IO(KVM_SOC_IO, 0x80)
+
+#define KVM_SOC_TRANSPORT_NAME_LEN	16
+
+/**
+ * struct kvm_soc_info - argument of KVM_SOC_GET_INFO.
+ * @argsz: in: sizeof(struct kvm_soc_info) as the caller knows it.
+ * @flags: in: must be zero.
+ * @abi_version: out: negotiated ABI version.
+ * @host_abi_version: out: the host's ABI version.
+ * @features: out: negotiated KVM_SOC_F_* bits.
+ * @host_heartbeat: out: the host's heartbeat counter, read now.
+ * @kvm_api_version: out: the host KVM's API version.
+ * @reserved0: out: zero.
+ * @transport: out: NUL-terminated transport name ("loop", "ivshmem", ...).
+ * @reserved: out: zero.
+ */
+struct kvm_soc_info {
+	__u32 argsz;
+	__u32 flags;
+	__u32 abi_version;
+	__u32 host_abi_version;
+	__u64 features;
+	__u64 host_heartbeat;
+	__u32 kvm_api_version;
+	__u32 reserved0;
+	char transport[KVM_SOC_TRANSPORT_NAME_LEN];
+	__u64 reserved[5];
+};
+
+/**
+ * KVM_SOC_GET_INFO - _IOWR, on /dev/kvm-soc: what the SoC knows of its
+ * host.  -EINVAL for an argsz smaller than the v0 struct or non-zero flags;
+ * -ENXIO while no host is attached.
+ */
+#define KVM_SOC_GET_INFO		_IOWR(KVM_SOC_IO, 0x81, struct kvm_soc_info)
+
+#endif /* _UAPI_LINUX_KVM_SOC_H */

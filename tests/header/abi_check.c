@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Compiled as C89, C99, C11 and C++ by tests/header/check.sh: the UAPI
+ * header must stand alone, and every size and offset that crosses the wire
+ * is pinned here.  A change to any of them is an ABI break.
+ */
+#include <linux/kvm_soc.h>
+#include <stddef.h>
+
+#define KSOC_ASSERT(name, cond) typedef char ksoc_assert_##name[(cond) ? 1 : -1]
+#define SZ(s, n) KSOC_ASSERT(size_##s, sizeof(struct s) == (n))
+#define OFF(s, f, n) KSOC_ASSERT(off_##s##_##f, offsetof(struct s, f) == (n))
+
+SZ(kvm_soc_window_desc, 64);
+OFF(kvm_soc_window_desc, magic, 0);
+OFF(kvm_soc_window_desc, abi_version, 4);
+OFF(kvm_soc_window_desc, hdr_size, 8);
+OFF(kvm_soc_window_desc, window_id, 12);
+OFF(kvm_soc_window_desc, window_size, 16);
+OFF(kvm_soc_window_desc, host_features, 24);
+OFF(kvm_soc_window_desc, api_offset, 32);
+OFF(kvm_soc_window_desc, api_nr_slots, 36);
+OFF(kvm_soc_window_desc, api_slot_size, 40);
+OFF(kvm_soc_window_desc, ioreq_offset, 44);
+OFF(kvm_soc_window_desc, ioreq_nr_slots, 48);
+OFF(kvm_soc_window_desc, ioreq_slot_size, 52);
+OFF(kvm_soc_window_desc, posted_offset, 56);
+OFF(kvm_soc_window_desc, posted_nr_entries, 60);
+
+SZ(kvm_soc_host_status, 64);
+OFF(kvm_soc_host_status, state, 0);
+OFF(kvm_soc_host_status, reserved0, 4);
+OFF(kvm_soc_host_status, heartbeat, 8);
+OFF(kvm_soc_host_status, posted_prod, 16);
+OFF(kvm_soc_host_status, reserved, 20);
+
+SZ(kvm_soc_soc_status, 64);
+OFF(kvm_soc_soc_status, state, 0);
+OFF(kvm_soc_soc_status, abi_version, 4);
+OFF(kvm_soc_soc_status, heartbeat, 8);
+OFF(kvm_soc_soc_status, soc_features, 16);
+OFF(kvm_soc_soc_status, posted_cons, 24);
+OFF(kvm_soc_soc_status, reserved, 28);
+
+SZ(kvm_soc_window_hdr, 256);
+OFF(kvm_soc_window_hdr, desc, 0);
+OFF(kvm_soc_window_hdr, host, 64);
+OFF(kvm_soc_window_hdr, soc, 128);
+OFF(kvm_soc_window_hdr, reserved, 192);
+
+SZ(kvm_soc_api_hdr, 64);
+OFF(kvm_soc_api_hdr, state, 0);
+OFF(kvm_soc_api_hdr, op, 4);
+OFF(kvm_soc_api_hdr, request_id, 8);
+OFF(kvm_soc_api_hdr, target, 16);
+OFF(kvm_soc_api_hdr, flags, 20);
+OFF(kvm_soc_api_hdr, req_len, 24);
+OFF(kvm_soc_api_hdr, resp_len, 28);
+OFF(kvm_soc_api_hdr, arg, 32);
+OFF(kvm_soc_api_hdr, result, 40);
+OFF(kvm_soc_api_hdr, reserved, 48);
+
+SZ(kvm_soc_hello, 64);
+OFF(kvm_soc_hello, abi_version, 0);
+OFF(kvm_soc_hello, reserved0, 4);
+OFF(kvm_soc_hello, host_features, 8);
+OFF(kvm_soc_hello, kvm_api_version, 16);
+OFF(kvm_soc_hello, reserved, 20);
+
+SZ(kvm_soc_ioreq_hdr, 64);
+OFF(kvm_soc_ioreq_hdr, state, 0);
+OFF(kvm_soc_ioreq_hdr, vcpu_id, 4);
+OFF(kvm_soc_ioreq_hdr, seq, 8);
+OFF(kvm_soc_ioreq_hdr, exit_reason, 16);
+OFF(kvm_soc_ioreq_hdr, flags, 20);
+OFF(kvm_soc_ioreq_hdr, data_len, 24);
+OFF(kvm_soc_ioreq_hdr, reserved0, 28);
+OFF(kvm_soc_ioreq_hdr, reserved, 32);
+
+SZ(kvm_soc_ioreq, 4480);
+OFF(kvm_soc_ioreq, hdr, 0);
+OFF(kvm_soc_ioreq, run, 64);
+OFF(kvm_soc_ioreq, exit, 128);
+OFF(kvm_soc_ioreq, data, 384);
+
+SZ(kvm_soc_posted_write, 32);
+OFF(kvm_soc_posted_write, addr, 0);
+OFF(kvm_soc_posted_write, data, 8);
+OFF(kvm_soc_posted_write, vcpu_id, 16);
+OFF(kvm_soc_posted_write, len, 20);
+OFF(kvm_soc_posted_write, type, 21);
+OFF(kvm_soc_posted_write, reserved0, 22);
+OFF(kvm_soc_posted_write, seq, 24);
+OFF(kvm_soc_posted_write, reserved1, 28);
+
+/* ioctl argument (not on the wire, but fixed for 32/64-bit userspace) */
+SZ(kvm_soc_info, 96);
+OFF(kvm_soc_info, argsz, 0);
+OFF(kvm_soc_info, flags, 4);
+OFF(kvm_soc_info, features, 16);
+OFF(kvm_soc_info, host_heartbeat, 24);
+OFF(kvm_soc_info, transport, 40);
+OFF(kvm_soc_info, reserved, 56);
+
+KSOC_ASSERT(magic, KVM_SOC_WINDOW_MAGIC == 0x434f534bU);
+KSOC_ASSERT(abi, KVM_SOC_ABI_VERSION == 0);
+KSOC_ASSERT(ioc_abi, KVM_SOC_GET_ABI_VERSION == 0xaf80);
+KSOC_ASSERT(ioc_info, KVM_SOC_GET_INFO == 0xc060af81);
+
+int main(void)
+{
+	return 0;
+}

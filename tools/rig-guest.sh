@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the rig VM (chroot into this machine's root, read-only), as
+# started by tools/rig-init.sh.  Loads KVM and kvm-soc, runs the tests
+# listed in $KSOC_OUT/tests.list with TAP logs in $KSOC_OUT/tests/, unloads,
+# saves dmesg, and leaves $KSOC_OUT/done.  tools/rig reads the verdict.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+top=$KSOC_TOP
+out=$KSOC_OUT
+kbuild=$top/build/k612
+mods=(host-kvm soc-kvm kvm-soc-loop)
+mkdir -p "$out/tests"
+
+echo "rig-guest: $(uname -r), $(nproc) CPUs, mode $KSOC_MODE"
+# Hung tasks are reported (and fail the run) well before the rig timeout.
+sysctl -q -w kernel.hung_task_timeout_secs=30 kernel.hung_task_warnings=10
+
+# A small TAP writer for the checks this script makes itself.
+tap_n=0
+tap_log=
+tap_begin() { tap_log=$out/tests/$1.log; tap_n=0; echo "TAP version 13" > "$tap_log"; }
+tap() { # <0|1|skip> <description>
+	tap_n=$((tap_n + 1))
+	case "$1" in
+	0) echo "ok $tap_n $2" ;;
+	skip) echo "ok $tap_n $2 # SKIP" ;;
+	*) echo "not ok $tap_n $2" ;;
+	esac | tee -a "$tap_log"
+}
+tap_end() { echo "1..$tap_n" >> "$tap_log"; echo 0 > "${tap_log%.log}.rc"; }
+
+# Stock KVM of the rig's kernel (nested SVM under TCG).
+modprobe -d "$KSOC_KROOT" kvm_amd 2>&1 || echo "rig-guest: kvm_amd did not load"
+[ -c /dev/kvm ] && echo "rig-guest: /dev/kvm is up" || echo "rig-guest: no /dev/kvm"
+
+load_modules() {
+	local m
+	for m in "${mods[@]}"; do
+		insmod "$kbuild/$m.ko" || return 1
+	done
+	udevadm settle 2>/dev/null
+	[ -c /dev/kvm-soc ]
+}
+
+unload_modules() {
+	local i
+	for ((i = ${#mods[@]} - 1; i >= 0; i--)); do
+		rmmod "${mods[$i]}" || return 1
+	done
+	[ ! -e /dev/kvm-soc ]
+}
+
+if [ "$KSOC_NO_MODULES" != 1 ]; then
+	tap_begin 00-modules-load
+	load_modules; tap $? "host-kvm, soc-kvm and kvm-soc-loop load"
+	st=$(stat -c '%F %a %U:%G' /dev/kvm-soc 2>/dev/null)
+	[ "$st" = "character special file 660 root:root" ]; tap $? "/dev/kvm-soc is a 0660 char device ($st)"
+	dmesg | grep -q 'soc_kvm: loop: attached, host ABI 0'; tap $? "SoC shook hands with the host over the loop transport"
+	tap_end
+fi
+
+run_test() { # <path>
+	local t=$1 name rc
+	name=$(basename "$t"); name=${name%.sh}
+	echo "rig-guest: ---- $name"
+	if [[ $t == *.sh ]]; then
+		timeout -k 5 600 bash "$t" > "$out/tests/$name.log" 2>&1
+	else
+		timeout -k 5 600 "$t" > "$out/tests/$name.log" 2>&1
+	fi
+	rc=$?
+	echo $rc > "$out/tests/$name.rc"
+	sed 's/^/    /' "$out/tests/$name.log"
+	echo "rig-guest: ---- $name: exit $rc"
+}
+
+case "$KSOC_MODE" in
+run)
+	while IFS= read -r t; do
+		[ -n "$t" ] && run_test "$t"
+	done < "$out/tests.list"
+	;;
+demo)
+	bash "$top/tools/demo.sh" 2>&1 | tee "$out/tests/demo.log"
+	echo "${PIPESTATUS[0]}" > "$out/tests/demo.rc"
+	;;
+esac
+
+if [ "$KSOC_NO_MODULES" != 1 ]; then
+	tap_begin zz-modules-unload
+	unload_modules; tap $? "modules unload, /dev/kvm-soc is gone"
+	ok=0
+	for i in 1 2 3; do
+		load_modules && unload_modules || ok=1
+	done
+	tap $ok "3 more load/unload cycles"
+	tap_end
+fi
+
+dmesg > "$out/dmesg.txt"
+touch "$out/done"
+sync

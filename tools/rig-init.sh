@@ -1,0 +1,52 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the rig's initramfs: mount this machine's root (shared read-only
+# over 9p) and the results share, then hand over to tools/rig-guest.sh in a
+# chroot.  Anything that goes wrong here powers the VM off, which the rig
+# reports as a failure with this console log.
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+die() {
+	echo "rig-init: $*"
+	poweroff -f
+}
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in /lib/mod/*.ko; do
+	insmod "$m" || die "insmod $m failed"
+done
+
+top= out= mode= kroot= nomod=0
+for a in $(cat /proc/cmdline); do
+	case "$a" in
+	ksoc_top=*) top=${a#ksoc_top=} ;;
+	ksoc_out=*) out=${a#ksoc_out=} ;;
+	ksoc_mode=*) mode=${a#ksoc_mode=} ;;
+	ksoc_kroot=*) kroot=${a#ksoc_kroot=} ;;
+	ksoc_no_modules=*) nomod=${a#ksoc_no_modules=} ;;
+	esac
+done
+
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 hostroot /host ||
+	die "cannot mount the host root"
+mount -t proc proc /host/proc
+mount -t sysfs sys /host/sys
+mount -t devtmpfs dev /host/dev
+mkdir -p /host/dev/pts 2>/dev/null; mount -t devpts devpts /host/dev/pts 2>/dev/null
+mount -t tmpfs -o mode=1777 tmp /host/tmp
+mount -t tmpfs run /host/run
+mount -t tmpfs vartmp /host/var/tmp 2>/dev/null
+mount -t tmpfs roothome /host/root 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out "/host$out" ||
+	die "cannot mount the results share at $out"
+
+export KSOC_TOP=$top KSOC_OUT=$out KSOC_MODE=$mode KSOC_KROOT=$kroot KSOC_NO_MODULES=$nomod
+export HOME=/root TERM=dumb
+chroot /host /bin/bash "$top/tools/rig-guest.sh"
+echo "rig-init: guest script exited $?"
+sync
+poweroff -f
