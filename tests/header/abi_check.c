@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Compiled as C89, C99, C11 and C++ by tests/header/check.sh: the UAPI
  * header must stand alone, and every size and offset that crosses the wire
