@@ -37,10 +37,24 @@ mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts 2>/dev/null; mount -t devpts devpts /host/dev/pts 2>/dev/null
+# Writable scratch directories are fresh tmpfs.  The source tree may live
+# under one of them (a clone in /tmp): keep it visible by moving a bind
+# mount of it over the tmpfs.
+case "$top" in
+/tmp/*|/run/*|/var/tmp/*|/root/*)
+	mkdir -p /stash
+	mount --bind "/host$top" /stash || die "cannot bind $top"
+	;;
+esac
 mount -t tmpfs -o mode=1777 tmp /host/tmp
 mount -t tmpfs run /host/run
-mount -t tmpfs vartmp /host/var/tmp 2>/dev/null
-mount -t tmpfs roothome /host/root 2>/dev/null
+mount -t tmpfs -o mode=1777 vartmp /host/var/tmp 2>/dev/null
+mount -t tmpfs -o mode=0700 roothome /host/root 2>/dev/null
+if [ -d /stash ]; then
+	mkdir -p "/host$top"
+	mount --move /stash "/host$top" || die "cannot move $top back"
+fi
+mkdir -p "/host$out" 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out "/host$out" ||
 	die "cannot mount the results share at $out"
 
