@@ -87,10 +87,12 @@ FUZZ_SECONDS ?= 30
 fuzz: $(BUILD)/fuzz/fuzz_chan
 	@bash tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_chan $(FUZZ_SECONDS)
 
-$(BUILD)/selftests/%: selftests/kvm-soc/%.c include/uapi/linux/kvm_soc.h
+$(BUILD)/selftests/%: selftests/kvm-soc/%.c selftests/kvm-soc/guest_code.S \
+		selftests/kvm-soc/vm_lib.h include/uapi/linux/kvm_soc.h
 	@test -f $(HARNESS)/kselftest_harness.h || { echo "no kselftest harness: run 'make deps'"; exit 1; }
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -Iinclude/uapi -I$(HARNESS) -pthread -o $@ $<
+	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -Iinclude/uapi -I$(HARNESS) -pthread -o $@ \
+		$< selftests/kvm-soc/guest_code.S
 
 $(BUILD)/selftests/rig/%: selftests/rig/%.c
 	@test -f $(HARNESS)/kselftest_harness.h || { echo "no kselftest harness: run 'make deps'"; exit 1; }
@@ -101,7 +103,12 @@ $(BUILD)/tools/%: tools/%.c include/uapi/linux/kvm_soc.h
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Werror -Iinclude/uapi -o $@ $<
 
-selftests: $(SELFTESTS) $(RIGTESTS) $(BUILD)/tools/kvm-soc-info
+# The host helper runs as a usermode helper, outside any chroot: static.
+$(BUILD)/tools/kvm-soc-vmctx: tools/kvm-soc-vmctx.c include/uapi/linux/kvm_soc.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Werror -static -pthread -Iinclude/uapi -o $@ $<
+
+selftests: $(SELFTESTS) $(RIGTESTS) $(BUILD)/tools/kvm-soc-info $(BUILD)/tools/kvm-soc-vmctx
 
 # make rig [T="test ..."]: boot the rig and run the suite (or the named tests).
 rig: modules selftests

@@ -225,8 +225,8 @@ static void ksoc_api_write_hdr(struct kvm_soc_api_hdr *h,
 	WRITE_ONCE(h->resp_len, cpu_to_le32(response ? m->len : 0));
 	WRITE_ONCE(h->arg, cpu_to_le64(m->arg));
 	WRITE_ONCE(h->result, cpu_to_le64(response ? (u64)m->result : 0));
-	WRITE_ONCE(h->reserved[0], 0);
-	WRITE_ONCE(h->reserved[1], 0);
+	WRITE_ONCE(h->arg2, cpu_to_le64(m->arg2));
+	WRITE_ONCE(h->reserved, 0);
 }
 
 /**
@@ -291,7 +291,7 @@ int ksoc_api_collect(void *win, const struct ksoc_layout *l, u32 slot,
 	memcpy(&c, h, sizeof(c));
 	len = le32_to_cpu(c.resp_len);
 	if (le64_to_cpu(c.request_id) != request_id || c.req_len ||
-	    c.reserved[0] || c.reserved[1] ||
+	    c.reserved ||
 	    len > ksoc_api_payload_max(l) || len > cap)
 		return -EPROTO;
 	if (len)
@@ -303,6 +303,7 @@ int ksoc_api_collect(void *win, const struct ksoc_layout *l, u32 slot,
 	m->flags = le32_to_cpu(c.flags);
 	m->len = len;
 	m->arg = le64_to_cpu(c.arg);
+	m->arg2 = le64_to_cpu(c.arg2);
 	m->result = (s64)le64_to_cpu(c.result);
 	/* The copies above complete before the slot can be reused. */
 	smp_store_release(&h->state, cpu_to_le32(KVM_SOC_API_FREE));
@@ -344,7 +345,7 @@ int ksoc_api_take(void *win, const struct ksoc_layout *l, u32 slot,
 
 	memcpy(&c, h, sizeof(c));
 	len = le32_to_cpu(c.req_len);
-	if (c.resp_len || c.result || c.reserved[0] || c.reserved[1] ||
+	if (c.resp_len || c.result || c.reserved ||
 	    len > ksoc_api_payload_max(l) || len > cap)
 		return -EPROTO;
 	if (len)
@@ -356,6 +357,7 @@ int ksoc_api_take(void *win, const struct ksoc_layout *l, u32 slot,
 	m->flags = le32_to_cpu(c.flags);
 	m->len = len;
 	m->arg = le64_to_cpu(c.arg);
+	m->arg2 = le64_to_cpu(c.arg2);
 	m->result = 0;
 	WRITE_ONCE(h->state, cpu_to_le32(KVM_SOC_API_BUSY));
 	return 0;
@@ -400,22 +402,25 @@ static void ksoc_ioreq_write(struct kvm_soc_ioreq *s,
 	WRITE_ONCE(h->vcpu_id, cpu_to_le32(m->vcpu_id));
 	WRITE_ONCE(h->seq, cpu_to_le64(m->seq));
 	WRITE_ONCE(h->exit_reason, cpu_to_le32(m->exit_reason));
-	WRITE_ONCE(h->flags, 0);
+	WRITE_ONCE(h->flags, cpu_to_le32(m->flags));
 	WRITE_ONCE(h->data_len, cpu_to_le32(m->data_len));
 	WRITE_ONCE(h->reserved0, 0);
 	memset(h->reserved, 0, sizeof(h->reserved));
 }
 
-/* Copy a slot out and check it against what this side expects. */
+/*
+ * Copy a slot out and check it against what this side expects; @flags_mask
+ * is what the writer may set in flags (none for completions).
+ */
 static int ksoc_ioreq_read(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
-			   struct ksoc_ioreq_msg *m)
+			   u32 flags_mask, struct ksoc_ioreq_msg *m)
 {
 	struct kvm_soc_ioreq_hdr c;
 	unsigned int i;
 
 	memcpy(&c, &s->hdr, sizeof(c));
 	if (le32_to_cpu(c.vcpu_id) != vcpu_id || le64_to_cpu(c.seq) != seq ||
-	    c.flags || c.reserved0 ||
+	    (le32_to_cpu(c.flags) & ~flags_mask) || c.reserved0 ||
 	    le32_to_cpu(c.data_len) > KVM_SOC_IOREQ_DATA_SIZE)
 		return -EPROTO;
 	for (i = 0; i < ARRAY_SIZE(c.reserved); i++)
@@ -425,6 +430,7 @@ static int ksoc_ioreq_read(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
 	m->vcpu_id = vcpu_id;
 	m->seq = seq;
 	m->exit_reason = le32_to_cpu(c.exit_reason);
+	m->flags = le32_to_cpu(c.flags);
 	m->data_len = le32_to_cpu(c.data_len);
 	memcpy(m->run, s->run, sizeof(m->run));
 	memcpy(m->exit, s->exit, sizeof(m->exit));
@@ -442,7 +448,8 @@ static int ksoc_ioreq_read(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
  */
 int ksoc_ioreq_post(struct kvm_soc_ioreq *s, const struct ksoc_ioreq_msg *m)
 {
-	if (m->data_len > KVM_SOC_IOREQ_DATA_SIZE)
+	if (m->data_len > KVM_SOC_IOREQ_DATA_SIZE ||
+	    (m->flags & ~KVM_SOC_IOREQ_F_VALID_MASK))
 		return -EINVAL;
 	ksoc_ioreq_write(s, m);
 	/* Pairs with the acquire in ksoc_ioreq_take(). */
@@ -473,7 +480,7 @@ int ksoc_ioreq_finish(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
 		return -EAGAIN;
 	if (state != KVM_SOC_IOREQ_RESP_READY)
 		return -EPROTO;
-	ret = ksoc_ioreq_read(s, vcpu_id, seq, m);
+	ret = ksoc_ioreq_read(s, vcpu_id, seq, 0, m);
 	if (ret)
 		return ret;
 	/* The copies above complete before the host reuses the slot. */
@@ -504,7 +511,7 @@ int ksoc_ioreq_take(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
 		return -EAGAIN;
 	if (state != KVM_SOC_IOREQ_READY)
 		return -EPROTO;
-	ret = ksoc_ioreq_read(s, vcpu_id, seq, m);
+	ret = ksoc_ioreq_read(s, vcpu_id, seq, KVM_SOC_IOREQ_F_VALID_MASK, m);
 	if (ret)
 		return ret;
 	WRITE_ONCE(s->hdr.state, cpu_to_le32(KVM_SOC_IOREQ_INPROCESS));
@@ -520,7 +527,7 @@ int ksoc_ioreq_take(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
  */
 int ksoc_ioreq_respond(struct kvm_soc_ioreq *s, const struct ksoc_ioreq_msg *m)
 {
-	if (m->data_len > KVM_SOC_IOREQ_DATA_SIZE)
+	if (m->data_len > KVM_SOC_IOREQ_DATA_SIZE || m->flags)
 		return -EINVAL;
 	ksoc_ioreq_write(s, m);
 	/* Pairs with the acquire in ksoc_ioreq_finish(). */

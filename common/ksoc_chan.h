@@ -93,6 +93,7 @@ ksoc_ioreq_slot(void *win, const struct ksoc_layout *l, u32 i)
  * @flags: op flags.
  * @len: request payload length (requests) or response length (responses).
  * @arg: scalar argument.
+ * @arg2: second scalar argument.
  * @result: result (responses only).
  */
 struct ksoc_api_msg {
@@ -102,6 +103,7 @@ struct ksoc_api_msg {
 	u32 flags;
 	u32 len;
 	u64 arg;
+	u64 arg2;
 	s64 result;
 };
 
@@ -122,6 +124,7 @@ int ksoc_api_complete(void *win, const struct ksoc_layout *l, u32 slot,
  * @vcpu_id: the slot's vCPU.
  * @seq: exit sequence number.
  * @exit_reason: KVM_EXIT_*.
+ * @flags: KVM_SOC_IOREQ_F_* (exits only).
  * @data_len: valid bytes of @data.
  * @run: opaque kvm_run head.
  * @exit: opaque kvm_run exit union.
@@ -131,6 +134,7 @@ struct ksoc_ioreq_msg {
 	u32 vcpu_id;
 	u64 seq;
 	u32 exit_reason;
+	u32 flags;
 	u32 data_len;
 	u8 run[KVM_SOC_IOREQ_RUN_SIZE];
 	u8 exit[KVM_SOC_IOREQ_EXIT_SIZE];

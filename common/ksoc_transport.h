@@ -13,7 +13,13 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
-/* Doorbell vectors.  Vector 0 is the control window's API channel. */
+/* A region of SoC memory made reachable by the host (transport-private). */
+struct ksoc_mem;
+
+/*
+ * Doorbell vectors.  Vector 0 is the control window's API channel; a VM
+ * window's vector is its window id.
+ */
 #define KSOC_VEC_CTRL		0
 
 struct ksoc_transport;
@@ -26,6 +32,21 @@ typedef void (*ksoc_doorbell_fn)(struct ksoc_transport *t, unsigned int vec);
  * @ctrl_win: the control window, coherent memory mapped for this side.
  * @ctrl_size: its size in bytes.
  * @kick: ring the peer's doorbell @vec.  Any context; never sleeps.
+ * @window_alloc: host side: create a zeroed window of @size bytes shared
+ *	with the peer; returns its mapping and sets *@id (> 0), or NULL.
+ * @window_free: host side: release a window from @window_alloc.
+ * @mem_import: host side: the region a SoC memory token names, if it is
+ *	exactly @size bytes, with a reference dropped by @mem_put; NULL if not.
+ * @mem_map: host side: map a region shared, read-write, into the current
+ *	process; returns the address or a negative errno (IS_ERR_VALUE).
+ * @mem_put: host side: drop a reference from @mem_import.
+ * @window_map: SoC side: map window @id; sets *@size; NULL if unknown.
+ * @window_unmap: SoC side: drop a mapping from @window_map.
+ * @mem_export: SoC side: make @size bytes of the calling process's memory
+ *	at @uaddr reachable by the host; returns a token (> 0) valid until
+ *	@mem_unexport, or a negative errno.
+ * @mem_unexport: SoC side: retire a token; the memory stays reachable by
+ *	the host until the host's last @mem_put.
  * @lock: protects @doorbell against the transport's interrupt path.
  * @doorbell: the core's handler for doorbells from the peer, set with
  *	ksoc_transport_set_doorbell(); runs in any context (hardirq
@@ -37,6 +58,19 @@ struct ksoc_transport {
 	void *ctrl_win;
 	u64 ctrl_size;
 	void (*kick)(struct ksoc_transport *t, unsigned int vec);
+
+	void *(*window_alloc)(struct ksoc_transport *t, u64 size, u32 *id);
+	void (*window_free)(struct ksoc_transport *t, u32 id);
+	struct ksoc_mem *(*mem_import)(struct ksoc_transport *t, u64 token,
+				       u64 size);
+	unsigned long (*mem_map)(struct ksoc_mem *m);
+	void (*mem_put)(struct ksoc_mem *m);
+
+	void *(*window_map)(struct ksoc_transport *t, u32 id, u64 *size);
+	void (*window_unmap)(struct ksoc_transport *t, u32 id);
+	s64 (*mem_export)(struct ksoc_transport *t, unsigned long uaddr,
+			  u64 size);
+	void (*mem_unexport)(struct ksoc_transport *t, u64 token);
 
 	spinlock_t lock; /* protects @doorbell */
 	ksoc_doorbell_fn doorbell;

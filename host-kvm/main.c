@@ -7,13 +7,16 @@
  * stock KVM, and answers.  There is no policy here; every request is
  * validated, executed or refused.
  *
+ * The control window is served by the main thread of a helper process
+ * (ctx.c), because system ioctls need user memory and VM creation starts
+ * more helpers; doorbells on it only wake that thread.
+ *
  * Lock order:
  *   host_kvm_lock (attach/detach)
- *     hk->transport->lock (doorbell connect, in ksoc_transport.h)
+ *     hk->t->lock (doorbell connect, in ksoc_transport.h)
  *
- * The API work item is the only reader of request slots and the only
- * writer of responses and of the host status line, so the window itself
- * needs no lock on this side.
+ * The control thread is the only reader of control requests and the only
+ * writer of responses, so the window needs no lock on this side.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -22,37 +25,22 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/kvm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
-#include "ksoc_chan.h"
-#include "ksoc_transport.h"
+#include "host.h"
+
+char *hk_helper = "/usr/libexec/kvm-soc/kvm-soc-vmctx";
+module_param_named(helper, hk_helper, charp, 0444);
+MODULE_PARM_DESC(helper, "path of the kvm-soc-vmctx helper, as the kernel's usermode helpers see it");
 
 /* Control window: 16 API slots of 16 KiB. */
 #define HK_CTRL_API_SLOTS	16
 #define HK_CTRL_API_SLOT_SIZE	(16 * 1024)
-
-/**
- * struct host_kvm - host-side state of one transport.
- * @t: the transport.
- * @l: layout of the control window, as the host wrote it.
- * @api_work: serves the API slots; queued by doorbells.
- * @heartbeat_work: advances the host heartbeat.
- * @heartbeat: last heartbeat value written.
- * @failed: the SoC broke the protocol; the window is dead.
- * @buf: request/response payload buffer, used by @api_work only.
- */
-struct host_kvm {
-	struct ksoc_transport *t;
-	struct ksoc_layout l;
-	struct work_struct api_work;
-	struct delayed_work heartbeat_work;
-	u64 heartbeat;
-	bool failed;
-	u8 *buf;
-};
 
 static DEFINE_MUTEX(host_kvm_lock);
 
@@ -61,7 +49,7 @@ static struct kvm_soc_window_hdr *hk_hdr(struct host_kvm *hk)
 	return ksoc_hdr(hk->t->ctrl_win);
 }
 
-/* Only from @api_work. */
+/* Only from the control thread. */
 static void hk_fail(struct host_kvm *hk, const char *why, u32 slot)
 {
 	hk->failed = true;
@@ -79,10 +67,8 @@ static u32 hk_kvm_api_version(void)
 	kvm = filp_open("/dev/kvm", O_RDWR | O_CLOEXEC, 0);
 	if (IS_ERR(kvm))
 		return 0;
-	ret = -ENOTTY;
-	if (kvm->f_op->unlocked_ioctl)
-		ret = kvm->f_op->unlocked_ioctl(kvm, KVM_GET_API_VERSION, 0);
-	fput(kvm);
+	ret = hk_ioctl(kvm, KVM_GET_API_VERSION, 0);
+	__fput_sync(kvm);
 	return ret > 0 ? ret : 0;
 }
 
@@ -90,7 +76,7 @@ static s64 hk_op_hello(struct host_kvm *hk, struct ksoc_api_msg *m)
 {
 	struct kvm_soc_hello *hello = (struct kvm_soc_hello *)hk->buf;
 
-	if (m->len || m->flags || m->target)
+	if (m->flags || m->target)
 		return -EINVAL;
 	if (m->arg != KVM_SOC_ABI_VERSION)
 		return -EPROTONOSUPPORT;
@@ -103,28 +89,66 @@ static s64 hk_op_hello(struct host_kvm *hk, struct ksoc_api_msg *m)
 	return 0;
 }
 
+/* A system ioctl, run by the control thread with its own bounce buffer. */
+static s64 hk_op_sys_ioctl(struct host_kvm *hk, struct ksoc_api_msg *m)
+{
+	u32 cap = ksoc_api_payload_max(&hk->l);
+	struct file *kvm;
+	s64 r;
+
+	if (m->target || m->flags)
+		return -EINVAL;
+	kvm = filp_open("/dev/kvm", O_RDWR | O_CLOEXEC, 0);
+	if (IS_ERR(kvm))
+		return -ENODEV;
+	r = hk_exec_ioctl(kvm, KSOC_LVL_SYS, m, hk->buf, cap, hk->staging, 0);
+	__fput_sync(kvm);
+	return r;
+}
+
 static s64 hk_dispatch(struct host_kvm *hk, struct ksoc_api_msg *m)
 {
 	switch (m->op) {
 	case KVM_SOC_OP_HELLO:
+		m->len = 0;
 		return hk_op_hello(hk, m);
+	case KVM_SOC_OP_SYS_IOCTL:
+		return hk_op_sys_ioctl(hk, m);
+	case KVM_SOC_OP_CREATE_VM:
+		return hk_vm_create(hk, m, hk->buf);
+	case KVM_SOC_OP_DESTROY_VM:
+		m->len = 0;
+		return hk_vm_destroy(hk, m->target);
 	default:
+		m->len = 0;
 		return -EOPNOTSUPP;
 	}
 }
 
-static void hk_api_work(struct work_struct *work)
+static bool hk_ctrl_has_work(struct host_kvm *hk)
 {
-	struct host_kvm *hk = container_of(work, struct host_kvm, api_work);
+	u32 i;
+
+	if (READ_ONCE(hk->ctx->dead))
+		return true;
+	if (hk->failed)
+		return false;
+	for (i = 0; i < hk->l.api_nr_slots; i++)
+		if (le32_to_cpu(READ_ONCE(ksoc_api_slot(hk->t->ctrl_win, &hk->l, i)->state)) ==
+		    KVM_SOC_API_REQ)
+			return true;
+	return false;
+}
+
+static void hk_ctrl_serve(struct host_kvm *hk)
+{
 	void *win = hk->t->ctrl_win;
 	struct ksoc_api_msg m;
 	bool answered = false;
 	u32 i;
 	int ret;
 
-	if (hk->failed)
-		return;
-	for (i = 0; i < hk->l.api_nr_slots; i++) {
+	for (i = 0; i < hk->l.api_nr_slots && !hk->failed; i++) {
 		ret = ksoc_api_take(win, &hk->l, i, &m, hk->buf,
 				    ksoc_api_payload_max(&hk->l));
 		if (ret == -EAGAIN)
@@ -133,15 +157,42 @@ static void hk_api_work(struct work_struct *work)
 			hk_fail(hk, "malformed request", i);
 			break;
 		}
-		m.len = 0;
 		m.result = hk_dispatch(hk, &m);
-		if (m.result < 0)
+		if (m.len > ksoc_api_payload_max(&hk->l))
 			m.len = 0;
 		ksoc_api_complete(win, &hk->l, i, &m, hk->buf);
 		answered = true;
 	}
 	if (answered || hk->failed)
 		hk->t->kick(hk->t, KSOC_VEC_CTRL);
+}
+
+/**
+ * hk_sys_main - what the control helper's main thread does in the kernel.
+ * @hk: the transport.
+ * @first: first entry.
+ *
+ * Return: 0 at detach (the helper exits), -EINTR to take a signal.
+ */
+long hk_sys_main(struct host_kvm *hk, bool first)
+{
+	if (first)
+		hk->staging = hk_staging_map();
+	for (;;) {
+		if (wait_event_interruptible(hk->wq, hk_ctrl_has_work(hk)))
+			return -EINTR;
+		if (READ_ONCE(hk->ctx->dead)) {
+			if (hk->staging)
+				vm_munmap(hk->staging, HK_STAGING_SIZE);
+			hk->staging = 0;
+			return 0;
+		}
+		if (!hk->staging) {
+			hk_fail(hk, "no bounce buffer", 0);
+			continue;
+		}
+		hk_ctrl_serve(hk);
+	}
 }
 
 static void hk_heartbeat_work(struct work_struct *work)
@@ -160,7 +211,9 @@ static void hk_doorbell(struct ksoc_transport *t, unsigned int vec)
 	struct host_kvm *hk = t->core;
 
 	if (vec == KSOC_VEC_CTRL)
-		queue_work(system_unbound_wq, &hk->api_work);
+		wake_up_all(&hk->wq);
+	else
+		hk_vm_doorbell(hk, vec);
 }
 
 /**
@@ -194,12 +247,18 @@ int host_kvm_attach(struct ksoc_transport *t)
 	hk->buf = kvzalloc(ksoc_api_payload_max(&hk->l), GFP_KERNEL);
 	if (!hk->buf)
 		goto err_free;
-	INIT_WORK(&hk->api_work, hk_api_work);
+	init_waitqueue_head(&hk->wq);
+	xa_init(&hk->vms);
 	INIT_DELAYED_WORK(&hk->heartbeat_work, hk_heartbeat_work);
 
 	mutex_lock(&host_kvm_lock);
 	ksoc_window_format(t->ctrl_win, &hk->l);
 	t->core = hk;
+	ret = hk_ctx_start(HK_CTX_SYS, hk, &hk->ctx);
+	if (ret) {
+		mutex_unlock(&host_kvm_lock);
+		goto err_buf;
+	}
 	ksoc_transport_set_doorbell(t, hk_doorbell);
 	/* Publishes the description; pairs with the SoC's acquire of state. */
 	smp_store_release(&hk_hdr(hk)->host.state,
@@ -210,6 +269,9 @@ int host_kvm_attach(struct ksoc_transport *t)
 		t->ctrl_size);
 	return 0;
 
+err_buf:
+	t->core = NULL;
+	kvfree(hk->buf);
 err_free:
 	kfree(hk);
 	return ret;
@@ -220,8 +282,8 @@ EXPORT_SYMBOL_GPL(host_kvm_attach);
  * host_kvm_detach - stop serving a transport.
  * @t: a transport attached with host_kvm_attach().
  *
- * Teardown order: doorbell off -> heartbeat stopped -> API work flushed ->
- * state DOWN -> free.  After it returns nothing of host-kvm touches @t.
+ * Teardown order: doorbell off -> heartbeat stopped -> control helper
+ * stopped -> every VM destroyed -> state DOWN -> free.  After it returns nothing of host-kvm touches @t.
  */
 void host_kvm_detach(struct ksoc_transport *t)
 {
@@ -230,7 +292,10 @@ void host_kvm_detach(struct ksoc_transport *t)
 	mutex_lock(&host_kvm_lock);
 	ksoc_transport_set_doorbell(t, NULL);
 	cancel_delayed_work_sync(&hk->heartbeat_work);
-	cancel_work_sync(&hk->api_work);
+	hk_ctx_stop(hk->ctx, &hk->wq);
+	hk_ctx_put(hk->ctx);
+	hk_vm_destroy_all(hk);
+	xa_destroy(&hk->vms);
 	WRITE_ONCE(hk_hdr(hk)->host.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
 	t->core = NULL;
 	mutex_unlock(&host_kvm_lock);

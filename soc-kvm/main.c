@@ -2,170 +2,44 @@
 /*
  * soc-kvm: the SoC half of kvm-soc.
  *
- * Exposes /dev/kvm-soc and reaches the host through a transport's API
- * channel.  At attach it validates the host's window and shakes hands
- * (KVM_SOC_OP_HELLO); KVM's own ioctls are added on top of soc_api_call().
+ * Exposes /dev/kvm-soc with KVM's ioctl ABI and reaches the host through a
+ * transport.  At attach it validates the host's control window and shakes
+ * hands (KVM_SOC_OP_HELLO).  System ioctls are answered here or forwarded
+ * on the control window; KVM_CREATE_VM makes a VM with a window of its own
+ * (vm.c).
  *
  * Lock order:
- *   soc_kvm_lock (attach/detach, and readers of soc_kvm_chan)
- *     sc->slot_lock (API slot allocation)
- *       sc->t->lock (doorbell connect, in ksoc_transport.h)
+ *   soc_kvm_rwsem (write: attach/detach; read: every file operation)
+ *     soc_vm.lock, soc_vcpu.mutex (vm.c)
+ *       soc_chan.slot_lock (chan.c)
+ *         ksoc_transport.lock (doorbell connect)
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/bitmap.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/kvm.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <linux/uaccess.h>
-#include <linux/wait.h>
-#include <linux/workqueue.h>
 
-#include "ksoc_chan.h"
-#include "ksoc_transport.h"
+#include "soc.h"
 
 #define SOC_FEATURES		BIT_ULL(KVM_SOC_F_HEARTBEAT)
-#define SOC_API_TIMEOUT_MS	5000
 
-/**
- * struct soc_kvm_chan - SoC-side state of one transport.
- * @t: the transport.
- * @l: validated private copy of the host's control-window layout.
- * @slot_lock: protects @slots_busy.
- * @slots_busy: API slots owned by a caller between post and collect.
- * @slot_wq: callers waiting for a free slot or for their response.
- * @next_id: request id generator.
- * @failed: the host broke the protocol or stopped answering.
- * @features: negotiated KVM_SOC_F_* bits.
- * @hello: the host's answer to HELLO, copied out and validated.
- * @heartbeat_work: advances the SoC heartbeat.
- * @heartbeat: last heartbeat value written.
- */
-struct soc_kvm_chan {
-	struct ksoc_transport *t;
-	struct ksoc_layout l;
-	spinlock_t slot_lock; /* protects @slots_busy */
-	DECLARE_BITMAP(slots_busy, KSOC_API_MAX_SLOTS);
-	wait_queue_head_t slot_wq;
-	atomic64_t next_id;
-	bool failed;
-	u64 features;
-	struct kvm_soc_hello hello;
-	struct delayed_work heartbeat_work;
-	u64 heartbeat;
-};
+DECLARE_RWSEM(soc_kvm_rwsem);
+struct soc_kvm *soc_kvm;
 
-static DEFINE_MUTEX(soc_kvm_lock);
-static struct soc_kvm_chan *soc_kvm_chan;	/* under soc_kvm_lock */
-
-static struct kvm_soc_window_hdr *sc_hdr(struct soc_kvm_chan *sc)
+static struct kvm_soc_window_hdr *sk_hdr(struct soc_kvm *sk)
 {
-	return ksoc_hdr(sc->t->ctrl_win);
+	return ksoc_hdr(sk->t->ctrl_win);
 }
 
-static void sc_fail(struct soc_kvm_chan *sc, const char *why)
-{
-	if (xchg(&sc->failed, true))
-		return;
-	WRITE_ONCE(sc_hdr(sc)->soc.state, cpu_to_le32(KVM_SOC_PEER_FAILED));
-	pr_err_ratelimited("%s: control window failed: %s\n", sc->t->name, why);
-	wake_up_all(&sc->slot_wq);
-}
-
-static int sc_get_slot(struct soc_kvm_chan *sc, u32 *slot)
-{
-	unsigned long bit;
-
-	spin_lock(&sc->slot_lock);
-	bit = find_first_zero_bit(sc->slots_busy, sc->l.api_nr_slots);
-	if (bit < sc->l.api_nr_slots)
-		__set_bit(bit, sc->slots_busy);
-	spin_unlock(&sc->slot_lock);
-	if (bit >= sc->l.api_nr_slots)
-		return -EAGAIN;
-	*slot = bit;
-	return 0;
-}
-
-static void sc_put_slot(struct soc_kvm_chan *sc, u32 slot)
-{
-	spin_lock(&sc->slot_lock);
-	__clear_bit(slot, sc->slots_busy);
-	spin_unlock(&sc->slot_lock);
-	wake_up_all(&sc->slot_wq);
-}
-
-/* Wait condition of soc_api_call(): the response is in, or the channel died. */
-static bool sc_collected(struct soc_kvm_chan *sc, u32 slot,
-			 struct ksoc_api_msg *m, void *resp, u32 cap, int *ret)
-{
-	if (READ_ONCE(sc->failed))
-		return true;
-	*ret = ksoc_api_collect(sc->t->ctrl_win, &sc->l, slot, m->request_id,
-				m, resp, cap);
-	return *ret != -EAGAIN;
-}
-
-/**
- * soc_api_call - one synchronous request on the API channel.
- * @sc: channel.
- * @m: in: op, target, flags, arg, len; out: the response header.
- * @req: request payload (@m->len bytes).
- * @resp: response payload buffer.
- * @cap: bytes at @resp.
- *
- * A host that does not answer within SOC_API_TIMEOUT_MS fails the channel:
- * its slot can never be reused safely.
- *
- * Return: 0 with @m->result set by the host; -EIO when the channel is
- * (or becomes) failed; -EINVAL for a request too large for a slot.
- */
-static int soc_api_call(struct soc_kvm_chan *sc, struct ksoc_api_msg *m,
-			const void *req, void *resp, u32 cap)
-{
-	u64 id = atomic64_inc_return(&sc->next_id);
-	long left;
-	u32 slot;
-	int ret;
-
-	if (READ_ONCE(sc->failed))
-		return -EIO;
-	wait_event(sc->slot_wq,
-		   READ_ONCE(sc->failed) || !sc_get_slot(sc, &slot));
-	if (READ_ONCE(sc->failed))
-		return -EIO;
-
-	m->request_id = id;
-	ret = ksoc_api_post(sc->t->ctrl_win, &sc->l, slot, m, req);
-	if (ret) {
-		sc_put_slot(sc, slot);
-		return ret;
-	}
-	sc->t->kick(sc->t, KSOC_VEC_CTRL);
-
-	left = wait_event_timeout(sc->slot_wq,
-				  sc_collected(sc, slot, m, resp, cap, &ret),
-				  msecs_to_jiffies(SOC_API_TIMEOUT_MS));
-	if (!left) {
-		sc_fail(sc, "host did not answer");
-		return -EIO;
-	}
-	if (READ_ONCE(sc->failed))
-		return -EIO;
-	if (ret) {
-		sc_fail(sc, "malformed response");
-		return -EIO;
-	}
-	sc_put_slot(sc, slot);
-	return 0;
-}
-
-static int sc_hello(struct soc_kvm_chan *sc)
+static int sk_hello(struct soc_kvm *sk)
 {
 	struct ksoc_api_msg m = {
 		.op = KVM_SOC_OP_HELLO,
@@ -175,45 +49,42 @@ static int sc_hello(struct soc_kvm_chan *sc)
 	unsigned int i;
 	int ret;
 
-	ret = soc_api_call(sc, &m, NULL, &h, sizeof(h));
+	ret = soc_chan_call(&sk->ctrl, &m, NULL, &h, sizeof(h));
 	if (ret)
 		return ret;
 	if (m.result)
-		return m.result < 0 && m.result >= -MAX_ERRNO ? m.result : -EIO;
+		return soc_result(m.result) < 0 ? soc_result(m.result) : -EIO;
 	if (m.len != sizeof(h) || m.op != KVM_SOC_OP_HELLO || h.reserved0)
 		return -EPROTO;
 	for (i = 0; i < ARRAY_SIZE(h.reserved); i++)
 		if (h.reserved[i])
 			return -EPROTO;
 	if (le32_to_cpu(h.abi_version) != KVM_SOC_ABI_VERSION ||
-	    le64_to_cpu(h.host_features) != sc->l.host_features)
+	    le64_to_cpu(h.host_features) != sk->ctrl.l.host_features)
 		return -EPROTO;
-	sc->hello = h;
+	sk->hello = h;
 	return 0;
 }
 
-static void sc_heartbeat_work(struct work_struct *work)
+static void sk_heartbeat_work(struct work_struct *work)
 {
-	struct soc_kvm_chan *sc = container_of(to_delayed_work(work),
-					       struct soc_kvm_chan,
-					       heartbeat_work);
+	struct soc_kvm *sk = container_of(to_delayed_work(work),
+					  struct soc_kvm, heartbeat_work);
 
-	WRITE_ONCE(sc_hdr(sc)->soc.heartbeat, cpu_to_le64(++sc->heartbeat));
-	schedule_delayed_work(&sc->heartbeat_work,
+	WRITE_ONCE(sk_hdr(sk)->soc.heartbeat, cpu_to_le64(++sk->heartbeat));
+	schedule_delayed_work(&sk->heartbeat_work,
 			      msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS / 2));
 }
 
 /* Doorbell from the host: any context. */
-static void sc_doorbell(struct ksoc_transport *t, unsigned int vec)
+static void sk_doorbell(struct ksoc_transport *t, unsigned int vec)
 {
-	struct soc_kvm_chan *sc = t->core;
+	struct soc_kvm *sk = t->core;
 
-	if (vec == KSOC_VEC_CTRL) {
-		if (le32_to_cpu(READ_ONCE(sc_hdr(sc)->host.state)) ==
-		    KVM_SOC_PEER_FAILED)
-			WRITE_ONCE(sc->failed, true);
-		wake_up_all(&sc->slot_wq);
-	}
+	if (vec == KSOC_VEC_CTRL)
+		wake_up_all(&sk->ctrl.wq);
+	else
+		soc_vm_doorbell(sk, vec);
 }
 
 /**
@@ -226,61 +97,61 @@ static void sc_doorbell(struct ksoc_transport *t, unsigned int vec)
  */
 int soc_kvm_attach(struct ksoc_transport *t)
 {
-	struct soc_kvm_chan *sc;
-	u32 host_state;
+	struct kvm_soc_window_hdr *hdr = ksoc_hdr(t->ctrl_win);
+	struct ksoc_layout l;
+	struct soc_kvm *sk;
 	int ret;
 
-	sc = kzalloc(sizeof(*sc), GFP_KERNEL);
-	if (!sc)
+	sk = kzalloc(sizeof(*sk), GFP_KERNEL);
+	if (!sk)
 		return -ENOMEM;
-	sc->t = t;
-	spin_lock_init(&sc->slot_lock);
-	init_waitqueue_head(&sc->slot_wq);
-	INIT_DELAYED_WORK(&sc->heartbeat_work, sc_heartbeat_work);
+	sk->t = t;
+	xa_init(&sk->vms);
+	INIT_DELAYED_WORK(&sk->heartbeat_work, sk_heartbeat_work);
 
-	mutex_lock(&soc_kvm_lock);
+	down_write(&soc_kvm_rwsem);
 	ret = -EBUSY;
-	if (soc_kvm_chan)
+	if (soc_kvm)
 		goto err_unlock;
-	/* Pairs with the host's release of UP after formatting. */
-	host_state = le32_to_cpu(smp_load_acquire(&ksoc_hdr(t->ctrl_win)->host.state));
 	ret = -ENXIO;
-	if (host_state != KVM_SOC_PEER_UP)
+	/* Pairs with the host's release of UP after formatting. */
+	if (le32_to_cpu(smp_load_acquire(&hdr->host.state)) != KVM_SOC_PEER_UP)
 		goto err_unlock;
-	ret = ksoc_window_parse(t->ctrl_win, t->ctrl_size, &sc->l);
+	ret = ksoc_window_parse(t->ctrl_win, t->ctrl_size, &l);
 	if (ret)
 		goto err_unlock;
 	ret = -EPROTO;
-	if (sc->l.window_id != 0)
+	if (l.window_id != 0)
 		goto err_unlock;
+	soc_chan_init(&sk->ctrl, t, t->ctrl_win, &l, l.api_nr_slots);
 
-	sc->features = sc->l.host_features & SOC_FEATURES;
-	WRITE_ONCE(sc_hdr(sc)->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
-	WRITE_ONCE(sc_hdr(sc)->soc.soc_features, cpu_to_le64(sc->features));
+	sk->features = l.host_features & SOC_FEATURES;
+	WRITE_ONCE(hdr->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
+	WRITE_ONCE(hdr->soc.soc_features, cpu_to_le64(sk->features));
 	/* Publishes abi_version and soc_features before UP. */
-	smp_store_release(&sc_hdr(sc)->soc.state, cpu_to_le32(KVM_SOC_PEER_UP));
-	t->core = sc;
-	ksoc_transport_set_doorbell(t, sc_doorbell);
+	smp_store_release(&hdr->soc.state, cpu_to_le32(KVM_SOC_PEER_UP));
+	t->core = sk;
+	ksoc_transport_set_doorbell(t, sk_doorbell);
 
-	ret = sc_hello(sc);
+	ret = sk_hello(sk);
 	if (ret)
 		goto err_down;
-	schedule_delayed_work(&sc->heartbeat_work, 0);
-	soc_kvm_chan = sc;
-	mutex_unlock(&soc_kvm_lock);
+	schedule_delayed_work(&sk->heartbeat_work, 0);
+	soc_kvm = sk;
+	up_write(&soc_kvm_rwsem);
 	pr_info("%s: attached, host ABI %u, host KVM API %u\n", t->name,
-		le32_to_cpu(sc->hello.abi_version),
-		le32_to_cpu(sc->hello.kvm_api_version));
+		le32_to_cpu(sk->hello.abi_version),
+		le32_to_cpu(sk->hello.kvm_api_version));
 	return 0;
 
 err_down:
 	pr_err("%s: handshake with the host failed: %d\n", t->name, ret);
 	ksoc_transport_set_doorbell(t, NULL);
-	WRITE_ONCE(sc_hdr(sc)->soc.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
+	WRITE_ONCE(hdr->soc.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
 	t->core = NULL;
 err_unlock:
-	mutex_unlock(&soc_kvm_lock);
-	kfree(sc);
+	up_write(&soc_kvm_rwsem);
+	kfree(sk);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(soc_kvm_attach);
@@ -288,27 +159,36 @@ EXPORT_SYMBOL_GPL(soc_kvm_attach);
 /**
  * soc_kvm_detach - disconnect /dev/kvm-soc from its transport.
  * @t: a transport attached with soc_kvm_attach().
+ *
+ * Open VM and vCPU files stay valid and answer -EIO; sleepers in KVM_RUN
+ * or in an API call are woken first so the write lock can be taken.
  */
 void soc_kvm_detach(struct ksoc_transport *t)
 {
-	struct soc_kvm_chan *sc = t->core;
+	struct soc_kvm *sk = t->core;
 
-	mutex_lock(&soc_kvm_lock);
-	soc_kvm_chan = NULL;
+	soc_vm_kill_all(sk);
+	WRITE_ONCE(sk->ctrl.failed, true);
+	wake_up_all(&sk->ctrl.wq);
+
+	down_write(&soc_kvm_rwsem);
+	soc_kvm = NULL;
 	ksoc_transport_set_doorbell(t, NULL);
-	cancel_delayed_work_sync(&sc->heartbeat_work);
-	WRITE_ONCE(sc_hdr(sc)->soc.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
+	cancel_delayed_work_sync(&sk->heartbeat_work);
+	soc_vm_detach_all(sk);
+	xa_destroy(&sk->vms);
+	WRITE_ONCE(sk_hdr(sk)->soc.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
 	t->core = NULL;
-	mutex_unlock(&soc_kvm_lock);
-	kfree(sc);
+	up_write(&soc_kvm_rwsem);
+	kfree(sk);
 	pr_info("%s: detached\n", t->name);
 }
 EXPORT_SYMBOL_GPL(soc_kvm_detach);
 
-static long soc_dev_ioctl_get_info(void __user *argp)
+/* Caller holds soc_kvm_rwsem for read. */
+static long soc_dev_get_info(struct soc_kvm *sk, void __user *argp)
 {
 	struct kvm_soc_info info;
-	struct soc_kvm_chan *sc;
 	u32 argsz;
 
 	if (get_user(argsz, (u32 __user *)argp))
@@ -322,42 +202,100 @@ static long soc_dev_ioctl_get_info(void __user *argp)
 
 	memset(&info, 0, sizeof(info));
 	info.argsz = sizeof(info);
-	mutex_lock(&soc_kvm_lock);
-	sc = soc_kvm_chan;
-	if (!sc) {
-		mutex_unlock(&soc_kvm_lock);
-		return -ENXIO;
-	}
 	info.abi_version = KVM_SOC_ABI_VERSION;
-	info.host_abi_version = le32_to_cpu(sc->hello.abi_version);
-	info.features = sc->features;
-	info.host_heartbeat = le64_to_cpu(READ_ONCE(sc_hdr(sc)->host.heartbeat));
-	info.kvm_api_version = le32_to_cpu(sc->hello.kvm_api_version);
-	strscpy(info.transport, sc->t->name, sizeof(info.transport));
-	mutex_unlock(&soc_kvm_lock);
-
+	info.host_abi_version = le32_to_cpu(sk->hello.abi_version);
+	info.features = sk->features;
+	info.host_heartbeat = le64_to_cpu(READ_ONCE(sk_hdr(sk)->host.heartbeat));
+	info.kvm_api_version = le32_to_cpu(sk->hello.kvm_api_version);
+	strscpy(info.transport, sk->t->name, sizeof(info.transport));
 	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+/*
+ * A guest-memory object: shmem the SoC process (and others it passes the
+ * fd to) maps; on the loop transport its pages are the guest's.
+ */
+static long soc_dev_create_memory(void __user *argp)
+{
+	struct kvm_soc_create_memory req;
+	struct file *file;
+	int fd;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	if (req.argsz != sizeof(req) || req.flags || req.reserved[0] ||
+	    req.reserved[1] || !req.size || !PAGE_ALIGNED(req.size) ||
+	    req.size > MAX_LFS_FILESIZE)
+		return -EINVAL;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	file = shmem_file_setup("kvm-soc-mem", req.size, VM_NORESERVE);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	fd_install(fd, file);
+	return fd;
+}
+
+/* A system ioctl from the table. */
+static long soc_dev_fwd(struct soc_kvm *sk, unsigned int cmd, unsigned long arg)
+{
+	return soc_fwd_ioctl(&sk->ctrl, KVM_SOC_OP_SYS_IOCTL, 0, -1, KSOC_LVL_SYS,
+			     cmd, arg, 0, 0);
 }
 
 static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 			  unsigned long arg)
 {
 	void __user *argp = (void __user *)arg;
-	long ret;
+	struct soc_kvm *sk;
+	long r;
+
+	down_read(&soc_kvm_rwsem);
+	sk = soc_kvm;
+	r = -ENXIO;
+	if (!sk)
+		goto out;
+	r = -EIO;
+	if (soc_chan_dead(&sk->ctrl))
+		goto out;
 
 	switch (cmd) {
 	case KVM_SOC_GET_ABI_VERSION:
-		if (arg)
-			return -EINVAL;
-		mutex_lock(&soc_kvm_lock);
-		ret = soc_kvm_chan ? KVM_SOC_ABI_VERSION : -ENXIO;
-		mutex_unlock(&soc_kvm_lock);
-		return ret;
+		r = arg ? -EINVAL : KVM_SOC_ABI_VERSION;
+		break;
 	case KVM_SOC_GET_INFO:
-		return soc_dev_ioctl_get_info(argp);
+		r = soc_dev_get_info(sk, argp);
+		break;
+	case KVM_SOC_CREATE_MEMORY:
+		r = soc_dev_create_memory(argp);
+		break;
+	case KVM_GET_API_VERSION:
+		if (arg)
+			r = -EINVAL;
+		else if (le32_to_cpu(sk->hello.kvm_api_version) != KVM_API_VERSION)
+			r = -ENODEV;	/* the host has no usable KVM */
+		else
+			r = KVM_API_VERSION;
+		break;
+	case KVM_GET_VCPU_MMAP_SIZE:
+		r = arg ? -EINVAL : 2 * PAGE_SIZE;
+		break;
+	case KVM_CHECK_EXTENSION:
+		r = soc_check_extension(&sk->ctrl, KVM_SOC_OP_SYS_IOCTL, arg);
+		break;
+	case KVM_CREATE_VM:
+		r = soc_vm_create(sk, arg);
+		break;
 	default:
-		return -ENOTTY;
+		r = _IOC_TYPE(cmd) == KVMIO ? soc_dev_fwd(sk, cmd, arg) : -ENOTTY;
+		break;
 	}
+out:
+	up_read(&soc_kvm_rwsem);
+	return r;
 }
 
 static const struct file_operations soc_dev_fops = {

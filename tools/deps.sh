@@ -42,7 +42,7 @@ img612=$(resolve_dep linux-image-amd64 bookworm-backports linux-image-6.12)
 pkgs=(build-essential make gcc clang libclang-rt-14-dev sparse kmod cpio xz-utils
       zstd busybox-static python3 perl file rsync
       "$hdr612" "$hdr61" linux-source-6.12)
-bpo_pkgs=(qemu-system-x86 qemu-utils)
+bpo_pkgs=(qemu-system-x86 qemu-utils linux-libc-dev)
 
 missing=()
 for p in "${pkgs[@]}" "${bpo_pkgs[@]}"; do
@@ -50,9 +50,10 @@ for p in "${pkgs[@]}" "${bpo_pkgs[@]}"; do
 done
 # qemu must be the backports one (10.0): 7.2's TCG SVM is not what the rig
 # was checked with.
-if ! dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q bpo; then
-	missing+=(qemu-system-x86)
-fi
+# The selftests need 6.12's KVM uapi (KVM_SET_USER_MEMORY_REGION2, ...).
+for p in qemu-system-x86 linux-libc-dev; do
+	dpkg-query -W -f='${Version}' "$p" 2>/dev/null | grep -q bpo || missing+=("$p")
+done
 if [ ${#missing[@]} -gt 0 ]; then
 	need_root "${missing[*]}"
 	step "apt-get install ${missing[*]} (a few minutes on a fresh machine)"

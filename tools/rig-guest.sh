@@ -36,7 +36,10 @@ modprobe -d "$KSOC_KROOT" kvm_amd 2>&1 || echo "rig-guest: kvm_amd did not load"
 
 load_modules() {
 	local m
-	for m in "${mods[@]}"; do
+	# The kernel starts host-kvm's helper from the initramfs root, where
+	# this machine's root is mounted at /host.
+	insmod "$kbuild/host-kvm.ko" helper="/host$top/build/tools/kvm-soc-vmctx" || return 1
+	for m in "${mods[@]:1}"; do
 		insmod "$kbuild/$m.ko" || return 1
 	done
 	udevadm settle 2>/dev/null

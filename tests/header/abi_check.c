@@ -58,7 +58,8 @@ OFF(kvm_soc_api_hdr, req_len, 24);
 OFF(kvm_soc_api_hdr, resp_len, 28);
 OFF(kvm_soc_api_hdr, arg, 32);
 OFF(kvm_soc_api_hdr, result, 40);
-OFF(kvm_soc_api_hdr, reserved, 48);
+OFF(kvm_soc_api_hdr, arg2, 48);
+OFF(kvm_soc_api_hdr, reserved, 56);
 
 SZ(kvm_soc_hello, 64);
 OFF(kvm_soc_hello, abi_version, 0);
@@ -93,6 +94,19 @@ OFF(kvm_soc_posted_write, reserved0, 22);
 OFF(kvm_soc_posted_write, seq, 24);
 OFF(kvm_soc_posted_write, reserved1, 28);
 
+SZ(kvm_soc_create_vm, 64);
+OFF(kvm_soc_create_vm, type, 0);
+OFF(kvm_soc_create_vm, reserved, 8);
+
+SZ(kvm_soc_vm_created, 64);
+OFF(kvm_soc_vm_created, window_id, 0);
+OFF(kvm_soc_vm_created, max_vcpus, 4);
+OFF(kvm_soc_vm_created, vm_api_slots, 8);
+OFF(kvm_soc_vm_created, reserved, 12);
+
+SZ(kvm_soc_create_memory, 32);
+OFF(kvm_soc_create_memory, size, 8);
+
 /* ioctl argument (not on the wire, but fixed for 32/64-bit userspace) */
 SZ(kvm_soc_info, 96);
 OFF(kvm_soc_info, argsz, 0);
@@ -106,6 +120,8 @@ KSOC_ASSERT(magic, KVM_SOC_WINDOW_MAGIC == 0x434f534bU);
 KSOC_ASSERT(abi, KVM_SOC_ABI_VERSION == 0);
 KSOC_ASSERT(ioc_abi, KVM_SOC_GET_ABI_VERSION == 0xaf80);
 KSOC_ASSERT(ioc_info, KVM_SOC_GET_INFO == 0xc060af81);
+KSOC_ASSERT(ioc_mem, KVM_SOC_CREATE_MEMORY == 0x4020af82);
+KSOC_ASSERT(ioc_enter, KVM_SOC_HOST_CTX_ENTER == 0xaf90);
 
 int main(void)
 {

@@ -180,7 +180,7 @@ TEST_F(win, api_take_rejects_hostile_slots)
 	EXPECT_EQ(-EPROTO, ksoc_api_take(self->w, &self->l, 2, &m, buf, sizeof(buf)));
 
 	ASSERT_EQ(0, ksoc_api_post(self->w, &self->l, 2, &m, NULL));
-	h->reserved[1] = cpu_to_le64(1);
+	h->reserved = cpu_to_le64(1);
 	EXPECT_EQ(-EPROTO, ksoc_api_take(self->w, &self->l, 2, &m, buf, sizeof(buf)));
 
 	ASSERT_EQ(0, ksoc_api_post(self->w, &self->l, 2, &m, NULL));
@@ -273,6 +273,23 @@ TEST_F(win, ioreq_rejects_hostile_slots)
 	fill_exit(&m, 0, 5, 8);
 	m.data_len = KVM_SOC_IOREQ_DATA_SIZE + 1;
 	EXPECT_EQ(-EINVAL, ksoc_ioreq_post(s, &m));
+	fill_exit(&m, 0, 5, 8);
+	m.flags = 1u << KVM_SOC_IOREQ_F_NR_BITS;
+	EXPECT_EQ(-EINVAL, ksoc_ioreq_post(s, &m));
+
+	/* Host flags arrive; an unknown one fails the slot. */
+	fill_exit(&m, 0, 5, 8);
+	m.flags = 1u << KVM_SOC_IOREQ_F_EINTR;
+	ASSERT_EQ(0, ksoc_ioreq_post(s, &m));
+	s->hdr.flags |= cpu_to_le32(1u << 31);
+	EXPECT_EQ(-EPROTO, ksoc_ioreq_take(s, 0, 5, &got));
+	s->hdr.flags = cpu_to_le32(1u << KVM_SOC_IOREQ_F_EINTR);
+	ASSERT_EQ(0, ksoc_ioreq_take(s, 0, 5, &got));
+	EXPECT_EQ(1u << KVM_SOC_IOREQ_F_EINTR, got.flags);
+	got.flags = 0;
+	ASSERT_EQ(0, ksoc_ioreq_respond(s, &got));
+	ASSERT_EQ(0, ksoc_ioreq_finish(s, 0, 5, &got));
+	s->hdr.state = 0;
 
 	/* SoC answers for the wrong exit: seq mismatch. */
 	fill_exit(&m, 0, 5, 8);
@@ -301,7 +318,7 @@ TEST_F(win, ioreq_rejects_hostile_slots)
 	s->hdr.vcpu_id = cpu_to_le32(1);
 	EXPECT_EQ(-EPROTO, ksoc_ioreq_finish(s, 0, 5, &got));
 	s->hdr.vcpu_id = 0;
-	s->hdr.flags = cpu_to_le32(1);
+	s->hdr.flags = cpu_to_le32(1);		/* completions carry no flags */
 	EXPECT_EQ(-EPROTO, ksoc_ioreq_finish(s, 0, 5, &got));
 	s->hdr.flags = 0;
 	s->hdr.reserved[3] = cpu_to_le64(1);

@@ -192,13 +192,40 @@ enum kvm_soc_api_state {
 
 /**
  * enum kvm_soc_api_op - operations of the API channel.
- * @KVM_SOC_OP_HELLO: version and feature handshake.  Request payload: none;
- *	@arg: the SoC's ABI version.  Response: @result 0 or -EPROTONOSUPPORT,
- *	response payload struct kvm_soc_hello.
+ * @KVM_SOC_OP_HELLO: version and feature handshake (control window).
+ *	Request payload: none; @arg: the SoC's ABI version.  Response: @result
+ *	0 or -EPROTONOSUPPORT, response payload struct kvm_soc_hello.
+ * @KVM_SOC_OP_SYS_IOCTL: a KVM system ioctl (control window).  @arg: the
+ *	ioctl number (host architecture's KVM numbering); @target: 0;
+ *	request payload: the ioctl's input bytes, or for _IO ioctls the
+ *	8-byte little-endian scalar argument; response: @result is the
+ *	ioctl's return value, response payload its output bytes.
+ * @KVM_SOC_OP_CREATE_VM: create a VM (control window).  Request payload
+ *	struct kvm_soc_create_vm; response payload struct kvm_soc_vm_created;
+ *	the VM's own window carries every later op of that VM.
+ * @KVM_SOC_OP_DESTROY_VM: destroy a VM (control window); @target: the VM's
+ *	window id.  Stops its vCPUs, releases every host resource.
+ * @KVM_SOC_OP_VM_IOCTL: a KVM VM ioctl (VM window); as SYS_IOCTL.  For
+ *	a memory slot, userspace_addr is the SoC's and @arg2 a transport
+ *	memory token for the region (the host maps it and substitutes its
+ *	own address); 0 for a deletion.
+ * @KVM_SOC_OP_CREATE_VCPU: KVM_CREATE_VCPU (VM window); @arg: the vCPU id;
+ *	@result: the vCPU index (its IOREQ slot and API slot).
+ * @KVM_SOC_OP_VCPU_IOCTL: a KVM vCPU ioctl (VM window, in the vCPU's own
+ *	API slot); @target: the vCPU index; as SYS_IOCTL.
+ * @KVM_SOC_OP_VCPU_KICK: make the vCPU leave KVM_RUN (VM window); @target:
+ *	the vCPU index.  The vCPU then posts a KVM_EXIT_INTR exit.
  * @KVM_SOC_OP_NR: number of defined ops.
  */
 enum kvm_soc_api_op {
 	KVM_SOC_OP_HELLO		= 1,
+	KVM_SOC_OP_SYS_IOCTL		= 2,
+	KVM_SOC_OP_CREATE_VM		= 3,
+	KVM_SOC_OP_DESTROY_VM		= 4,
+	KVM_SOC_OP_VM_IOCTL		= 5,
+	KVM_SOC_OP_CREATE_VCPU		= 6,
+	KVM_SOC_OP_VCPU_IOCTL		= 7,
+	KVM_SOC_OP_VCPU_KICK		= 8,
 	KVM_SOC_OP_NR
 };
 
@@ -213,6 +240,8 @@ enum kvm_soc_api_op {
  * @resp_len: bytes of response payload, <= slot size - header size.
  * @arg: op-specific scalar argument (e.g. an ioctl number).
  * @result: >= 0 on success (op specific), or a negative Linux errno.
+ * @arg2: op-specific second argument: for KVM_SET_USER_MEMORY_REGION(2)
+ *	in KVM_SOC_OP_VM_IOCTL, the transport memory token of the region.
  * @reserved: must be zero.
  */
 struct kvm_soc_api_hdr {
@@ -225,7 +254,8 @@ struct kvm_soc_api_hdr {
 	__le32 resp_len;
 	__le64 arg;
 	__le64 result;
-	__le64 reserved[2];
+	__le64 arg2;
+	__le64 reserved;
 };
 
 /**
@@ -245,6 +275,33 @@ struct kvm_soc_hello {
 	__le32 reserved[11];
 };
 
+/**
+ * struct kvm_soc_create_vm - request payload of KVM_SOC_OP_CREATE_VM.
+ * @type: the KVM_CREATE_VM machine type argument.
+ * @reserved0: must be zero.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_create_vm {
+	__le32 type;
+	__le32 reserved0;
+	__le64 reserved[7];
+};
+
+/**
+ * struct kvm_soc_vm_created - response payload of KVM_SOC_OP_CREATE_VM.
+ * @window_id: the VM's window, to be mapped through the transport.
+ * @max_vcpus: vCPUs this window has IOREQ slots for.
+ * @vm_api_slots: API slots for VM-level ops; vCPU n uses API slot
+ *	@vm_api_slots + n.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_vm_created {
+	__le32 window_id;
+	__le32 max_vcpus;
+	__le32 vm_api_slots;
+	__le32 reserved[13];
+};
+
 /*
  * IOREQ area: host -> SoC exits, one synchronous slot per vCPU (Xen's
  * layout).  The host writes the exit and sets READY; the SoC takes it
@@ -255,7 +312,33 @@ struct kvm_soc_hello {
  *
  * @seq increases by one per exit; a slot whose state moves backwards or
  * whose seq is not the expected one fails the window.
+ *
+ * KVM runs a vCPU only while its user is inside KVM_RUN, and so does
+ * kvm-soc: when the host creates a vCPU it posts a start exit (seq 1,
+ * exit_reason KVM_EXIT_UNKNOWN, KVM_SOC_IOREQ_F_START) which the SoC takes
+ * at once.  From then on the slot is INPROCESS whenever the vCPU is
+ * stopped, and the SoC's KVM_RUN answers the outstanding exit (RESP_READY)
+ * to run it again.  The completion carries the run head and exit union as
+ * the SoC's userspace left them (PIO IN data, MMIO read data, ...).
  */
+
+/**
+ * enum kvm_soc_ioreq_flag_bits - &kvm_soc_ioreq_hdr.flags bits.
+ * @KVM_SOC_IOREQ_F_START: host: the start exit of a new vCPU.
+ * @KVM_SOC_IOREQ_F_EINTR: host: KVM_RUN returned -EINTR (a kick or
+ *	immediate_exit); the SoC's KVM_RUN returns -EINTR too.
+ * @KVM_SOC_IOREQ_F_ERROR: host: KVM_RUN failed; @data_len is 0 and the
+ *	negative errno is in the first 4 bytes of @exit (little-endian).
+ * @KVM_SOC_IOREQ_F_NR_BITS: number of defined bits.
+ */
+enum kvm_soc_ioreq_flag_bits {
+	KVM_SOC_IOREQ_F_START		= 0,
+	KVM_SOC_IOREQ_F_EINTR		= 1,
+	KVM_SOC_IOREQ_F_ERROR		= 2,
+	KVM_SOC_IOREQ_F_NR_BITS
+};
+
+#define KVM_SOC_IOREQ_F_VALID_MASK	((1U << KVM_SOC_IOREQ_F_NR_BITS) - 1)
 
 /**
  * enum kvm_soc_ioreq_state - state of a per-vCPU IOREQ slot.
@@ -281,7 +364,7 @@ enum kvm_soc_ioreq_state {
  * @vcpu_id: the vCPU this slot belongs to (equals the slot index).
  * @seq: exit sequence number, +1 per exit.
  * @exit_reason: KVM_EXIT_* of the guest architecture.
- * @flags: must be zero.
+ * @flags: KVM_SOC_IOREQ_F_* bits (host to SoC); zero in completions.
  * @data_len: valid bytes in &kvm_soc_ioreq.data, <= KVM_SOC_IOREQ_DATA_SIZE.
  * @reserved0: must be zero.
  * @reserved: must be zero.
@@ -404,5 +487,41 @@ struct kvm_soc_info {
  * -ENXIO while no host is attached.
  */
 #define KVM_SOC_GET_INFO		_IOWR(KVM_SOC_IO, 0x81, struct kvm_soc_info)
+
+/**
+ * struct kvm_soc_create_memory - argument of KVM_SOC_CREATE_MEMORY.
+ * @argsz: sizeof(struct kvm_soc_create_memory).
+ * @flags: must be zero.
+ * @size: bytes, a multiple of the page size.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_create_memory {
+	__u32 argsz;
+	__u32 flags;
+	__u64 size;
+	__u64 reserved[2];
+};
+
+/**
+ * KVM_SOC_CREATE_MEMORY - _IOW, on /dev/kvm-soc: create a guest-memory
+ * object reachable by the host.  Returns a new fd (O_CLOEXEC) that can be
+ * mmap()ed MAP_SHARED by this and other SoC processes (vhost-user backends)
+ * and whose mappings are valid for KVM_SET_USER_MEMORY_REGION.  -EINVAL
+ * for a bad argsz, flags or size.
+ */
+#define KVM_SOC_CREATE_MEMORY		_IOW(KVM_SOC_IO, 0x82, struct kvm_soc_create_memory)
+
+/*
+ * host-kvm's helper interface (host side, not /dev/kvm-soc): the context
+ * file host-kvm hands to its helper process (tools/kvm-soc-vmctx.c).
+ */
+
+/**
+ * KVM_SOC_HOST_CTX_ENTER - _IO, on a host-kvm context file, from a thread
+ * of the helper process.  The thread serves host-kvm inside the kernel and
+ * returns 1 to ask for one more thread, 0 when it is done, or -EINTR after
+ * a signal (enter again).
+ */
+#define KVM_SOC_HOST_CTX_ENTER		_IO(KVM_SOC_IO, 0x90)
 
 #endif /* _UAPI_LINUX_KVM_SOC_H */

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helper processes.
+ *
+ * Stock KVM takes VM and vCPU ioctls only from the address space that made
+ * the VM, and runs vCPUs only from real user threads (KVM_RUN from a kernel
+ * thread or a user worker trips the x86 FPU code).  So every host-side
+ * context is a tiny usermode helper, tools/kvm-soc-vmctx, started with a
+ * context file as its one open descriptor.  Each of its threads calls
+ * KVM_SOC_HOST_CTX_ENTER and then runs host-kvm code inside the kernel:
+ *
+ *   the first thread     serves the window (control window, or a VM's)
+ *   each later thread    becomes the vCPU at the head of @pending
+ *
+ * A thread comes back to userspace only to take a signal (the vCPU kick is
+ * SIGUSR1), to start one more thread (return 1) or to exit (return 0).
+ * When the helper dies, its context file is released and the context is
+ * marked done; the owner frees what is left.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/umh.h>
+
+#include "host.h"
+
+#define HK_CTX_START_TIMEOUT_MS	10000
+
+unsigned long hk_staging_map(void)
+{
+	unsigned long addr;
+
+	addr = vm_mmap(NULL, 0, HK_STAGING_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	return IS_ERR_VALUE(addr) ? 0 : addr;
+}
+
+void hk_ctx_add_pending(struct hk_ctx *ctx, struct hk_vcpu *vcpu)
+{
+	spin_lock(&ctx->lock);
+	list_add_tail((struct list_head *)vcpu, &ctx->pending);
+	spin_unlock(&ctx->lock);
+}
+
+struct hk_vcpu *hk_ctx_pop_pending(struct hk_ctx *ctx)
+{
+	struct list_head *e = NULL;
+
+	spin_lock(&ctx->lock);
+	if (!list_empty(&ctx->pending)) {
+		e = ctx->pending.next;
+		list_del_init(e);
+	}
+	spin_unlock(&ctx->lock);
+	return (struct hk_vcpu *)e;
+}
+
+static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
+			 unsigned long arg)
+{
+	struct hk_ctx *ctx = filp->private_data;
+	struct hk_vm *vm = ctx->owner;
+	struct hk_vcpu *vcpu;
+	bool first = false;
+	long r;
+
+	if (cmd != KVM_SOC_HOST_CTX_ENTER || arg)
+		return -ENOTTY;
+
+	spin_lock(&ctx->lock);
+	if (!ctx->main) {
+		ctx->main = current;
+		get_task_struct(current);
+		ctx->mm = current->mm;
+		mmgrab(ctx->mm);
+		first = true;
+	}
+	spin_unlock(&ctx->lock);
+	if (current->mm != ctx->mm)
+		return -EPERM;
+
+	if (current == ctx->main) {
+		if (first)
+			complete(&ctx->entered);
+		if (ctx->kind == HK_CTX_SYS)
+			r = hk_sys_main(ctx->owner, first);
+		else
+			r = hk_vm_main(vm, first);
+		if (!r)
+			complete(&ctx->done);
+		return r;
+	}
+	if (ctx->kind != HK_CTX_VM)
+		return 0;
+	vcpu = hk_vm_find_vcpu(vm, current);
+	if (!vcpu) {
+		vcpu = hk_ctx_pop_pending(ctx);
+		if (!vcpu)
+			return 0;
+		hk_vcpu_attach(vcpu, current);
+	}
+	return hk_vcpu_main(vcpu);
+}
+
+static void hk_ctx_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct hk_ctx, ref));
+}
+
+static int hk_ctx_release(struct inode *inode, struct file *filp)
+{
+	struct hk_ctx *ctx = filp->private_data;
+
+	/* The helper is gone: nothing of it runs our code any more. */
+	WRITE_ONCE(ctx->dead, true);
+	complete_all(&ctx->entered);
+	complete_all(&ctx->done);
+	kref_put(&ctx->ref, hk_ctx_free);
+	return 0;
+}
+
+static const struct file_operations hk_ctx_fops = {
+	.owner		= THIS_MODULE,
+	.release	= hk_ctx_release,
+	.unlocked_ioctl	= hk_ctx_ioctl,
+	.llseek		= noop_llseek,
+};
+
+/* Runs in the new helper process before exec: give it the context file. */
+static int hk_ctx_umh_init(struct subprocess_info *info, struct cred *new)
+{
+	struct hk_ctx *ctx = info->data;
+	int fd;
+
+	fd = get_unused_fd_flags(0);
+	if (fd < 0)
+		return fd;
+	fd_install(fd, get_file(ctx->file));
+	snprintf(ctx->fdarg, sizeof(ctx->fdarg), "%d", fd);
+	return 0;
+}
+
+/**
+ * hk_ctx_start - start a helper process and wait for its main thread.
+ * @kind: what it serves.
+ * @owner: the struct host_kvm or struct hk_vm.
+ * @store: where the owner keeps its context pointer; set before the
+ *	helper runs (its threads reach the context through the owner), and
+ *	NULL again on failure.
+ *
+ * Return: 0, or an errno: the helper could not be run (its path is the
+ * host-kvm module parameter "helper"), or did not check in.
+ */
+int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store)
+{
+	static char *envp[] = { "PATH=/sbin:/bin:/usr/sbin:/usr/bin", NULL };
+	struct subprocess_info *sub;
+	struct hk_ctx *ctx;
+	char *argv[3];
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	kref_init(&ctx->ref);
+	kref_get(&ctx->ref);		/* the file's */
+	ctx->kind = kind;
+	ctx->owner = owner;
+	spin_lock_init(&ctx->lock);
+	INIT_LIST_HEAD(&ctx->pending);
+	init_completion(&ctx->entered);
+	init_completion(&ctx->done);
+	ctx->file = anon_inode_getfile("kvm-soc-host-ctx", &hk_ctx_fops, ctx,
+				       O_RDWR);
+	if (IS_ERR(ctx->file)) {
+		ret = PTR_ERR(ctx->file);
+		kfree(ctx);
+		return ret;
+	}
+	*store = ctx;
+	/* From here the file's release drops the file's reference. */
+
+	argv[0] = hk_helper;
+	argv[1] = ctx->fdarg;
+	argv[2] = NULL;
+	ret = -ENOMEM;
+	sub = call_usermodehelper_setup(hk_helper, argv, envp, GFP_KERNEL,
+					hk_ctx_umh_init, NULL, ctx);
+	if (sub)
+		ret = call_usermodehelper_exec(sub, UMH_WAIT_EXEC);
+	/* The helper holds the file now (or never will). */
+	fput(ctx->file);
+	if (ret) {
+		pr_err("cannot start helper %s: %d (set host-kvm's helper= parameter)\n",
+		       hk_helper, ret);
+		goto err;
+	}
+	if (!wait_for_completion_timeout(&ctx->entered,
+					 msecs_to_jiffies(HK_CTX_START_TIMEOUT_MS)) ||
+	    READ_ONCE(ctx->dead) || !ctx->main) {
+		pr_err("helper %s did not start\n", hk_helper);
+		ret = -EIO;
+		goto err;
+	}
+	return 0;
+
+err:
+	hk_ctx_stop(ctx, NULL);
+	hk_ctx_put(ctx);
+	*store = NULL;
+	return ret;
+}
+
+/**
+ * hk_ctx_stop - make a helper finish and wait for it.
+ * @ctx: the context.
+ * @wq: where its threads sleep, or NULL.
+ *
+ * The owner then frees whatever the helper did not (it may have died),
+ * and drops its reference with hk_ctx_put().
+ */
+void hk_ctx_stop(struct hk_ctx *ctx, wait_queue_head_t *wq)
+{
+	WRITE_ONCE(ctx->dead, true);
+	if (ctx->main)
+		send_sig(SIGUSR1, ctx->main, 1);
+	if (wq)
+		wake_up_all(wq);
+	/*
+	 * A helper that never checked in may still exist (it exits when its
+	 * first ioctl sees @dead); only a started one has work to finish.
+	 */
+	if (ctx->main)
+		wait_for_completion(&ctx->done);
+}
+
+void hk_ctx_put(struct hk_ctx *ctx)
+{
+	if (ctx->main)
+		put_task_struct(ctx->main);
+	ctx->main = NULL;
+	if (ctx->mm)
+		mmdrop(ctx->mm);
+	ctx->mm = NULL;
+	kref_put(&ctx->ref, hk_ctx_free);
+}

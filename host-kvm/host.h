@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * host-kvm internals shared by main.c (control window), ctx.c (helper
+ * processes), vm.c (VM and vCPU contexts), mem.c (guest memory) and
+ * ioctl.c (executing KVM ioctls on behalf of the SoC).
+ */
+#ifndef _HOST_KVM_H
+#define _HOST_KVM_H
+
+#include <linux/completion.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#include "ksoc_chan.h"
+#include "ksoc_kvm_ioctl.h"
+#include "ksoc_transport.h"
+
+/* User-memory bounce buffer each helper thread maps in its process. */
+#define HK_STAGING_SIZE		(64 * 1024)
+
+/* A dispatch result: do not answer yet, a helper thread must be started. */
+#define HK_SPAWN		(S64_MIN)
+
+extern char *hk_helper;
+
+struct hk_vm;
+struct hk_vcpu;
+
+/**
+ * enum hk_ctx_kind - what a helper process serves.
+ * @HK_CTX_SYS: the control window (system ioctls, VM creation).
+ * @HK_CTX_VM: one VM: its window and its vCPUs.
+ */
+enum hk_ctx_kind {
+	HK_CTX_SYS,
+	HK_CTX_VM,
+};
+
+/**
+ * struct hk_ctx - a helper process (tools/kvm-soc-vmctx) and its threads.
+ * @ref: one for the owner (until hk_ctx_stop()), one for the file.
+ * @kind: enum hk_ctx_kind.
+ * @owner: the struct host_kvm (SYS) or struct hk_vm (VM) it serves.
+ * @file: the context file installed in the helper.
+ * @lock: protects @main, @mm and @pending.
+ * @main: the first thread to enter; it serves the window.
+ * @mm: the helper's address space (mmgrab), where KVM objects live.
+ * @pending: vCPUs waiting for a thread of their own.
+ * @dead: tell every thread to tear down and leave.
+ * @entered: the main thread arrived.
+ * @done: the main thread finished (or the helper died).
+ * @fdarg: the context file's descriptor number, as the helper's argv[1].
+ */
+struct hk_ctx {
+	struct kref ref;
+	enum hk_ctx_kind kind;
+	void *owner;
+	struct file *file;
+	spinlock_t lock; /* protects @main, @mm, @pending */
+	struct task_struct *main;
+	struct mm_struct *mm;
+	struct list_head pending;
+	bool dead;
+	struct completion entered;
+	struct completion done;
+	char fdarg[16];
+};
+
+/**
+ * struct host_kvm - host-side state of one transport.
+ * @t: the transport.
+ * @l: layout of the control window, as the host wrote it.
+ * @ctx: the control helper; its main thread serves the control window.
+ * @wq: doorbells on the control window wake @ctx's main thread.
+ * @heartbeat_work: advances the host heartbeat.
+ * @heartbeat: last heartbeat value written.
+ * @failed: the SoC broke the protocol on the control window.
+ * @buf: payload buffer of the control thread.
+ * @staging: the control thread's bounce buffer.
+ * @vms: window id -> struct hk_vm.  Changed by the control thread (and by
+ *	detach after it stopped); doorbells look up under RCU.
+ */
+struct host_kvm {
+	struct ksoc_transport *t;
+	struct ksoc_layout l;
+	struct hk_ctx *ctx;
+	wait_queue_head_t wq;
+	struct delayed_work heartbeat_work;
+	u64 heartbeat;
+	bool failed;
+	u8 *buf;
+	unsigned long staging;
+	struct xarray vms;
+};
+
+/**
+ * struct hk_vm - one VM: its window, its helper and its KVM objects.
+ * @hk: the transport it belongs to.
+ * @id: its window id (also its doorbell vector).
+ * @win: the VM window.
+ * @l: its layout.
+ * @ctx: its helper process.
+ * @type: KVM_CREATE_VM machine type.
+ * @vm_file: the stock-KVM VM file.
+ * @xsave_size: KVM_CAP_XSAVE2 of this VM (>= 4096).
+ * @mmap_size: KVM_GET_VCPU_MMAP_SIZE of the host.
+ * @wq: doorbells from the SoC wake the VM's helper threads here.
+ * @created: completed once the VM exists in KVM (or failed to).
+ * @create_ret: the result.
+ * @failed: the SoC broke the protocol on this window; it is dead.
+ * @stopping: teardown started: vCPU threads must not re-enter KVM_RUN.
+ * @vcpus: vCPUs by index; written by the VM's main thread only.
+ * @nr_vcpus: number of entries in @vcpus.
+ * @creating: a vCPU whose thread is being started (its API request is
+ *	answered when it is up).
+ * @creating_slot: the API slot of that request.
+ * @creating_msg: the request.
+ * @slots: memory slot id -> struct hk_slot.
+ * @staging: the main thread's bounce buffer.
+ * @buf: payload buffer of the main thread.
+ * @rcu: frees the struct after doorbells can no longer see it.
+ */
+struct hk_vm {
+	struct host_kvm *hk;
+	u32 id;
+	void *win;
+	struct ksoc_layout l;
+	struct hk_ctx *ctx;
+	u32 type;
+	struct file *vm_file;
+	u32 xsave_size;
+	int mmap_size;
+	wait_queue_head_t wq;
+	struct completion created;
+	int create_ret;
+	bool failed;
+	bool stopping;
+	struct hk_vcpu *vcpus[KSOC_MAX_VCPUS];
+	u32 nr_vcpus;
+	struct hk_vcpu *creating;
+	u32 creating_slot;
+	struct ksoc_api_msg creating_msg;
+	struct xarray slots;
+	unsigned long staging;
+	u8 *buf;
+	struct rcu_head rcu;
+};
+
+/* ctx.c */
+int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store);
+void hk_ctx_stop(struct hk_ctx *ctx, wait_queue_head_t *wq);
+void hk_ctx_put(struct hk_ctx *ctx);
+struct hk_vcpu *hk_ctx_pop_pending(struct hk_ctx *ctx);
+void hk_ctx_add_pending(struct hk_ctx *ctx, struct hk_vcpu *vcpu);
+unsigned long hk_staging_map(void);
+
+/* main.c */
+long hk_sys_main(struct host_kvm *hk, bool first);
+
+/* ioctl.c */
+long hk_ioctl(struct file *f, unsigned int cmd, unsigned long arg);
+s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
+		  u8 *buf, u32 cap, unsigned long staging, u32 xsave_size);
+s64 hk_check_extension(struct file *f, unsigned long cap);
+
+/* mem.c */
+s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
+void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm);
+
+/* vm.c */
+s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf);
+s64 hk_vm_destroy(struct host_kvm *hk, u32 id);
+void hk_vm_doorbell(struct host_kvm *hk, unsigned int vec);
+void hk_vm_destroy_all(struct host_kvm *hk);
+long hk_vm_main(struct hk_vm *vm, bool first);
+long hk_vcpu_main(struct hk_vcpu *vcpu);
+bool hk_vcpu_is(struct hk_vcpu *vcpu, struct task_struct *task);
+struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task);
+void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task);
+
+#endif /* _HOST_KVM_H */

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Executing KVM ioctls for the SoC.
+ *
+ * Stock KVM is driven only through its files' ioctl entry points, from a
+ * thread whose mm is the VM's (KVM checks kvm->mm == current->mm).  KVM
+ * copies arguments with copy_{from,to}_user, so each calling thread has a
+ * bounce buffer ("staging") mapped in that mm: the request payload is
+ * copied there, the ioctl gets the user address, the output is copied
+ * back.  Only ioctls in ksoc_kvm_ioctls[] are executed, with argument
+ * sizes this side computes itself.
+ */
+#include <linux/fs.h>
+#include <linux/kvm.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+#include "host.h"
+
+long hk_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	if (!f->f_op->unlocked_ioctl)
+		return -ENOTTY;
+	return f->f_op->unlocked_ioctl(f, cmd, arg);
+}
+
+/* KVM_CHECK_EXTENSION, answered only for what kvm-soc carries in full. */
+s64 hk_check_extension(struct file *f, unsigned long cap)
+{
+	if (!ksoc_cap_in(ksoc_kvm_caps, ARRAY_SIZE(ksoc_kvm_caps), cap))
+		return 0;
+	return hk_ioctl(f, KVM_CHECK_EXTENSION, cap);
+}
+
+/* Checks on arguments that name host resources by value. */
+static int hk_check_arg(unsigned int cmd, const u8 *buf)
+{
+	switch (cmd) {
+	case KVM_ENABLE_CAP: {
+		const struct kvm_enable_cap *c = (const void *)buf;
+
+		if (!ksoc_cap_in(ksoc_kvm_enable_caps,
+				 ARRAY_SIZE(ksoc_kvm_enable_caps), c->cap))
+			return -EINVAL;
+		return 0;
+	}
+#ifdef KVM_SET_USER_MEMORY_REGION2
+	case KVM_SET_USER_MEMORY_REGION2: {
+		const struct kvm_userspace_memory_region2 *r = (const void *)buf;
+
+		/* A guest_memfd is a file descriptor of the SoC: never valid here. */
+		if (r->flags & KVM_MEM_GUEST_MEMFD)
+			return -EINVAL;
+		return 0;
+	}
+#endif
+	default:
+		return 0;
+	}
+}
+
+/**
+ * hk_exec_ioctl - run one forwarded ioctl.
+ * @f: the KVM file (system, VM or vCPU).
+ * @level: KSOC_LVL_* of @f.
+ * @m: the request: @m->arg is the ioctl number, @m->len the payload bytes
+ *	in @buf.  On return @m->len is the output bytes in @buf.
+ * @buf: payload in and out.
+ * @cap: bytes at @buf.
+ * @staging: user address of a HK_STAGING_SIZE buffer in current->mm.
+ * @xsave_size: the VM's KVM_CAP_XSAVE2 size.
+ *
+ * Return: the ioctl's result, or a negative errno for a request kvm-soc
+ * does not carry (-ENOTTY) or whose payload does not match (-EINVAL).
+ */
+s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
+		  u8 *buf, u32 cap, unsigned long staging, u32 xsave_size)
+{
+	const struct ksoc_kvm_ioctl *d;
+	void __user *uarg = (void __user *)staging;
+	u32 in, out, first;
+	long r;
+	int ret;
+
+	d = m->arg <= U32_MAX ? ksoc_kvm_ioctl_find(m->arg, level) : NULL;
+	if (!d)
+		return -ENOTTY;
+	first = m->len >= sizeof(u32) ? get_unaligned((u32 *)buf) : 0;
+	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
+	if (ret)
+		return ret;
+	if (m->len != in)
+		return -EINVAL;
+	if (out > cap || in > HK_STAGING_SIZE || out > HK_STAGING_SIZE)
+		return -E2BIG;
+
+	if (d->kind == KSOC_IOC_SCALAR) {
+		unsigned long arg = get_unaligned_le64(buf);
+
+		m->len = 0;
+		if (d->cmd == KVM_CHECK_EXTENSION)
+			return hk_check_extension(f, arg);
+		return hk_ioctl(f, d->cmd, arg);
+	}
+
+	ret = hk_check_arg(d->cmd, buf);
+	if (ret)
+		return ret;
+	if (in && copy_to_user(uarg, buf, in))
+		return -EFAULT;
+	r = hk_ioctl(f, d->cmd, staging);
+	/* Output is returned even on error: KVM fills counts before -E2BIG. */
+	m->len = 0;
+	if (out) {
+		if (copy_from_user(buf, uarg, out))
+			return -EFAULT;
+		m->len = out;
+	}
+	return r;
+}

@@ -1,0 +1,732 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VM and vCPU contexts of host-kvm.
+ *
+ * Each VM gets a window and a helper process (ctx.c).  The helper's main
+ * thread creates the VM in stock KVM through /dev/kvm and serves the
+ * window's VM-level API slots.  Each vCPU gets a helper thread of its own:
+ * it serves the vCPU's API slot while the vCPU is stopped, and runs
+ * KVM_RUN when the SoC answers the vCPU's outstanding exit (see the IOREQ
+ * state machine in linux/kvm_soc.h).  KVM is entered only through its
+ * files' ioctls, from threads of the VM's own address space, as from a
+ * userspace VMM.
+ *
+ * A vCPU is kicked out of KVM_RUN with SIGUSR1; its thread then goes back
+ * to the helper's (empty) handler and re-enters.  Every wait here is
+ * interruptible for the same reason: a signal means "return, come back".
+ *
+ * Ownership, instead of locks: @vcpus, @nr_vcpus, @creating and @slots are
+ * written by the VM's main thread only; a vCPU's slots are touched by its
+ * own thread only; @vcpu_by_pid is an xarray (its own lock, RCU lookups).
+ * Teardown: the main thread stops the vCPU threads, then releases the KVM
+ * files in its own address space so KVM frees its private mappings there;
+ * whoever destroys the VM (the control thread, or detach) waits for that,
+ * then frees what a dead helper could not.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kvm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "host.h"
+
+#define HK_KVM_RUN_HEAD		offsetof(struct kvm_run, io)
+
+static DEFINE_XARRAY(vcpu_by_pid);
+
+/**
+ * struct hk_vcpu - one vCPU.
+ * @pending: on hk_ctx.pending until a thread takes it (must be first).
+ * @vm: its VM.
+ * @idx: its index: IOREQ slot and API slot KSOC_VM_API_SLOTS + @idx.
+ * @file: the stock-KVM vCPU file.
+ * @task: its helper thread.
+ * @run: user address of KVM's kvm_run mapping in the helper.
+ * @staging: the thread's bounce buffer in the helper.
+ * @buf: API payload buffer.
+ * @msg: exit / completion buffer.
+ * @seq: sequence number of the exit outstanding at the SoC.
+ * @io_in_len: bytes of PIO IN data the completion must carry (0: none).
+ * @io_off: where KVM keeps PIO data in kvm_run's mapping.
+ * @setup_done: the thread set itself up (first entry).
+ * @started: completed when the thread posted its start exit (or failed).
+ * @start_ret: its result.
+ * @exited: completed when the thread released its KVM file.
+ */
+struct hk_vcpu {
+	struct list_head pending;
+	struct hk_vm *vm;
+	u32 idx;
+	struct file *file;
+	struct task_struct *task;
+	unsigned long run;
+	unsigned long staging;
+	u8 *buf;
+	struct ksoc_ioreq_msg *msg;
+	u64 seq;
+	u32 io_in_len;
+	u32 io_off;
+	bool setup_done;
+	struct completion started;
+	int start_ret;
+	struct completion exited;
+};
+
+static struct kvm_soc_window_hdr *vm_hdr(struct hk_vm *vm)
+{
+	return ksoc_hdr(vm->win);
+}
+
+/* Fail the VM after a protocol violation by the SoC: log once, stop. */
+static void hk_vm_fail(struct hk_vm *vm, const char *why)
+{
+	if (xchg(&vm->failed, true))
+		return;
+	WRITE_ONCE(vm_hdr(vm)->host.state, cpu_to_le32(KVM_SOC_PEER_FAILED));
+	pr_err_ratelimited("vm%u: failed: %s\n", vm->id, why);
+	vm->hk->t->kick(vm->hk->t, vm->id);
+	wake_up_all(&vm->wq);
+}
+
+static bool hk_slot_has_req(struct hk_vm *vm, u32 slot)
+{
+	struct kvm_soc_api_hdr *h = ksoc_api_slot(vm->win, &vm->l, slot);
+
+	return le32_to_cpu(READ_ONCE(h->state)) == KVM_SOC_API_REQ;
+}
+
+typedef s64 (*hk_dispatch_fn)(struct hk_vm *vm, void *ctx,
+			      struct ksoc_api_msg *m, u8 *buf, u32 slot);
+
+/* Serve one API slot.  Returns HK_SPAWN when the answer must wait. */
+static s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
+			 hk_dispatch_fn dispatch, void *ctx)
+{
+	u32 cap = ksoc_api_payload_max(&vm->l);
+	struct ksoc_api_msg m;
+	int ret;
+
+	ret = ksoc_api_take(vm->win, &vm->l, slot, &m, buf, cap);
+	if (ret == -EAGAIN)
+		return 0;
+	if (ret) {
+		hk_vm_fail(vm, "malformed request");
+		return 0;
+	}
+	m.result = dispatch(vm, ctx, &m, buf, slot);
+	if (m.result == HK_SPAWN)
+		return HK_SPAWN;
+	if (m.len > cap)
+		m.len = 0;
+	ksoc_api_complete(vm->win, &vm->l, slot, &m, buf);
+	vm->hk->t->kick(vm->hk->t, vm->id);
+	return 0;
+}
+
+/* ---- vCPU thread ------------------------------------------------------ */
+
+struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task)
+{
+	struct hk_vcpu *vcpu;
+
+	rcu_read_lock();
+	vcpu = xa_load(&vcpu_by_pid, task->pid);
+	if (vcpu && vcpu->vm != vm)
+		vcpu = NULL;
+	rcu_read_unlock();
+	return vcpu;
+}
+
+void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task)
+{
+	get_task_struct(task);
+	vcpu->task = task;
+	xa_store(&vcpu_by_pid, task->pid, vcpu, GFP_KERNEL);
+}
+
+static s64 hk_vcpu_dispatch(struct hk_vm *vm, void *ctx,
+			    struct ksoc_api_msg *m, u8 *buf, u32 slot)
+{
+	struct hk_vcpu *vcpu = ctx;
+
+	if (m->op != KVM_SOC_OP_VCPU_IOCTL || m->target != vcpu->idx) {
+		m->len = 0;
+		return m->op != KVM_SOC_OP_VCPU_IOCTL ? -EOPNOTSUPP : -EINVAL;
+	}
+	return hk_exec_ioctl(vcpu->file, KSOC_LVL_VCPU, m, buf,
+			     ksoc_api_payload_max(&vm->l), vcpu->staging,
+			     vm->xsave_size);
+}
+
+static void hk_vcpu_post(struct hk_vcpu *vcpu)
+{
+	struct hk_vm *vm = vcpu->vm;
+
+	vcpu->msg->vcpu_id = vcpu->idx;
+	vcpu->msg->seq = vcpu->seq;
+	ksoc_ioreq_post(ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx), vcpu->msg);
+	vm->hk->t->kick(vm->hk->t, vm->id);
+}
+
+/* Apply the SoC's completion to kvm_run, as a VMM would before KVM_RUN. */
+static int hk_vcpu_apply(struct hk_vcpu *vcpu)
+{
+	struct ksoc_ioreq_msg *m = vcpu->msg;
+	void __user *run = (void __user *)vcpu->run;
+
+	if (m->data_len != vcpu->io_in_len)
+		return -EPROTO;
+	/* request_interrupt_window, immediate_exit; cr8 */
+	if (copy_to_user(run, m->run, 2) ||
+	    copy_to_user(run + offsetof(struct kvm_run, cr8),
+			 m->run + offsetof(struct kvm_run, cr8), sizeof(u64)) ||
+	    copy_to_user(run + HK_KVM_RUN_HEAD, m->exit, sizeof(m->exit)))
+		return -EFAULT;
+	if (vcpu->io_in_len &&
+	    copy_to_user(run + vcpu->io_off, m->data, vcpu->io_in_len))
+		return -EFAULT;
+	return 0;
+}
+
+/* Turn what KVM_RUN left in kvm_run into the next exit message. */
+static int hk_vcpu_collect(struct hk_vcpu *vcpu, long r)
+{
+	struct ksoc_ioreq_msg *m = vcpu->msg;
+	void __user *run = (void __user *)vcpu->run;
+	u32 len;
+
+	memset(m->run, 0, sizeof(m->run));
+	m->flags = 0;
+	m->data_len = 0;
+	vcpu->io_in_len = 0;
+	if (copy_from_user(m->run, run, HK_KVM_RUN_HEAD) ||
+	    copy_from_user(m->exit, run + HK_KVM_RUN_HEAD, sizeof(m->exit)))
+		return -EFAULT;
+	memcpy(&m->exit_reason, m->run + offsetof(struct kvm_run, exit_reason),
+	       sizeof(m->exit_reason));
+
+	if (r == -EINTR) {
+		/* KVM_EXIT_INTR for a signal; unchanged for immediate_exit. */
+		m->flags = BIT(KVM_SOC_IOREQ_F_EINTR);
+		return 0;
+	}
+	if (r < 0) {
+		__le32 err = cpu_to_le32((u32)r);
+
+		m->flags = BIT(KVM_SOC_IOREQ_F_ERROR);
+		memcpy(m->exit, &err, sizeof(err));
+		return 0;
+	}
+	if (m->exit_reason == KVM_EXIT_IO) {
+		typeof(((struct kvm_run *)0)->io) io;
+
+		memcpy(&io, m->exit, sizeof(io));
+		len = io.size * io.count;
+		if (len > KVM_SOC_IOREQ_DATA_SIZE ||
+		    io.data_offset > vcpu->vm->mmap_size - len)
+			return -EIO;
+		vcpu->io_off = io.data_offset;
+		if (io.direction == KVM_EXIT_IO_OUT) {
+			if (copy_from_user(m->data, run + vcpu->io_off, len))
+				return -EFAULT;
+			m->data_len = len;
+		} else {
+			vcpu->io_in_len = len;
+		}
+	}
+	return 0;
+}
+
+static bool hk_vcpu_has_work(struct hk_vcpu *vcpu)
+{
+	struct hk_vm *vm = vcpu->vm;
+	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx);
+
+	if (READ_ONCE(vm->stopping))
+		return true;
+	if (READ_ONCE(vm->failed))
+		return false;
+	return hk_slot_has_req(vm, KSOC_VM_API_SLOTS + vcpu->idx) ||
+	       le32_to_cpu(READ_ONCE(s->hdr.state)) == KVM_SOC_IOREQ_RESP_READY;
+}
+
+static int hk_vcpu_setup(struct hk_vcpu *vcpu)
+{
+	struct hk_vm *vm = vcpu->vm;
+
+	vcpu->staging = hk_staging_map();
+	if (!vcpu->staging)
+		return -ENOMEM;
+	vcpu->run = vm_mmap(vcpu->file, 0, vm->mmap_size,
+			    PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	if (IS_ERR_VALUE(vcpu->run)) {
+		int ret = (long)vcpu->run;
+
+		vcpu->run = 0;
+		return ret;
+	}
+	/* The start exit: the vCPU is stopped until the SoC's first KVM_RUN. */
+	memset(vcpu->msg, 0, sizeof(*vcpu->msg));
+	vcpu->msg->exit_reason = KVM_EXIT_UNKNOWN;
+	vcpu->msg->flags = BIT(KVM_SOC_IOREQ_F_START);
+	vcpu->seq = 1;
+	hk_vcpu_post(vcpu);
+	return 0;
+}
+
+/* In the vCPU's thread, in the helper's mm: release what it set up. */
+static long hk_vcpu_teardown(struct hk_vcpu *vcpu)
+{
+	struct hk_vm *vm = vcpu->vm;
+
+	if (vcpu->run)
+		vm_munmap(vcpu->run, vm->mmap_size);
+	if (vcpu->staging)
+		vm_munmap(vcpu->staging, HK_STAGING_SIZE);
+	vcpu->run = 0;
+	vcpu->staging = 0;
+	__fput_sync(vcpu->file);
+	vcpu->file = NULL;
+	xa_erase(&vcpu_by_pid, vcpu->task->pid);
+	complete(&vcpu->exited);
+	return 0;
+}
+
+/**
+ * hk_vcpu_main - what a vCPU's helper thread does inside the kernel.
+ * @vcpu: the vCPU.
+ *
+ * Return: 0 when the vCPU is gone (the thread exits), -EINTR to take a
+ * signal and come back.
+ */
+long hk_vcpu_main(struct hk_vcpu *vcpu)
+{
+	struct hk_vm *vm = vcpu->vm;
+	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx);
+	long r;
+	int ret;
+
+	if (!vcpu->setup_done) {
+		vcpu->setup_done = true;
+		vcpu->start_ret = hk_vcpu_setup(vcpu);
+		complete(&vcpu->started);
+		if (vcpu->start_ret)
+			return hk_vcpu_teardown(vcpu);
+	}
+	for (;;) {
+		if (wait_event_interruptible(vm->wq, hk_vcpu_has_work(vcpu)))
+			return -EINTR;
+		if (READ_ONCE(vm->stopping))
+			return hk_vcpu_teardown(vcpu);
+
+		hk_serve_slot(vm, KSOC_VM_API_SLOTS + vcpu->idx, vcpu->buf,
+			      hk_vcpu_dispatch, vcpu);
+
+		ret = ksoc_ioreq_finish(s, vcpu->idx, vcpu->seq, vcpu->msg);
+		if (ret == -EAGAIN)
+			continue;
+		if (!ret)
+			ret = hk_vcpu_apply(vcpu);
+		if (ret) {
+			hk_vm_fail(vm, "malformed completion");
+			continue;
+		}
+		/*
+		 * A kick that lands after this check finds SIGUSR1 pending,
+		 * and KVM_RUN returns -EINTR at once.
+		 */
+		if (READ_ONCE(vm->stopping))
+			return hk_vcpu_teardown(vcpu);
+		r = hk_ioctl(vcpu->file, KVM_RUN, 0);
+		ret = hk_vcpu_collect(vcpu, r);
+		if (ret) {
+			hk_vm_fail(vm, "kvm_run unreadable");
+			continue;
+		}
+		vcpu->seq++;
+		hk_vcpu_post(vcpu);
+		/* Take the kick in userspace so the next KVM_RUN can run. */
+		if (signal_pending(current))
+			return -EINTR;
+	}
+}
+
+static void hk_vcpu_free(struct hk_vcpu *vcpu)
+{
+	if (vcpu->file)
+		__fput_sync(vcpu->file);
+	if (vcpu->task) {
+		xa_erase(&vcpu_by_pid, vcpu->task->pid);
+		put_task_struct(vcpu->task);
+	}
+	kvfree(vcpu->buf);
+	kfree(vcpu->msg);
+	kfree(vcpu);
+}
+
+/* In the VM's main thread: start creating a vCPU; its thread comes next. */
+static s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
+{
+	struct hk_vcpu *vcpu;
+	long fd;
+	int ret;
+
+	if (vm->nr_vcpus >= KSOC_MAX_VCPUS)
+		return -EINVAL;
+	vcpu = kzalloc(sizeof(*vcpu), GFP_KERNEL);
+	if (!vcpu)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&vcpu->pending);
+	vcpu->vm = vm;
+	vcpu->idx = vm->nr_vcpus;
+	init_completion(&vcpu->started);
+	init_completion(&vcpu->exited);
+	vcpu->msg = kzalloc(sizeof(*vcpu->msg), GFP_KERNEL);
+	vcpu->buf = kvzalloc(ksoc_api_payload_max(&vm->l), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!vcpu->msg || !vcpu->buf)
+		goto err_free;
+
+	fd = hk_ioctl(vm->vm_file, KVM_CREATE_VCPU, m->arg);
+	if (fd < 0) {
+		ret = fd;
+		goto err_free;
+	}
+	vcpu->file = fget(fd);
+	close_fd(fd);
+	ret = -EBADF;
+	if (!vcpu->file)
+		goto err_free;
+
+	vm->creating = vcpu;
+	vm->creating_slot = slot;
+	vm->creating_msg = *m;
+	hk_ctx_add_pending(vm->ctx, vcpu);
+	return HK_SPAWN;
+
+err_free:
+	hk_vcpu_free(vcpu);
+	return ret;
+}
+
+/* The new vCPU's thread is up (or failed): answer KVM_SOC_OP_CREATE_VCPU. */
+static void hk_vcpu_create_done(struct hk_vm *vm)
+{
+	struct hk_vcpu *vcpu = vm->creating;
+	struct ksoc_api_msg *m = &vm->creating_msg;
+
+	m->len = 0;
+	if (vcpu->start_ret) {
+		m->result = vcpu->start_ret;
+		wait_for_completion(&vcpu->exited);
+		hk_vcpu_free(vcpu);
+	} else {
+		m->result = vcpu->idx;
+		vm->vcpus[vcpu->idx] = vcpu;
+		vm->nr_vcpus++;
+	}
+	vm->creating = NULL;
+	ksoc_api_complete(vm->win, &vm->l, vm->creating_slot, m, NULL);
+	vm->hk->t->kick(vm->hk->t, vm->id);
+}
+
+/* ---- VM main thread --------------------------------------------------- */
+
+static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
+			  u8 *buf, u32 slot)
+{
+	u32 len = m->len;
+
+	m->len = 0;
+	switch (m->op) {
+	case KVM_SOC_OP_VM_IOCTL:
+		if (m->target)
+			return -EINVAL;
+		m->len = len;
+		if (m->arg == KVM_SET_USER_MEMORY_REGION
+#ifdef KVM_SET_USER_MEMORY_REGION2
+		    || m->arg == KVM_SET_USER_MEMORY_REGION2
+#endif
+		    )
+			return hk_vm_set_memory(vm, m, buf);
+		return hk_exec_ioctl(vm->vm_file, KSOC_LVL_VM, m, buf,
+				     ksoc_api_payload_max(&vm->l), vm->staging,
+				     vm->xsave_size);
+	case KVM_SOC_OP_CREATE_VCPU:
+		if (len || m->target)
+			return -EINVAL;
+		return hk_vcpu_create(vm, m, slot);
+	case KVM_SOC_OP_VCPU_KICK:
+		if (len || m->target >= vm->nr_vcpus)
+			return -EINVAL;
+		send_sig(SIGUSR1, vm->vcpus[m->target]->task, 1);
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static bool hk_vm_has_work(struct hk_vm *vm)
+{
+	u32 i;
+
+	if (READ_ONCE(vm->ctx->dead))
+		return true;
+	if (READ_ONCE(vm->failed))
+		return false;
+	for (i = 0; i < KSOC_VM_API_SLOTS; i++)
+		if (hk_slot_has_req(vm, i))
+			return true;
+	return false;
+}
+
+static int hk_vm_setup(struct hk_vm *vm)
+{
+	struct file *kvm;
+	long fd;
+
+	xa_init(&vm->slots);
+	vm->staging = hk_staging_map();
+	if (!vm->staging)
+		return -ENOMEM;
+	kvm = filp_open("/dev/kvm", O_RDWR | O_CLOEXEC, 0);
+	if (IS_ERR(kvm))
+		return PTR_ERR(kvm) == -ENOENT ? -ENODEV : PTR_ERR(kvm);
+	vm->mmap_size = hk_ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	fd = hk_ioctl(kvm, KVM_CREATE_VM, vm->type);
+	__fput_sync(kvm);
+	if (vm->mmap_size < 0)
+		return vm->mmap_size;
+	if (fd < 0)
+		return fd;
+	vm->vm_file = fget(fd);
+	close_fd(fd);
+	if (!vm->vm_file)
+		return -EBADF;
+	vm->xsave_size = hk_ioctl(vm->vm_file, KVM_CHECK_EXTENSION,
+				  KVM_CAP_XSAVE2);
+	return 0;
+}
+
+/* In the VM's main thread, in the helper's mm. */
+static void hk_vm_teardown(struct hk_vm *vm)
+{
+	struct hk_vcpu *vcpu;
+	u32 i;
+
+	WRITE_ONCE(vm->stopping, true);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		send_sig(SIGUSR1, vm->vcpus[i]->task, 1);
+	wake_up_all(&vm->wq);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (wait_for_completion_killable(&vm->vcpus[i]->exited))
+			return;		/* the helper is dying: owner cleans up */
+	while ((vcpu = hk_ctx_pop_pending(vm->ctx))) {
+		if (vcpu == vm->creating)
+			vm->creating = NULL;
+		hk_vcpu_free(vcpu);
+	}
+	/* A vCPU whose thread came up while the VM was going down. */
+	if (vm->creating &&
+	    wait_for_completion_killable(&vm->creating->exited))
+		return;
+	hk_vm_unmap_memory(vm, true);
+	if (vm->vm_file)
+		__fput_sync(vm->vm_file);
+	vm->vm_file = NULL;
+	if (vm->staging)
+		vm_munmap(vm->staging, HK_STAGING_SIZE);
+	vm->staging = 0;
+}
+
+/**
+ * hk_vm_main - what the VM helper's main thread does inside the kernel.
+ * @vm: the VM.
+ * @first: first entry: create the VM.
+ *
+ * Return: 0 when the VM is torn down (the helper exits), 1 to get one
+ * more thread (a new vCPU), -EINTR to take a signal and come back.
+ */
+long hk_vm_main(struct hk_vm *vm, bool first)
+{
+	u32 i;
+
+	if (first) {
+		vm->create_ret = hk_vm_setup(vm);
+		complete(&vm->created);
+	}
+	for (;;) {
+		if (vm->creating) {
+			if (wait_for_completion_interruptible(&vm->creating->started))
+				return -EINTR;
+			hk_vcpu_create_done(vm);
+		}
+		if (wait_event_interruptible(vm->wq, hk_vm_has_work(vm)))
+			return -EINTR;
+		if (READ_ONCE(vm->ctx->dead)) {
+			hk_vm_teardown(vm);
+			return 0;
+		}
+		for (i = 0; i < KSOC_VM_API_SLOTS && !READ_ONCE(vm->failed); i++)
+			if (hk_serve_slot(vm, i, vm->buf, hk_vm_dispatch, NULL) ==
+			    HK_SPAWN)
+				return 1;
+	}
+}
+
+static void hk_vm_free(struct hk_vm *vm)
+{
+	struct ksoc_transport *t = vm->hk->t;
+	struct hk_vcpu *vcpu;
+	u32 i;
+
+	if (vm->ctx) {
+		WRITE_ONCE(vm->stopping, true);
+		for (i = 0; i < vm->nr_vcpus; i++)
+			send_sig(SIGUSR1, vm->vcpus[i]->task, 1);
+		hk_ctx_stop(vm->ctx, &vm->wq);
+	}
+	/* What a dead helper left behind; no helper thread runs now. */
+	while (vm->ctx && (vcpu = hk_ctx_pop_pending(vm->ctx)))
+		if (vcpu != vm->creating)
+			hk_vcpu_free(vcpu);
+	if (vm->creating)
+		hk_vcpu_free(vm->creating);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		hk_vcpu_free(vm->vcpus[i]);
+	if (vm->ctx)
+		hk_ctx_put(vm->ctx);
+	hk_vm_unmap_memory(vm, false);
+	if (vm->vm_file)
+		__fput_sync(vm->vm_file);
+	t->window_free(t, vm->id);
+	kvfree(vm->buf);
+	kfree_rcu(vm, rcu);
+}
+
+/**
+ * hk_vm_create - KVM_SOC_OP_CREATE_VM, from the control thread.
+ * @hk: the transport.
+ * @m: the request; on success @m->len is the response length.
+ * @buf: payload in (struct kvm_soc_create_vm) and out.
+ *
+ * Return: 0 or a negative errno (KVM's, or the helper's start failure).
+ */
+s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
+{
+	struct kvm_soc_create_vm req;
+	struct kvm_soc_vm_created *resp = (void *)buf;
+	struct ksoc_transport *t = hk->t;
+	struct ksoc_layout l;
+	struct hk_vm *vm;
+	unsigned int i;
+	int ret;
+
+	if (m->len != sizeof(req) || m->target || m->flags)
+		return -EINVAL;
+	memcpy(&req, buf, sizeof(req));
+	if (req.reserved0)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(req.reserved); i++)
+		if (req.reserved[i])
+			return -EINVAL;
+	if (!t->window_alloc || !t->mem_import)
+		return -EOPNOTSUPP;
+
+	ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS + KSOC_MAX_VCPUS,
+				  KSOC_VM_API_SLOT_SIZE, KSOC_MAX_VCPUS, 0,
+				  BIT_ULL(KVM_SOC_F_HEARTBEAT));
+	if (ret)
+		return ret;
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	if (!vm)
+		return -ENOMEM;
+	vm->hk = hk;
+	vm->type = le32_to_cpu(req.type);
+	init_waitqueue_head(&vm->wq);
+	init_completion(&vm->created);
+	xa_init(&vm->slots);
+	vm->buf = kvzalloc(ksoc_api_payload_max(&l), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!vm->buf)
+		goto err_free;
+	vm->win = t->window_alloc(t, l.window_size, &vm->id);
+	if (!vm->win)
+		goto err_free;
+	l.window_id = vm->id;
+	vm->l = l;
+	ksoc_window_format(vm->win, &vm->l);
+	ret = xa_insert(&hk->vms, vm->id, vm, GFP_KERNEL);
+	if (ret) {
+		t->window_free(t, vm->id);
+		goto err_free;
+	}
+
+	ret = hk_ctx_start(HK_CTX_VM, vm, &vm->ctx);
+	if (ret)
+		goto err_erase;
+	wait_for_completion(&vm->created);
+	ret = vm->create_ret;
+	if (ret)
+		goto err_erase;
+
+	/* Publishes the description; pairs with the SoC's acquire of state. */
+	smp_store_release(&vm_hdr(vm)->host.state, cpu_to_le32(KVM_SOC_PEER_UP));
+	memset(resp, 0, sizeof(*resp));
+	resp->window_id = cpu_to_le32(vm->id);
+	resp->max_vcpus = cpu_to_le32(KSOC_MAX_VCPUS);
+	resp->vm_api_slots = cpu_to_le32(KSOC_VM_API_SLOTS);
+	m->len = sizeof(*resp);
+	return 0;
+
+err_erase:
+	xa_erase(&hk->vms, vm->id);
+	hk_vm_free(vm);
+	return ret;
+err_free:
+	kvfree(vm->buf);
+	kfree(vm);
+	return ret;
+}
+
+/* KVM_SOC_OP_DESTROY_VM, from the control thread. */
+s64 hk_vm_destroy(struct host_kvm *hk, u32 id)
+{
+	struct hk_vm *vm = xa_erase(&hk->vms, id);
+
+	if (!vm)
+		return -ENOENT;
+	hk_vm_free(vm);
+	return 0;
+}
+
+void hk_vm_destroy_all(struct host_kvm *hk)
+{
+	struct hk_vm *vm;
+	unsigned long id;
+
+	xa_for_each(&hk->vms, id, vm) {
+		xa_erase(&hk->vms, id);
+		hk_vm_free(vm);
+	}
+}
+
+/* Doorbell for a VM window: any context. */
+void hk_vm_doorbell(struct host_kvm *hk, unsigned int vec)
+{
+	struct hk_vm *vm;
+
+	rcu_read_lock();
+	vm = xa_load(&hk->vms, vec);
+	if (vm)
+		wake_up_all(&vm->wq);
+	rcu_read_unlock();
+}

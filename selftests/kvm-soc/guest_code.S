@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * 64-bit guest programs for the split-KVM selftests.  Each is copied into
+ * guest memory at GUEST_CODE (0x1000) and runs identity-mapped in long
+ * mode; data they need sits after the code, addressed RIP-relative.
+ * Assembled into the test binary as data (.rodata), never executed there.
+ */
+#define MMIO	0x10000000
+
+	.section .rodata
+	.code64
+
+	.globl guest_pio, guest_pio_end
+guest_pio:
+	mov $0x11, %al
+	out %al, $0x10
+	mov $0x2233, %ax
+	out %ax, $0x12
+	mov $0x44556677, %eax
+	out %eax, $0x14
+	in $0x20, %al
+	out %al, $0x21
+	in $0x22, %ax
+	out %ax, $0x23
+	in $0x24, %eax
+	out %eax, $0x25
+	hlt
+guest_pio_end:
+
+	.globl guest_strpio, guest_strpio_end
+guest_strpio:
+	lea 1f(%rip), %rsi
+	mov $16, %ecx
+	mov $0x30, %dx
+	rep outsb
+	lea 2f(%rip), %rdi
+	mov $8, %ecx
+	mov $0x32, %dx
+	rep insw
+	hlt
+1:	.ascii "0123456789abcdef"
+2:	.fill 16, 1, 0
+guest_strpio_end:
+
+	.globl guest_mmio, guest_mmio_end
+guest_mmio:
+	mov $0x11, %al
+	movb %al, MMIO
+	mov $0x2233, %ax
+	movw %ax, MMIO + 2
+	mov $0x44556677, %eax
+	movl %eax, MMIO + 4
+	movabs $0x8899aabbccddeeff, %rax
+	movq %rax, MMIO + 8
+	movb MMIO + 16, %al
+	movb %al, 1f(%rip)
+	movw MMIO + 18, %ax
+	movw %ax, 1f + 2(%rip)
+	movl MMIO + 20, %eax
+	movl %eax, 1f + 4(%rip)
+	movq MMIO + 24, %rax
+	movq %rax, 1f + 8(%rip)
+	hlt
+	.balign 8
+1:	.fill 16, 1, 0
+guest_mmio_end:
+
+/* Write a pattern to 0x8000, report, then echo what the VMM put at 0x9000. */
+	.globl guest_mem, guest_mem_end
+guest_mem:
+	mov $0x8000, %rdi
+	mov $0x5a5a5a5a, %eax
+	mov $1024, %ecx
+	rep stosl
+	out %al, $0x50
+	movl 0x9000, %eax
+	out %eax, $0x51
+	hlt
+guest_mem_end:
+
+/* Triple fault: an empty IDT and a breakpoint. */
+	.globl guest_shutdown, guest_shutdown_end
+guest_shutdown:
+	lidt 1f(%rip)
+	int3
+	hlt
+1:	.word 0
+	.quad 0
+guest_shutdown_end:
+
+/* Count in %rbx forever, reporting every 2^16 iterations on port 0x60. */
+	.globl guest_spin, guest_spin_end
+guest_spin:
+	xor %ebx, %ebx
+1:	inc %rbx
+	test $0xffff, %ebx
+	jnz 1b
+	mov %ebx, %eax
+	out %eax, $0x60
+	jmp 1b
+guest_spin_end:
+
+/* Tight loop of PIO out, for exit round trips (port 0x70, count in %ebx). */
+	.globl guest_pio_loop, guest_pio_loop_end
+guest_pio_loop:
+	xor %ebx, %ebx
+1:	inc %ebx
+	mov %ebx, %eax
+	out %eax, $0x70
+	jmp 1b
+guest_pio_loop_end:
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The same guests on /dev/kvm and on /dev/kvm-soc (one variant each): PIO
+ * of every size, string PIO, MMIO of every size, guest memory seen both
+ * ways, HLT and shutdown, register files, signals, concurrency, and KVM's
+ * errnos for bad input.  Every assertion holds for stock KVM; kvm-soc must
+ * give identical results.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "vm_lib.h"
+#include "kselftest_harness.h"
+
+FIXTURE(vm) {
+	struct tvm t;
+};
+
+FIXTURE_VARIANT(vm) {
+	const char *path;
+};
+
+FIXTURE_VARIANT_ADD(vm, kvm) {
+	.path = "/dev/kvm",
+};
+
+FIXTURE_VARIANT_ADD(vm, kvm_soc) {
+	.path = "/dev/kvm-soc",
+};
+
+FIXTURE_SETUP(vm)
+{
+	int ret = tvm_open(&self->t, variant->path);
+
+	if (ret == -ENOENT)
+		SKIP(return, "%s does not exist", variant->path);
+	ASSERT_EQ(0, ret) TH_LOG("open %s: %s", variant->path, strerror(-ret));
+	ASSERT_EQ(0, tvm_create_vm(&self->t, NULL));
+}
+
+FIXTURE_TEARDOWN(vm)
+{
+	tvm_close(&self->t);
+}
+
+#define EXPECT_IO(t, dir, p, sz) do {					\
+	ASSERT_EQ(KVM_EXIT_IO, (t)->run[0]->exit_reason)		\
+		TH_LOG("exit %u", (t)->run[0]->exit_reason);		\
+	EXPECT_EQ(dir, (t)->run[0]->io.direction);			\
+	EXPECT_EQ(p, (t)->run[0]->io.port);				\
+	EXPECT_EQ(sz, (t)->run[0]->io.size);				\
+} while (0)
+
+TEST_F(vm, pio_sizes)
+{
+	struct tvm *t = &self->t;
+	uint32_t v = 0;
+
+	tvm_load(t, PROG(pio));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+	EXPECT_EQ(0x11, *tvm_io(t, 0));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x12, 2);
+	memcpy(&v, tvm_io(t, 0), 2);
+	EXPECT_EQ(0x2233, v);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x14, 4);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(0x44556677, v);
+
+	/* IN of each size, echoed back by the guest with OUT. */
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_IN, 0x20, 1);
+	*tvm_io(t, 0) = 0xa1;
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x21, 1);
+	EXPECT_EQ(0xa1, *tvm_io(t, 0));
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_IN, 0x22, 2);
+	v = 0xb2c3;
+	memcpy(tvm_io(t, 0), &v, 2);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x23, 2);
+	v = 0;
+	memcpy(&v, tvm_io(t, 0), 2);
+	EXPECT_EQ(0xb2c3, v);
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_IN, 0x24, 4);
+	v = 0xd4e5f607;
+	memcpy(tvm_io(t, 0), &v, 4);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x25, 4);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(0xd4e5f607, v);
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_EQ(KVM_EXIT_HLT, t->run[0]->exit_reason);
+}
+
+TEST_F(vm, string_pio)
+{
+	struct tvm *t = &self->t;
+	char out[17] = { 0 };
+	uint16_t in[8];
+	size_t got = 0;
+	int i, exits = 0;
+
+	tvm_load(t, PROG(strpio));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	for (i = 0; i < 8; i++)
+		in[i] = 0x1000 + i;
+
+	/* KVM may split a rep across exits: collect until the port changes. */
+	while (got < 16) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x30, 1);
+		ASSERT_LE(got + t->run[0]->io.count, 16);
+		memcpy(out + got, tvm_io(t, 0), t->run[0]->io.count);
+		got += t->run[0]->io.count;
+		exits++;
+	}
+	EXPECT_STREQ("0123456789abcdef", out);
+	got = 0;
+	while (got < 8) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		EXPECT_IO(t, KVM_EXIT_IO_IN, 0x32, 2);
+		ASSERT_LE(got + t->run[0]->io.count, 8);
+		memcpy(tvm_io(t, 0), in + got, t->run[0]->io.count * 2);
+		got += t->run[0]->io.count;
+	}
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_EQ(KVM_EXIT_HLT, t->run[0]->exit_reason);
+	/* The guest's destination buffer holds what was fed to rep insw. */
+	EXPECT_EQ(0, memcmp(t->mem + GUEST_CODE + (guest_strpio_end - guest_strpio) - 16,
+			    in, 16));
+	TH_LOG("%s: rep outsb took %d exit(s)", t->path, exits);
+}
+
+TEST_F(vm, mmio_sizes)
+{
+	struct tvm *t = &self->t;
+	struct kvm_run *r;
+	static const struct { uint64_t addr; uint32_t len; uint64_t val; } w[] = {
+		{ GUEST_MMIO, 1, 0x11 }, { GUEST_MMIO + 2, 2, 0x2233 },
+		{ GUEST_MMIO + 4, 4, 0x44556677 },
+		{ GUEST_MMIO + 8, 8, 0x8899aabbccddeeffULL },
+	};
+	static const struct { uint64_t addr; uint32_t len; uint64_t val; } rd[] = {
+		{ GUEST_MMIO + 16, 1, 0x5a }, { GUEST_MMIO + 18, 2, 0x6b7c },
+		{ GUEST_MMIO + 20, 4, 0x8d9eafb0 },
+		{ GUEST_MMIO + 24, 8, 0x0102030405060708ULL },
+	};
+	uint8_t *res;
+	uint64_t v;
+	int i;
+
+	tvm_load(t, PROG(mmio));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	r = t->run[0];
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		ASSERT_EQ(KVM_EXIT_MMIO, r->exit_reason);
+		EXPECT_EQ(w[i].addr, r->mmio.phys_addr);
+		EXPECT_EQ(w[i].len, r->mmio.len);
+		EXPECT_TRUE(r->mmio.is_write);
+		v = 0;
+		memcpy(&v, r->mmio.data, r->mmio.len);
+		EXPECT_EQ(w[i].val, v);
+	}
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		ASSERT_EQ(KVM_EXIT_MMIO, r->exit_reason);
+		EXPECT_EQ(rd[i].addr, r->mmio.phys_addr);
+		EXPECT_EQ(rd[i].len, r->mmio.len);
+		EXPECT_FALSE(r->mmio.is_write);
+		memcpy(r->mmio.data, &rd[i].val, rd[i].len);
+	}
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_EQ(KVM_EXIT_HLT, r->exit_reason);
+	res = t->mem + GUEST_CODE + (guest_mmio_end - guest_mmio) - 16;
+	for (i = 0; i < 4; i++) {
+		v = 0;
+		memcpy(&v, res + (rd[i].addr - GUEST_MMIO - 16), rd[i].len);
+		EXPECT_EQ(rd[i].val, v);
+	}
+}
+
+TEST_F(vm, memory_both_ways)
+{
+	struct tvm *t = &self->t;
+	uint32_t v, *p = (uint32_t *)(t->mem + GUEST_DATA);
+	int i;
+
+	tvm_load(t, PROG(mem));
+	*(uint32_t *)(t->mem + 0x9000) = 0xfeedf00d;
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x50, 1);
+	/* The guest's writes, seen through this process's mapping. */
+	for (i = 0; i < 1024; i++)
+		ASSERT_EQ(0x5a5a5a5a, p[i]) TH_LOG("word %d", i);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x51, 4);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(0xfeedf00d, v);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_EQ(KVM_EXIT_HLT, t->run[0]->exit_reason);
+}
+
+TEST_F(vm, shutdown)
+{
+	struct tvm *t = &self->t;
+
+	tvm_load(t, PROG(shutdown));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_EQ(KVM_EXIT_SHUTDOWN, t->run[0]->exit_reason);
+}
+
+/* Every register file: set, get back, compare. */
+TEST_F(vm, register_files_roundtrip)
+{
+	struct tvm *t = &self->t;
+	struct kvm_regs regs, regs2;
+	struct kvm_sregs sregs, sregs2;
+	struct kvm_fpu fpu, fpu2;
+	struct kvm_debugregs dr, dr2;
+	struct kvm_vcpu_events ev, ev2;
+	struct kvm_mp_state mp;
+	struct kvm_xcrs xcrs, xcrs2;
+	struct kvm_xsave *xs = calloc(1, 16384), *xs2 = calloc(1, 16384);
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[2];
+	} msrs = { .hdr.nmsrs = 2 }, msrs2;
+	int fd, i, xsz;
+
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	fd = t->vcpu[0];
+
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_REGS, &regs));
+	for (i = 0; i < 16; i++)
+		((uint64_t *)&regs)[i] = 0x1111111111111111ULL * (i + 1);
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_REGS, &regs));
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_REGS, &regs2));
+	EXPECT_EQ(0, memcmp(&regs, &regs2, sizeof(regs)));
+
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_SREGS, &sregs));
+	sregs.cr2 = 0x12345000;
+	sregs.apic_base = sregs.apic_base;
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_SREGS, &sregs));
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_SREGS, &sregs2));
+	EXPECT_EQ(0x12345000, sregs2.cr2);
+	EXPECT_EQ(sregs.cr3, sregs2.cr3);
+	EXPECT_EQ(sregs.efer, sregs2.efer);
+
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_FPU, &fpu));
+	fpu.fcw = 0x37f;
+	fpu.xmm[3][0] = 0xab;
+	fpu.mxcsr = 0x1f80;
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_FPU, &fpu));
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_FPU, &fpu2));
+	EXPECT_EQ(0xab, fpu2.xmm[3][0]);
+	EXPECT_EQ(0x37f, fpu2.fcw);
+
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_DEBUGREGS, &dr));
+	dr.db[0] = 0x1000;
+	dr.db[1] = 0x2000;
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_DEBUGREGS, &dr));
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_DEBUGREGS, &dr2));
+	EXPECT_EQ(0x1000, dr2.db[0]);
+	EXPECT_EQ(0x2000, dr2.db[1]);
+
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_VCPU_EVENTS, &ev));
+	ev.flags = KVM_VCPUEVENT_VALID_SHADOW;
+	ev.interrupt.shadow = 1;
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_VCPU_EVENTS, &ev));
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_VCPU_EVENTS, &ev2));
+	EXPECT_NE(0, ev2.interrupt.shadow);	/* SVM has one shadow bit */
+
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_MP_STATE, &mp));
+	EXPECT_EQ(KVM_MP_STATE_RUNNABLE, mp.mp_state);
+
+	/* IA32_SYSENTER_CS/ESP/EIP and TSC_AUX are plain storage. */
+	msrs.e[0].index = 0x174;
+	msrs.e[0].data = 0x10;
+	msrs.e[1].index = 0x175;
+	msrs.e[1].data = 0xffff8000deadb000ULL;
+	ASSERT_EQ(2, ioctl(fd, KVM_SET_MSRS, &msrs));
+	memset(&msrs2, 0, sizeof(msrs2));
+	msrs2.hdr.nmsrs = 2;
+	msrs2.e[0].index = 0x174;
+	msrs2.e[1].index = 0x175;
+	ASSERT_EQ(2, ioctl(fd, KVM_GET_MSRS, &msrs2));
+	EXPECT_EQ(0x10, msrs2.e[0].data);
+	EXPECT_EQ(0xffff8000deadb000ULL, msrs2.e[1].data);
+
+	if (ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0) {
+		ASSERT_EQ(0, ioctl(fd, KVM_GET_XCRS, &xcrs));
+		ASSERT_EQ(0, ioctl(fd, KVM_SET_XCRS, &xcrs));
+		ASSERT_EQ(0, ioctl(fd, KVM_GET_XCRS, &xcrs2));
+		EXPECT_EQ(xcrs.nr_xcrs, xcrs2.nr_xcrs);
+		EXPECT_EQ(xcrs.xcrs[0].value, xcrs2.xcrs[0].value);
+	}
+	xsz = ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	TH_LOG("%s: KVM_CAP_XSAVE2 = %d", t->path, xsz);
+	ASSERT_LE(xsz, 16384);
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_XSAVE, xs));
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_XSAVE, xs));
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_XSAVE, xs2));
+	EXPECT_EQ(0, memcmp(xs, xs2, 4096));
+	free(xs);
+	free(xs2);
+}
+
+TEST_F(vm, immediate_exit_is_eintr)
+{
+	struct tvm *t = &self->t;
+
+	tvm_load(t, PROG(pio));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	t->run[0]->immediate_exit = 1;
+	EXPECT_EQ(-EINTR, tvm_run(t, 0));
+	t->run[0]->immediate_exit = 0;
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+}
+
+/* As QEMU does: a kick that lands outside KVM_RUN makes the next one exit. */
+static struct kvm_run *volatile kick_run;
+
+static void on_sigusr1(int sig)
+{
+	if (kick_run)
+		kick_run->immediate_exit = 1;
+}
+
+struct kicker {
+	pthread_t target;
+	int ms;
+};
+
+static void *kick_thread(void *arg)
+{
+	struct kicker *k = arg;
+	struct timespec ts = { .tv_nsec = k->ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	pthread_kill(k->target, SIGUSR1);
+	return NULL;
+}
+
+/* A signal to the thread in KVM_RUN stops a spinning guest: -EINTR. */
+TEST_F(vm, signal_stops_spinning_guest)
+{
+	struct tvm *t = &self->t;
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	struct kicker k = { .target = pthread_self(), .ms = 300 };
+	struct kvm_regs regs;
+	pthread_t th;
+	int ret, exits = 0;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	tvm_load(t, PROG(spin));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	kick_run = t->run[0];
+	ASSERT_EQ(0, pthread_create(&th, NULL, kick_thread, &k));
+	for (;;) {
+		ret = tvm_run(t, 0);
+		if (ret)
+			break;
+		ASSERT_EQ(KVM_EXIT_IO, t->run[0]->exit_reason);
+		exits++;
+	}
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EINTR, ret);
+	/* KVM_EXIT_INTR if the signal hit KVM_RUN; else immediate_exit did. */
+	EXPECT_TRUE(t->run[0]->exit_reason == KVM_EXIT_INTR ||
+		    t->run[0]->exit_reason == KVM_EXIT_IO);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_REGS, &regs));
+	EXPECT_GT(regs.rbx, 0);
+	TH_LOG("%s: stopped after %d progress exits, rbx=%llu", t->path, exits,
+	       (unsigned long long)regs.rbx);
+	/* And it runs on afterwards. */
+	kick_run = NULL;
+	t->run[0]->immediate_exit = 0;
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_EQ(KVM_EXIT_IO, t->run[0]->exit_reason);
+}
+
+struct vcpu_worker {
+	struct tvm *t;
+	int idx;
+	int n;
+	int errors;
+};
+
+static void *pio_worker(void *arg)
+{
+	struct vcpu_worker *w = arg;
+	uint32_t v;
+	int i;
+
+	for (i = 1; i <= w->n; i++) {
+		if (tvm_run(w->t, w->idx) ||
+		    w->t->run[w->idx]->exit_reason != KVM_EXIT_IO) {
+			w->errors++;
+			break;
+		}
+		memcpy(&v, tvm_io(w->t, w->idx), 4);
+		if (v != (uint32_t)i)
+			w->errors++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(vm, four_vcpus_exit_concurrently, 120)
+{
+	struct tvm *t = &self->t;
+	struct vcpu_worker w[4];
+	pthread_t th[4];
+	int i;
+
+	tvm_load(t, PROG(pio_loop));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(i, tvm_add_vcpu(t));
+		w[i] = (struct vcpu_worker){ .t = t, .idx = i, .n = 500 };
+	}
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, pio_worker, &w[i]));
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, w[i].errors) TH_LOG("vcpu %d", i);
+	}
+}
+
+/* Bad input gets KVM's errnos. */
+TEST_F(vm, memslot_overlap_is_eexist)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 1, .guest_phys_addr = 0x100000, .memory_size = 0x1000,
+		.userspace_addr = (uintptr_t)self->t.mem,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EEXIST, errno);
+}
+
+TEST_F(vm, memslot_unaligned_is_einval)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 1, .guest_phys_addr = 0x400800, .memory_size = 0x1000,
+		.userspace_addr = (uintptr_t)self->t.mem,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r.guest_phys_addr = 0x400000;
+	r.memory_size = 0x800;
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r.memory_size = 0x1000;
+	r.userspace_addr += 8;
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(vm, memslot_oversized_is_einval)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 1, .guest_phys_addr = 0x400000,
+		.memory_size = 1ULL << 62,
+		.userspace_addr = (uintptr_t)self->t.mem,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(vm, memslot_bad_flags_is_einval)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 1, .guest_phys_addr = 0x400000, .memory_size = 0x1000,
+		.userspace_addr = (uintptr_t)self->t.mem, .flags = 1u << 30,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(vm, memslot_delete_and_move)
+{
+	struct tvm *t = &self->t;
+	uint8_t *m2 = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct kvm_userspace_memory_region r = {
+		.slot = 1, .guest_phys_addr = 0x400000, .memory_size = 0x2000,
+		.userspace_addr = (uintptr_t)m2,
+	};
+
+	ASSERT_NE(MAP_FAILED, m2);
+	ASSERT_EQ(0, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r));
+	r.guest_phys_addr = 0x600000;			/* move */
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r));
+	r.flags = KVM_MEM_LOG_DIRTY_PAGES;		/* flags change */
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r));
+	r.memory_size = 0;				/* delete */
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r));
+	munmap(m2, 0x2000);
+}
+
+TEST_F(vm, vcpu_id_out_of_range_is_einval)
+{
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_CREATE_VCPU, 1 << 30));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(vm, duplicate_vcpu_id_is_eexist)
+{
+	ASSERT_EQ(0, tvm_add_vcpu(&self->t));
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_CREATE_VCPU, 0));
+	EXPECT_EQ(EEXIST, errno);
+}
+
+/*
+ * kvm-soc answers every unknown ioctl with ENOTTY.  x86 KVM itself says
+ * EINVAL on the system and vCPU fds (its arch fallbacks) and ENOTTY on the
+ * VM fd; that one difference is deliberate (docs/known-limits.md).
+ */
+TEST_F(vm, unknown_ioctls_are_enotty)
+{
+	int soc = !strcmp(variant->path, "/dev/kvm-soc");
+
+	ASSERT_EQ(0, tvm_add_vcpu(&self->t));
+	EXPECT_EQ(-1, ioctl(self->t.dev, _IO(KVMIO, 0xff), 0));
+	EXPECT_EQ(soc ? ENOTTY : EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->t.vm, _IO(KVMIO, 0xff), 0));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->t.vcpu[0], _IO(KVMIO, 0xff), 0));
+	EXPECT_EQ(soc ? ENOTTY : EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->t.vcpu[0], _IO('z', 1), 0));
+	EXPECT_EQ(soc ? ENOTTY : EINVAL, errno);
+}
+
+TEST_F(vm, run_with_argument_is_einval)
+{
+	ASSERT_EQ(0, tvm_add_vcpu(&self->t));
+	EXPECT_EQ(-1, ioctl(self->t.vcpu[0], KVM_RUN, 1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* A VM belongs to the address space that made it: a child gets EIO. */
+TEST_F(vm, other_mm_is_eio)
+{
+	struct kvm_regs regs;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, tvm_add_vcpu(&self->t));
+	pid = fork();
+	if (!pid) {
+		int ok = ioctl(self->t.vcpu[0], KVM_GET_REGS, &regs) == -1 &&
+			 errno == EIO &&
+			 ioctl(self->t.vm, KVM_CREATE_VCPU, 5) == -1 && errno == EIO;
+		_exit(ok ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F(vm, system_ioctls)
+{
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[256];
+	} cpuid = { .c.nent = 256 };
+	struct {
+		struct kvm_msr_list l;
+		uint32_t i[1024];
+	} list = { .l.nmsrs = 1024 };
+	struct kvm_msr_list small = { .nmsrs = 1 };
+
+	EXPECT_EQ(KVM_API_VERSION, ioctl(self->t.dev, KVM_GET_API_VERSION, 0));
+	EXPECT_EQ(1, ioctl(self->t.dev, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	ASSERT_EQ(0, ioctl(self->t.dev, KVM_GET_SUPPORTED_CPUID, &cpuid));
+	EXPECT_GT(cpuid.c.nent, 4);
+	EXPECT_EQ(0, cpuid.e[0].function);
+	ASSERT_EQ(0, ioctl(self->t.dev, KVM_GET_MSR_INDEX_LIST, &list));
+	EXPECT_GT(list.l.nmsrs, 4);
+	/* Too small a list: E2BIG with the needed count filled in. */
+	EXPECT_EQ(-1, ioctl(self->t.dev, KVM_GET_MSR_INDEX_LIST, &small));
+	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(list.l.nmsrs, small.nmsrs);
+	cpuid.c.nent = 1;
+	EXPECT_EQ(-1, ioctl(self->t.dev, KVM_GET_SUPPORTED_CPUID, &cpuid));
+	EXPECT_EQ(E2BIG, errno);
+}
+
+TEST_HARNESS_MAIN

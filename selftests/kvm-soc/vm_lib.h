@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A tiny VM library for the split-KVM selftests, written only against the
+ * KVM ioctl ABI so the same code drives /dev/kvm and /dev/kvm-soc.  Guests
+ * run in 64-bit mode, identity-mapped by 2 MiB pages over the first GiB;
+ * guest programs come from guest_code.S.
+ */
+#ifndef _KSOC_VM_LIB_H
+#define _KSOC_VM_LIB_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#define GUEST_MEM_SIZE	0x200000UL
+#define GUEST_CODE	0x1000UL
+#define GUEST_PML4	0x3000UL
+#define GUEST_PDPT	0x4000UL
+#define GUEST_PD	0x5000UL
+#define GUEST_STACK	0x7000UL
+#define GUEST_DATA	0x8000UL
+#define GUEST_MMIO	0x10000000UL
+#define TVM_MAX_VCPUS	8
+
+#define GUEST_PROG(name)						\
+	extern const uint8_t guest_##name[], guest_##name##_end[]
+#define PROG(name) guest_##name, (size_t)(guest_##name##_end - guest_##name)
+
+GUEST_PROG(pio);
+GUEST_PROG(strpio);
+GUEST_PROG(mmio);
+GUEST_PROG(mem);
+GUEST_PROG(shutdown);
+GUEST_PROG(spin);
+GUEST_PROG(pio_loop);
+
+struct tvm {
+	const char *path;
+	int dev;
+	int vm;
+	uint8_t *mem;
+	int nr_vcpus;
+	int vcpu[TVM_MAX_VCPUS];
+	struct kvm_run *run[TVM_MAX_VCPUS];
+	int run_size;
+};
+
+/* 0, or -errno; -ENOENT means the device does not exist. */
+static inline int tvm_open(struct tvm *t, const char *path)
+{
+	memset(t, 0, sizeof(*t));
+	t->path = path;
+	t->dev = t->vm = -1;
+	t->dev = open(path, O_RDWR | O_CLOEXEC);
+	if (t->dev < 0)
+		return -errno;
+	t->run_size = ioctl(t->dev, KVM_GET_VCPU_MMAP_SIZE, 0);
+	return t->run_size > 0 ? 0 : -errno;
+}
+
+static inline void tvm_page_tables(uint8_t *mem)
+{
+	uint64_t *pml4 = (uint64_t *)(mem + GUEST_PML4);
+	uint64_t *pdpt = (uint64_t *)(mem + GUEST_PDPT);
+	uint64_t *pd = (uint64_t *)(mem + GUEST_PD);
+	int i;
+
+	pml4[0] = GUEST_PDPT | 0x3;
+	pdpt[0] = GUEST_PD | 0x3;
+	for (i = 0; i < 512; i++)
+		pd[i] = ((uint64_t)i << 21) | 0x83;	/* P, RW, 2 MiB */
+}
+
+/* Create the VM with GUEST_MEM_SIZE of memory in slot 0 (@mem or anon). */
+static inline int tvm_create_vm(struct tvm *t, uint8_t *mem)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_MEM_SIZE,
+	};
+
+	t->vm = ioctl(t->dev, KVM_CREATE_VM, 0);
+	if (t->vm < 0)
+		return -errno;
+	t->mem = mem ? mem : mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->mem == MAP_FAILED)
+		return -errno;
+	memset(t->mem, 0, GUEST_MEM_SIZE);
+	tvm_page_tables(t->mem);
+	r.userspace_addr = (uintptr_t)t->mem;
+	if (ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r))
+		return -errno;
+	return 0;
+}
+
+static inline void tvm_load(struct tvm *t, const uint8_t *code, size_t len)
+{
+	memcpy(t->mem + GUEST_CODE, code, len);
+}
+
+static inline void tvm_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
+			   int code)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->selector = sel;
+	s->type = type;
+	s->present = 1;
+	s->s = 1;
+	s->g = 1;
+	s->l = code;
+	s->db = !code;
+}
+
+/* Add a vCPU in long mode at GUEST_CODE; returns its index or -errno. */
+static inline int tvm_add_vcpu(struct tvm *t)
+{
+	struct kvm_regs regs = { 0 };
+	struct kvm_sregs sregs;
+	int i = t->nr_vcpus, fd;
+
+	fd = ioctl(t->vm, KVM_CREATE_VCPU, i);
+	if (fd < 0)
+		return -errno;
+	t->vcpu[i] = fd;
+	t->run[i] = mmap(NULL, t->run_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+	if (t->run[i] == MAP_FAILED)
+		return -errno;
+	t->nr_vcpus++;
+	if (ioctl(fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cr3 = GUEST_PML4;
+	sregs.cr4 = 1 << 5;			/* PAE */
+	sregs.cr0 = 0x80050033;			/* PG WP NE ET MP PE */
+	sregs.efer = 0x500;			/* LMA LME */
+	tvm_seg(&sregs.cs, 8, 11, 1);
+	tvm_seg(&sregs.ds, 16, 3, 0);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	if (ioctl(fd, KVM_SET_SREGS, &sregs))
+		return -errno;
+	regs.rip = GUEST_CODE;
+	regs.rsp = GUEST_STACK;
+	regs.rflags = 2;
+	if (ioctl(fd, KVM_SET_REGS, &regs))
+		return -errno;
+	return i;
+}
+
+static inline int tvm_run(struct tvm *t, int i)
+{
+	return ioctl(t->vcpu[i], KVM_RUN, 0) ? -errno : 0;
+}
+
+static inline uint8_t *tvm_io(struct tvm *t, int i)
+{
+	return (uint8_t *)t->run[i] + t->run[i]->io.data_offset;
+}
+
+static inline void tvm_close(struct tvm *t)
+{
+	int i;
+
+	for (i = 0; i < t->nr_vcpus; i++) {
+		munmap(t->run[i], t->run_size);
+		close(t->vcpu[i]);
+	}
+	if (t->vm >= 0)
+		close(t->vm);
+	if (t->dev >= 0)
+		close(t->dev);
+	if (t->mem && t->mem != MAP_FAILED)
+		munmap(t->mem, GUEST_MEM_SIZE);
+	t->nr_vcpus = 0;
+	t->vm = t->dev = -1;
+	t->mem = NULL;
+}
+
+#endif /* _KSOC_VM_LIB_H */

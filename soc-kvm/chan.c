@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * API calls from the SoC on any window, and the generic forwarding of the
+ * KVM ioctls listed in ksoc_kvm_ioctls[].
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jiffies.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+#include "soc.h"
+
+void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
+		   const struct ksoc_layout *l, u32 nr_shared)
+{
+	c->t = t;
+	c->win = win;
+	c->l = *l;
+	c->id = l->window_id;
+	c->nr_shared = nr_shared;
+	spin_lock_init(&c->slot_lock);
+	bitmap_zero(c->slots_busy, KSOC_API_MAX_SLOTS);
+	init_waitqueue_head(&c->wq);
+	atomic64_set(&c->next_id, 0);
+	c->failed = false;
+}
+
+void soc_chan_fail(struct soc_chan *c, const char *why)
+{
+	if (xchg(&c->failed, true))
+		return;
+	WRITE_ONCE(ksoc_hdr(c->win)->soc.state, cpu_to_le32(KVM_SOC_PEER_FAILED));
+	pr_err_ratelimited("window %u failed: %s\n", c->id, why);
+	wake_up_all(&c->wq);
+}
+
+/* The channel is unusable: failed here, or failed/down on the host. */
+bool soc_chan_dead(struct soc_chan *c)
+{
+	if (READ_ONCE(c->failed))
+		return true;
+	return le32_to_cpu(READ_ONCE(ksoc_hdr(c->win)->host.state)) !=
+	       KVM_SOC_PEER_UP;
+}
+
+static bool soc_get_slot(struct soc_chan *c, u32 *slot)
+{
+	unsigned long bit;
+
+	spin_lock(&c->slot_lock);
+	bit = find_first_zero_bit(c->slots_busy, c->nr_shared);
+	if (bit < c->nr_shared)
+		__set_bit(bit, c->slots_busy);
+	spin_unlock(&c->slot_lock);
+	if (bit >= c->nr_shared)
+		return false;
+	*slot = bit;
+	return true;
+}
+
+static void soc_put_slot(struct soc_chan *c, u32 slot)
+{
+	spin_lock(&c->slot_lock);
+	__clear_bit(slot, c->slots_busy);
+	spin_unlock(&c->slot_lock);
+	wake_up_all(&c->wq);
+}
+
+/* Wait condition of soc_chan_call_slot(): the response is in, or death. */
+static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
+			  void *resp, u32 cap, int *ret)
+{
+	if (soc_chan_dead(c))
+		return true;
+	*ret = ksoc_api_collect(c->win, &c->l, slot, m->request_id, m, resp, cap);
+	return *ret != -EAGAIN;
+}
+
+/**
+ * soc_chan_call_slot - one synchronous request in a slot the caller owns.
+ * @c: channel.
+ * @slot: the slot.
+ * @m: in: op, target, flags, arg, arg2, len; out: the response header.
+ * @req: request payload (@m->len bytes).
+ * @resp: response payload buffer.
+ * @cap: bytes at @resp.
+ *
+ * A host that does not answer within SOC_API_TIMEOUT_MS fails the window:
+ * the slot can never be reused safely.
+ *
+ * Return: 0 with @m->result set by the host; -EIO when the window is (or
+ * becomes) dead; -EINVAL for a request too large for a slot.
+ */
+int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
+		       const void *req, void *resp, u32 cap)
+{
+	long left;
+	int ret = 0;
+
+	if (soc_chan_dead(c))
+		return -EIO;
+	m->request_id = atomic64_inc_return(&c->next_id);
+	ret = ksoc_api_post(c->win, &c->l, slot, m, req);
+	if (ret)
+		return ret;
+	c->t->kick(c->t, c->id);
+
+	left = wait_event_timeout(c->wq, soc_collected(c, slot, m, resp, cap, &ret),
+				  msecs_to_jiffies(SOC_API_TIMEOUT_MS));
+	if (!left) {
+		soc_chan_fail(c, "host did not answer");
+		return -EIO;
+	}
+	if (soc_chan_dead(c))
+		return -EIO;
+	if (ret) {
+		soc_chan_fail(c, "malformed response");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* As soc_chan_call_slot(), in a shared slot allocated for the call. */
+int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
+		  const void *req, void *resp, u32 cap)
+{
+	u32 slot;
+	int ret;
+
+	wait_event(c->wq, soc_chan_dead(c) || soc_get_slot(c, &slot));
+	if (soc_chan_dead(c))
+		return -EIO;
+	ret = soc_chan_call_slot(c, slot, m, req, resp, cap);
+	/* A slot whose request got no answer is never reused. */
+	if (ret != -EIO)
+		soc_put_slot(c, slot);
+	return ret;
+}
+
+/* A host result as an ioctl return value; garbage becomes -EIO. */
+long soc_result(s64 r)
+{
+	if (r < -MAX_ERRNO || r > INT_MAX)
+		return -EIO;
+	return r;
+}
+
+/* KVM_CHECK_EXTENSION: only what kvm-soc carries; the rest is 0. */
+long soc_check_extension(struct soc_chan *c, u32 op, unsigned long cap)
+{
+	long r;
+
+	if (!ksoc_cap_in(ksoc_kvm_caps, ARRAY_SIZE(ksoc_kvm_caps), cap))
+		return 0;
+	r = soc_fwd_ioctl(c, op, 0, -1, op == KVM_SOC_OP_SYS_IOCTL ?
+			  KSOC_LVL_SYS : KSOC_LVL_VM, KVM_CHECK_EXTENSION, cap,
+			  0, 0);
+	switch (cap) {
+	case KVM_CAP_NR_VCPUS:
+	case KVM_CAP_MAX_VCPUS:
+	case KVM_CAP_MAX_VCPU_ID:
+		if (r > KSOC_MAX_VCPUS)
+			r = KSOC_MAX_VCPUS;
+		break;
+	}
+	return r;
+}
+
+/**
+ * soc_fwd_ioctl - forward one table ioctl to the host.
+ * @c: the window.
+ * @op: KVM_SOC_OP_{SYS,VM,VCPU}_IOCTL.
+ * @target: op target (vCPU index for vCPU ioctls).
+ * @slot: a dedicated slot the caller owns, or -1 for a shared one.
+ * @level: KSOC_LVL_* of the file the ioctl came in on.
+ * @cmd: the ioctl number.
+ * @arg: its argument (a user pointer, or a value for scalar ioctls).
+ * @xsave_size: the VM's KVM_CAP_XSAVE2 size.
+ * @token: transport memory token of the caller (system ioctls), or 0.
+ *
+ * Return: what the host's KVM returned, or -ENOTTY for an ioctl kvm-soc
+ * does not carry, -EFAULT, -E2BIG, -EIO.
+ */
+long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
+		   unsigned int level, unsigned int cmd, unsigned long arg,
+		   u32 xsave_size, u64 token)
+{
+	void __user *argp = (void __user *)arg;
+	const struct ksoc_kvm_ioctl *d;
+	struct ksoc_api_msg m = {
+		.op = op, .target = target, .arg = cmd, .arg2 = token,
+	};
+	u32 in, out, first = 0;
+	long r;
+	u8 *buf;
+	int ret;
+
+	d = ksoc_kvm_ioctl_find(cmd, level);
+	if (!d)
+		return -ENOTTY;
+	if (d->kind != KSOC_IOC_FIXED && d->kind != KSOC_IOC_SCALAR &&
+	    d->kind != KSOC_IOC_XSAVE && get_user(first, (u32 __user *)argp))
+		return -EFAULT;
+	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
+	if (ret)
+		return ret;
+	if (in > ksoc_api_payload_max(&c->l) || out > ksoc_api_payload_max(&c->l))
+		return -E2BIG;
+
+	buf = kvmalloc(max3(in, out, (u32)sizeof(u64)), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (d->kind == KSOC_IOC_SCALAR) {
+		put_unaligned_le64(arg, buf);
+	} else if (in && copy_from_user(buf, argp, in)) {
+		r = -EFAULT;
+		goto out;
+	}
+	m.len = in;
+	if (slot < 0)
+		ret = soc_chan_call(c, &m, buf, buf, out);
+	else
+		ret = soc_chan_call_slot(c, slot, &m, buf, buf, out);
+	if (ret) {
+		r = ret;
+		goto out;
+	}
+	r = soc_result(m.result);
+	if (m.len > out) {
+		soc_chan_fail(c, "oversized ioctl output");
+		r = -EIO;
+	} else if (r >= 0 && m.len && copy_to_user(argp, buf, m.len)) {
+		r = -EFAULT;
+	} else if (r == -E2BIG && d->kind == KSOC_IOC_MSR_LIST &&
+		   m.len >= sizeof(u32) && copy_to_user(argp, buf, sizeof(u32))) {
+		/* KVM reports the needed count before failing with E2BIG. */
+		r = -EFAULT;
+	}
+out:
+	kvfree(buf);
+	return r;
+}

@@ -1,0 +1,763 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VM and vCPU files of /dev/kvm-soc: KVM's fd levels, KVM's ioctl numbers.
+ *
+ * A VM file owns a VM window (mapped through the transport); each vCPU
+ * file holds a reference on its VM and owns its IOREQ slot and its API
+ * slot (KSOC_VM_API_SLOTS + index), serialised by the vCPU mutex exactly
+ * as KVM serialises vCPU ioctls with vcpu->mutex.
+ *
+ * KVM_RUN answers the vCPU's outstanding exit (the start exit the first
+ * time) with what userspace left in kvm_run, rings the host, and sleeps
+ * until the next exit.  A signal while it sleeps kicks the host vCPU
+ * (KVM_SOC_OP_VCPU_KICK) and KVM_RUN then returns -EINTR with
+ * KVM_EXIT_INTR, as KVM does.
+ *
+ * Every file operation holds soc_kvm_rwsem for read; detach takes it for
+ * write after marking every window dead, so no operation touches a window
+ * or the transport after detach.  After detach a VM answers -EIO.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kvm.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "soc.h"
+
+#define SOC_RUN_HEAD		offsetof(struct kvm_run, io)
+#define SOC_VCPU_MMAP_PAGES	2	/* kvm_run, PIO data */
+/* KVM's own limit on a memory slot (KVM_MEM_MAX_NR_PAGES, not in uapi). */
+#define SOC_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
+
+struct soc_vcpu;
+
+/**
+ * struct soc_vm - one VM.
+ * @ref: the VM file and each vCPU file hold one.
+ * @sk: the transport it was created on.
+ * @chan: its window's channel.
+ * @dead: detached: the window and transport are gone; answer -EIO.
+ * @lock: protects @vcpus and @nr_vcpus.
+ * @vcpus: vCPUs by index.
+ * @nr_vcpus: number of entries in @vcpus.
+ * @max_vcpus: IOREQ slots of the window.
+ * @xsave_size: KVM_CAP_XSAVE2 of the VM.
+ * @slots: memory slot id -> struct soc_slot (under @lock).
+ * @mm: the creating address space (mmgrab): the only one whose ioctls
+ *	this VM answers, as in KVM.
+ * @rcu: frees the struct after doorbells can no longer see it.
+ */
+struct soc_vm {
+	struct kref ref;
+	struct soc_kvm *sk;
+	struct soc_chan chan;
+	bool dead;
+	struct mutex lock; /* protects @vcpus, @nr_vcpus */
+	struct soc_vcpu *vcpus[KSOC_MAX_VCPUS];
+	u32 nr_vcpus;
+	u32 max_vcpus;
+	u32 xsave_size;
+	struct xarray slots;
+	struct mm_struct *mm;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct soc_slot - a memory slot as the host was given it.
+ * @uaddr: userspace_addr in the VM's process.
+ * @size: memory_size.
+ * @token: the transport token of the exported region.
+ */
+struct soc_slot {
+	unsigned long uaddr;
+	u64 size;
+	u64 token;
+};
+
+/**
+ * struct soc_vcpu - one vCPU.
+ * @vm: its VM (a reference).
+ * @idx: index: IOREQ slot, and API slot KSOC_VM_API_SLOTS + @idx.
+ * @mutex: serialises this vCPU's ioctls, as KVM's vcpu->mutex.
+ * @run: the kvm_run page userspace maps at offset 0.
+ * @pio: the PIO data page, mapped at KVM_PIO_PAGE_OFFSET.
+ * @msg: exit / completion buffer.
+ * @seq: sequence number of the exit the SoC holds (INPROCESS).
+ * @exit_reason: that exit's reason.
+ * @io_in_len: PIO IN bytes its completion carries (0: none).
+ * @sigset_active: KVM_SET_SIGNAL_MASK was given.
+ * @sigset: the mask KVM_RUN runs with.
+ * @lost: an earlier KVM_RUN was abandoned (fatal signal); the slot state
+ *	is unknown, so the vCPU refuses to run.
+ */
+struct soc_vcpu {
+	struct soc_vm *vm;
+	u32 idx;
+	struct mutex mutex; /* serialises ioctls on this vCPU */
+	struct page *run;
+	struct page *pio;
+	struct ksoc_ioreq_msg *msg;
+	u64 seq;
+	u32 exit_reason;
+	u32 io_in_len;
+	bool sigset_active;
+	sigset_t sigset;
+	bool lost;
+};
+
+/* Retire every exported region (the host keeps its own references). */
+static void soc_vm_drop_slots(struct soc_vm *vm, struct ksoc_transport *t)
+{
+	struct soc_slot *s;
+	unsigned long id;
+
+	xa_for_each(&vm->slots, id, s) {
+		xa_erase(&vm->slots, id);
+		t->mem_unexport(t, s->token);
+		kfree(s);
+	}
+}
+
+static void soc_vm_release_ref(struct kref *ref)
+{
+	struct soc_vm *vm = container_of(ref, struct soc_vm, ref);
+	struct soc_kvm *sk;
+	struct ksoc_api_msg m = { .op = KVM_SOC_OP_DESTROY_VM };
+
+	down_read(&soc_kvm_rwsem);
+	sk = vm->sk;
+	if (!vm->dead) {
+		m.target = vm->chan.id;
+		xa_erase(&sk->vms, vm->chan.id);
+		if (!soc_chan_call(&sk->ctrl, &m, NULL, NULL, 0) && m.result)
+			pr_warn_ratelimited("vm %u: host destroy failed: %lld\n",
+					    vm->chan.id, m.result);
+		sk->t->window_unmap(sk->t, vm->chan.id);
+		soc_vm_drop_slots(vm, sk->t);
+	}
+	up_read(&soc_kvm_rwsem);
+	mmdrop(vm->mm);
+	kfree_rcu(vm, rcu);
+}
+
+static void soc_vm_put(struct soc_vm *vm)
+{
+	kref_put(&vm->ref, soc_vm_release_ref);
+}
+
+/* Window usable?  Caller holds soc_kvm_rwsem for read. */
+static bool soc_vm_ok(struct soc_vm *vm)
+{
+	return !READ_ONCE(vm->dead) && !soc_chan_dead(&vm->chan);
+}
+
+/* ---- vCPU ------------------------------------------------------------- */
+
+static struct kvm_soc_ioreq *soc_vcpu_slot(struct soc_vcpu *vcpu)
+{
+	return ksoc_ioreq_slot(vcpu->vm->chan.win, &vcpu->vm->chan.l, vcpu->idx);
+}
+
+static bool soc_vcpu_exit_ready(struct soc_vcpu *vcpu)
+{
+	struct soc_vm *vm = vcpu->vm;
+
+	return !soc_vm_ok(vm) ||
+	       le32_to_cpu(READ_ONCE(soc_vcpu_slot(vcpu)->hdr.state)) ==
+	       KVM_SOC_IOREQ_READY;
+}
+
+/* Build the completion of the held exit from what userspace left. */
+static void soc_vcpu_complete(struct soc_vcpu *vcpu, struct kvm_run *run)
+{
+	struct ksoc_ioreq_msg *m = vcpu->msg;
+
+	m->vcpu_id = vcpu->idx;
+	m->seq = vcpu->seq;
+	m->exit_reason = vcpu->exit_reason;
+	m->flags = 0;
+	memset(m->run, 0, sizeof(m->run));
+	memcpy(m->run, run, SOC_RUN_HEAD);
+	memcpy(m->exit, (u8 *)run + SOC_RUN_HEAD, sizeof(m->exit));
+	m->data_len = vcpu->io_in_len;
+	if (vcpu->io_in_len)
+		memcpy(m->data, page_address(vcpu->pio), vcpu->io_in_len);
+}
+
+/* Take the next exit into kvm_run.  Returns KVM_RUN's return value. */
+static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
+{
+	struct ksoc_ioreq_msg *m = vcpu->msg;
+	struct soc_chan *c = &vcpu->vm->chan;
+	typeof(run->io) io;
+	u32 len;
+	s32 err;
+
+	if (ksoc_ioreq_take(soc_vcpu_slot(vcpu), vcpu->idx, vcpu->seq + 1, m)) {
+		soc_chan_fail(c, "malformed exit");
+		return -EIO;
+	}
+	vcpu->seq++;
+	vcpu->exit_reason = m->exit_reason;
+	vcpu->io_in_len = 0;
+	/* Userspace owns request_interrupt_window and immediate_exit. */
+	memcpy((u8 *)run + 2, m->run + 2, SOC_RUN_HEAD - 2);
+	run->exit_reason = m->exit_reason;
+	memcpy((u8 *)run + SOC_RUN_HEAD, m->exit, sizeof(m->exit));
+
+	if (m->flags & BIT(KVM_SOC_IOREQ_F_EINTR))
+		return -EINTR;	/* exit_reason as KVM left it */
+	if (m->flags & BIT(KVM_SOC_IOREQ_F_ERROR)) {
+		memcpy(&err, m->exit, sizeof(err));
+		err = le32_to_cpu((__force __le32)err);
+		return err < 0 && err >= -MAX_ERRNO ? err : -EIO;
+	}
+	if (m->flags) {
+		soc_chan_fail(c, "unexpected exit flags");
+		return -EIO;
+	}
+	if (m->exit_reason == KVM_EXIT_IO) {
+		memcpy(&io, m->exit, sizeof(io));
+		len = io.size * io.count;
+		if ((io.size != 1 && io.size != 2 && io.size != 4) ||
+		    !io.count || len > PAGE_SIZE ||
+		    (io.direction == KVM_EXIT_IO_OUT ? m->data_len != len :
+						       m->data_len != 0)) {
+			soc_chan_fail(c, "malformed PIO exit");
+			return -EIO;
+		}
+		if (io.direction == KVM_EXIT_IO_OUT)
+			memcpy(page_address(vcpu->pio), m->data, len);
+		else
+			vcpu->io_in_len = len;
+		run->io.data_offset = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
+	}
+	return 0;
+}
+
+static long soc_vcpu_kick(struct soc_vcpu *vcpu)
+{
+	struct ksoc_api_msg m = {
+		.op = KVM_SOC_OP_VCPU_KICK, .target = vcpu->idx,
+	};
+	int ret;
+
+	ret = soc_chan_call(&vcpu->vm->chan, &m, NULL, NULL, 0);
+	return ret ? ret : soc_result(m.result);
+}
+
+static long soc_vcpu_run(struct soc_vcpu *vcpu)
+{
+	struct soc_vm *vm = vcpu->vm;
+	struct kvm_run *run = page_address(vcpu->run);
+	sigset_t saved;
+	long r;
+	int ret;
+
+	if (vcpu->lost || !soc_vm_ok(vm))
+		return -EIO;
+	if (vcpu->sigset_active)
+		sigprocmask(SIG_SETMASK, &vcpu->sigset, &saved);
+
+	soc_vcpu_complete(vcpu, run);
+	ksoc_ioreq_respond(soc_vcpu_slot(vcpu), vcpu->msg);
+	vm->chan.t->kick(vm->chan.t, vm->chan.id);
+
+	ret = wait_event_interruptible(vm->chan.wq, soc_vcpu_exit_ready(vcpu));
+	if (ret) {
+		/* Get the host vCPU out of the guest; it posts an exit. */
+		soc_vcpu_kick(vcpu);
+		ret = wait_event_killable(vm->chan.wq,
+					  soc_vcpu_exit_ready(vcpu));
+		if (ret) {
+			vcpu->lost = true;
+			r = -EINTR;
+			goto out;
+		}
+	}
+	r = soc_vm_ok(vm) ? soc_vcpu_take(vcpu, run) : -EIO;
+out:
+	if (vcpu->sigset_active)
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+	return r;
+}
+
+static long soc_vcpu_set_signal_mask(struct soc_vcpu *vcpu,
+				     struct kvm_signal_mask __user *argp)
+{
+	struct kvm_signal_mask kmask;
+	sigset_t set;
+
+	if (!argp) {
+		vcpu->sigset_active = false;
+		return 0;
+	}
+	if (copy_from_user(&kmask, argp, sizeof(kmask)))
+		return -EFAULT;
+	if (kmask.len != sizeof(sigset_t))
+		return -EINVAL;
+	if (copy_from_user(&set, argp->sigset, sizeof(set)))
+		return -EFAULT;
+	sigdelsetmask(&set, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	vcpu->sigset = set;
+	vcpu->sigset_active = true;
+	return 0;
+}
+
+static long soc_vcpu_ioctl(struct file *filp, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct soc_vcpu *vcpu = filp->private_data;
+	struct soc_vm *vm = vcpu->vm;
+	long r;
+
+	if (vm->mm != current->mm)
+		return -EIO;
+	if (_IOC_TYPE(cmd) != KVMIO)
+		return -ENOTTY;
+	if (mutex_lock_killable(&vcpu->mutex))
+		return -EINTR;
+	down_read(&soc_kvm_rwsem);
+	if (!soc_vm_ok(vm)) {
+		r = -EIO;
+		goto out;
+	}
+	switch (cmd) {
+	case KVM_RUN:
+		r = arg ? -EINVAL : soc_vcpu_run(vcpu);
+		break;
+	case KVM_SET_SIGNAL_MASK:
+		r = soc_vcpu_set_signal_mask(vcpu, (void __user *)arg);
+		break;
+	default:
+		r = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VCPU_IOCTL, vcpu->idx,
+				  KSOC_VM_API_SLOTS + vcpu->idx, KSOC_LVL_VCPU,
+				  cmd, arg, vm->xsave_size, 0);
+		break;
+	}
+out:
+	up_read(&soc_kvm_rwsem);
+	mutex_unlock(&vcpu->mutex);
+	return r;
+}
+
+static vm_fault_t soc_vcpu_fault(struct vm_fault *vmf)
+{
+	struct soc_vcpu *vcpu = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff == 0)
+		page = vcpu->run;
+	else if (vmf->pgoff == KVM_PIO_PAGE_OFFSET)
+		page = vcpu->pio;
+	else
+		return VM_FAULT_SIGBUS;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct soc_vcpu_vm_ops = {
+	.fault = soc_vcpu_fault,
+};
+
+static int soc_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	if (vma->vm_pgoff + vma_pages(vma) > SOC_VCPU_MMAP_PAGES)
+		return -EINVAL;
+	vma->vm_ops = &soc_vcpu_vm_ops;
+	return 0;
+}
+
+static void soc_vcpu_free(struct soc_vcpu *vcpu)
+{
+	if (vcpu->run)
+		__free_page(vcpu->run);
+	if (vcpu->pio)
+		__free_page(vcpu->pio);
+	kfree(vcpu->msg);
+	kfree(vcpu);
+}
+
+static int soc_vcpu_release(struct inode *inode, struct file *filp)
+{
+	struct soc_vcpu *vcpu = filp->private_data;
+	struct soc_vm *vm = vcpu->vm;
+
+	/* The host vCPU lives until its VM is destroyed, as in KVM. */
+	mutex_lock(&vm->lock);
+	vm->vcpus[vcpu->idx] = NULL;
+	mutex_unlock(&vm->lock);
+	soc_vcpu_free(vcpu);
+	soc_vm_put(vm);
+	return 0;
+}
+
+static const struct file_operations soc_vcpu_fops = {
+	.owner		= THIS_MODULE,
+	.release	= soc_vcpu_release,
+	.unlocked_ioctl	= soc_vcpu_ioctl,
+	.mmap		= soc_vcpu_mmap,
+	.llseek		= noop_llseek,
+};
+
+/* Caller holds vm->lock and soc_kvm_rwsem for read. */
+static long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
+{
+	struct ksoc_api_msg m = {
+		.op = KVM_SOC_OP_CREATE_VCPU, .arg = id,
+	};
+	struct soc_vcpu *vcpu;
+	char name[24];
+	long r;
+	int fd;
+
+	lockdep_assert_held(&vm->lock);
+	if (vm->nr_vcpus >= vm->max_vcpus)
+		return -EINVAL;
+	vcpu = kzalloc(sizeof(*vcpu), GFP_KERNEL);
+	if (!vcpu)
+		return -ENOMEM;
+	mutex_init(&vcpu->mutex);
+	vcpu->vm = vm;
+	vcpu->run = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	vcpu->pio = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	vcpu->msg = kzalloc(sizeof(*vcpu->msg), GFP_KERNEL);
+	r = -ENOMEM;
+	if (!vcpu->run || !vcpu->pio || !vcpu->msg)
+		goto err_free;
+
+	r = soc_chan_call(&vm->chan, &m, NULL, NULL, 0);
+	if (r)
+		goto err_free;
+	r = soc_result(m.result);
+	if (r < 0)
+		goto err_free;
+	if (r != vm->nr_vcpus) {
+		soc_chan_fail(&vm->chan, "unexpected vCPU index");
+		r = -EIO;
+		goto err_free;
+	}
+	vcpu->idx = r;
+	/* Hold the host's start exit: the vCPU is stopped until KVM_RUN. */
+	if (ksoc_ioreq_take(soc_vcpu_slot(vcpu), vcpu->idx, 1, vcpu->msg) ||
+	    vcpu->msg->flags != BIT(KVM_SOC_IOREQ_F_START)) {
+		soc_chan_fail(&vm->chan, "no start exit");
+		r = -EIO;
+		goto err_free;
+	}
+	vcpu->seq = 1;
+	vcpu->exit_reason = KVM_EXIT_UNKNOWN;
+
+	snprintf(name, sizeof(name), "kvm-vcpu:%lu", id);
+	kref_get(&vm->ref);
+	fd = anon_inode_getfd(name, &soc_vcpu_fops, vcpu, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		kref_put(&vm->ref, soc_vm_release_ref);
+		r = fd;
+		goto err_free;
+	}
+	vm->vcpus[vcpu->idx] = vcpu;
+	vm->nr_vcpus++;
+	return fd;
+
+err_free:
+	soc_vcpu_free(vcpu);
+	return r;
+}
+
+/* ---- VM --------------------------------------------------------------- */
+
+/*
+ * KVM_SET_USER_MEMORY_REGION(2): the region is exported through the
+ * transport (pinned on the loop) and the host maps it.  KVM's own checks
+ * that a region cannot pass are made first, with KVM's errnos, so nothing
+ * is pinned for a request KVM would refuse.  Caller holds vm->lock.
+ */
+static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct ksoc_transport *t = vm->chan.t;
+	struct kvm_userspace_memory_region r;
+	struct soc_slot *old, *s = NULL;
+	u64 token = 0;
+	s64 ret;
+
+	lockdep_assert_held(&vm->lock);
+	if (copy_from_user(&r, (void __user *)arg, sizeof(r)))
+		return -EFAULT;
+	if (!PAGE_ALIGNED(r.memory_size) || !PAGE_ALIGNED(r.guest_phys_addr) ||
+	    !PAGE_ALIGNED(r.userspace_addr) ||
+	    r.guest_phys_addr + r.memory_size < r.guest_phys_addr ||
+	    (r.memory_size >> PAGE_SHIFT) > SOC_MEM_MAX_NR_PAGES ||
+	    !access_ok((void __user *)(unsigned long)r.userspace_addr,
+		       r.memory_size))
+		return -EINVAL;
+
+	old = xa_load(&vm->slots, r.slot);
+	if (r.memory_size && old && old->uaddr == r.userspace_addr &&
+	    old->size == r.memory_size) {
+		token = old->token;		/* flags change or move */
+	} else if (r.memory_size) {
+		s = kzalloc(sizeof(*s), GFP_KERNEL);
+		if (!s)
+			return -ENOMEM;
+		ret = t->mem_export(t, r.userspace_addr, r.memory_size);
+		if (ret < 0) {
+			kfree(s);
+			return ret;
+		}
+		token = ret;
+		s->uaddr = r.userspace_addr;
+		s->size = r.memory_size;
+		s->token = token;
+	}
+	ret = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VM_IOCTL, 0, -1, KSOC_LVL_VM,
+			    cmd, arg, vm->xsave_size, token);
+	if (ret) {
+		if (s) {
+			t->mem_unexport(t, s->token);
+			kfree(s);
+		}
+		return ret;
+	}
+	if (!r.memory_size || s) {
+		old = xa_erase(&vm->slots, r.slot);
+		if (old) {
+			t->mem_unexport(t, old->token);
+			kfree(old);
+		}
+	}
+	if (s && xa_err(xa_store(&vm->slots, r.slot, s, GFP_KERNEL))) {
+		/* Untracked: retired now; the host keeps what it mapped. */
+		t->mem_unexport(t, s->token);
+		kfree(s);
+	}
+	return 0;
+}
+
+static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct soc_vm *vm = filp->private_data;
+	long r;
+
+	/* Like KVM: a VM belongs to the address space that created it. */
+	if (vm->mm != current->mm)
+		return -EIO;
+	if (_IOC_TYPE(cmd) != KVMIO)
+		return -ENOTTY;
+	down_read(&soc_kvm_rwsem);
+	if (!soc_vm_ok(vm)) {
+		r = -EIO;
+		goto out;
+	}
+	switch (cmd) {
+	case KVM_CREATE_VCPU:
+		mutex_lock(&vm->lock);
+		r = soc_vm_create_vcpu(vm, arg);
+		mutex_unlock(&vm->lock);
+		break;
+	case KVM_CHECK_EXTENSION:
+		r = soc_check_extension(&vm->chan, KVM_SOC_OP_VM_IOCTL, arg);
+		break;
+	case KVM_SET_USER_MEMORY_REGION:
+#ifdef KVM_SET_USER_MEMORY_REGION2
+	case KVM_SET_USER_MEMORY_REGION2:
+#endif
+		mutex_lock(&vm->lock);
+		r = soc_vm_set_memory(vm, cmd, arg);
+		mutex_unlock(&vm->lock);
+		break;
+	default:
+		r = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VM_IOCTL, 0, -1,
+				  KSOC_LVL_VM, cmd, arg, vm->xsave_size, 0);
+		break;
+	}
+out:
+	up_read(&soc_kvm_rwsem);
+	return r;
+}
+
+static int soc_vm_release(struct inode *inode, struct file *filp)
+{
+	soc_vm_put(filp->private_data);
+	return 0;
+}
+
+static const struct file_operations soc_vm_fops = {
+	.owner		= THIS_MODULE,
+	.release	= soc_vm_release,
+	.unlocked_ioctl	= soc_vm_ioctl,
+	.llseek		= noop_llseek,
+};
+
+/* Map and check the window the host made for a new VM. */
+static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
+				const struct kvm_soc_vm_created *resp)
+{
+	struct ksoc_transport *t = sk->t;
+	u32 id = le32_to_cpu(resp->window_id);
+	struct ksoc_layout l;
+	u32 slots, max;
+	u64 size;
+	void *win;
+	int ret;
+
+	max = le32_to_cpu(resp->max_vcpus);
+	slots = le32_to_cpu(resp->vm_api_slots);
+	win = t->window_map(t, id, &size);
+	if (!win)
+		return -EPROTO;
+	ret = -EPROTO;
+	/* Pairs with the host's release of UP after formatting. */
+	if (le32_to_cpu(smp_load_acquire(&ksoc_hdr(win)->host.state)) !=
+	    KVM_SOC_PEER_UP)
+		goto err_unmap;
+	if (ksoc_window_parse(win, size, &l) || l.window_id != id ||
+	    !max || max > KSOC_MAX_VCPUS || l.ioreq_nr_slots != max || !slots ||
+	    l.api_nr_slots != slots + max)
+		goto err_unmap;
+	soc_chan_init(&vm->chan, t, win, &l, slots);
+	vm->max_vcpus = max;
+	WRITE_ONCE(ksoc_hdr(win)->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
+	WRITE_ONCE(ksoc_hdr(win)->soc.soc_features, cpu_to_le64(sk->features));
+	/* Publishes the SoC line before UP. */
+	smp_store_release(&ksoc_hdr(win)->soc.state, cpu_to_le32(KVM_SOC_PEER_UP));
+	return 0;
+
+err_unmap:
+	t->window_unmap(t, id);
+	return ret;
+}
+
+/**
+ * soc_vm_create - KVM_CREATE_VM on /dev/kvm-soc.
+ * @sk: the attached transport; caller holds soc_kvm_rwsem for read.
+ * @type: machine type.
+ *
+ * Return: a new VM fd, or KVM's errno from the host, -EOPNOTSUPP when the
+ * transport cannot reach this process's memory, -EIO.
+ */
+long soc_vm_create(struct soc_kvm *sk, unsigned long type)
+{
+	struct ksoc_transport *t = sk->t;
+	struct kvm_soc_create_vm req = { .type = cpu_to_le32(type) };
+	struct kvm_soc_vm_created resp;
+	struct ksoc_api_msg m = {
+		.op = KVM_SOC_OP_CREATE_VM, .len = sizeof(req),
+	};
+	struct ksoc_api_msg d = { .op = KVM_SOC_OP_DESTROY_VM };
+	struct soc_vm *vm;
+	long r;
+	int fd;
+
+	if (type > U32_MAX)
+		return -EINVAL;
+	if (!t->mem_export || !t->window_map)
+		return -EOPNOTSUPP;
+	r = soc_chan_call(&sk->ctrl, &m, &req, &resp, sizeof(resp));
+	if (r)
+		return r;
+	r = soc_result(m.result);
+	if (r < 0)
+		return r;
+	if (m.len != sizeof(resp)) {
+		soc_chan_fail(&sk->ctrl, "malformed CREATE_VM response");
+		return -EIO;
+	}
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	r = -ENOMEM;
+	if (!vm)
+		goto err_destroy;
+	kref_init(&vm->ref);
+	mutex_init(&vm->lock);
+	xa_init(&vm->slots);
+	vm->sk = sk;
+	vm->mm = current->mm;
+	mmgrab(vm->mm);
+	r = soc_vm_attach_window(sk, vm, &resp);
+	if (r) {
+		pr_err_ratelimited("vm window %u unusable: %ld\n",
+				   le32_to_cpu(resp.window_id), r);
+		r = -EIO;
+		goto err_free;
+	}
+	r = xa_insert(&sk->vms, vm->chan.id, vm, GFP_KERNEL);
+	if (r)
+		goto err_unmap;
+	r = soc_check_extension(&vm->chan, KVM_SOC_OP_VM_IOCTL, KVM_CAP_XSAVE2);
+	vm->xsave_size = r > 0 ? r : 0;
+
+	fd = anon_inode_getfd("kvm-vm", &soc_vm_fops, vm, O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	/* The release path sends DESTROY_VM and unmaps. */
+	up_read(&soc_kvm_rwsem);
+	soc_vm_put(vm);
+	down_read(&soc_kvm_rwsem);
+	return fd;
+
+err_unmap:
+	t->window_unmap(t, le32_to_cpu(resp.window_id));
+err_free:
+	mmdrop(vm->mm);
+	kfree(vm);
+err_destroy:
+	d.target = le32_to_cpu(resp.window_id);
+	soc_chan_call(&sk->ctrl, &d, NULL, NULL, 0);
+	return r;
+}
+
+/* Doorbell for a VM window: any context. */
+void soc_vm_doorbell(struct soc_kvm *sk, unsigned int vec)
+{
+	struct soc_vm *vm;
+
+	rcu_read_lock();
+	vm = xa_load(&sk->vms, vec);
+	if (vm)
+		wake_up_all(&vm->chan.wq);
+	rcu_read_unlock();
+}
+
+/*
+ * Detach, step 1 (no lock held): make every VM dead and wake whoever
+ * sleeps on it, so readers of soc_kvm_rwsem leave.
+ */
+void soc_vm_kill_all(struct soc_kvm *sk)
+{
+	struct soc_vm *vm;
+	unsigned long id;
+
+	rcu_read_lock();
+	xa_for_each(&sk->vms, id, vm) {
+		WRITE_ONCE(vm->dead, true);
+		WRITE_ONCE(vm->chan.failed, true);
+		wake_up_all(&vm->chan.wq);
+	}
+	rcu_read_unlock();
+}
+
+/* Detach, step 2 (soc_kvm_rwsem held for write): drop every window. */
+void soc_vm_detach_all(struct soc_kvm *sk)
+{
+	struct soc_vm *vm;
+	unsigned long id;
+
+	xa_for_each(&sk->vms, id, vm) {
+		xa_erase(&sk->vms, id);
+		vm->dead = true;
+		sk->t->window_unmap(sk->t, id);
+		mutex_lock(&vm->lock);
+		soc_vm_drop_slots(vm, sk->t);
+		mutex_unlock(&vm->lock);
+	}
+}
