@@ -55,162 +55,18 @@ struct ksoc_kvm_ioctl {
 	const char *name;
 };
 
-#define KSOC_IOC(c, l, k) { .cmd = (c), .levels = (l), .kind = (k), .name = #c }
+extern const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[];
+extern const unsigned int ksoc_kvm_nr_ioctls;
+extern const unsigned int ksoc_kvm_caps[];
+extern const unsigned int ksoc_kvm_nr_caps;
+extern const unsigned int ksoc_kvm_enable_caps[];
+extern const unsigned int ksoc_kvm_nr_enable_caps;
 
-static const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
-	KSOC_IOC(KVM_CHECK_EXTENSION, KSOC_LVL_SYS | KSOC_LVL_VM, KSOC_IOC_SCALAR),
-	KSOC_IOC(KVM_GET_SUPPORTED_CPUID, KSOC_LVL_SYS, KSOC_IOC_CPUID2),
-	KSOC_IOC(KVM_GET_EMULATED_CPUID, KSOC_LVL_SYS, KSOC_IOC_CPUID2),
-	KSOC_IOC(KVM_GET_MSR_INDEX_LIST, KSOC_LVL_SYS, KSOC_IOC_MSR_LIST),
-	KSOC_IOC(KVM_GET_MSR_FEATURE_INDEX_LIST, KSOC_LVL_SYS, KSOC_IOC_MSR_LIST),
-	KSOC_IOC(KVM_GET_MSRS, KSOC_LVL_SYS | KSOC_LVL_VCPU, KSOC_IOC_MSRS),
-
-	KSOC_IOC(KVM_SET_USER_MEMORY_REGION, KSOC_LVL_VM, KSOC_IOC_FIXED),
-#ifdef KVM_SET_USER_MEMORY_REGION2
-	KSOC_IOC(KVM_SET_USER_MEMORY_REGION2, KSOC_LVL_VM, KSOC_IOC_FIXED),
-#endif
-	KSOC_IOC(KVM_SET_TSS_ADDR, KSOC_LVL_VM, KSOC_IOC_SCALAR),
-	KSOC_IOC(KVM_SET_IDENTITY_MAP_ADDR, KSOC_LVL_VM, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_ENABLE_CAP, KSOC_LVL_VM, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_CLOCK, KSOC_LVL_VM, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_CLOCK, KSOC_LVL_VM, KSOC_IOC_FIXED),
-
-	KSOC_IOC(KVM_GET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_SREGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_SREGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_SREGS2, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_SREGS2, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_FPU, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_FPU, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_MSRS, KSOC_LVL_VCPU, KSOC_IOC_MSRS),
-	KSOC_IOC(KVM_SET_CPUID2, KSOC_LVL_VCPU, KSOC_IOC_CPUID2),
-	KSOC_IOC(KVM_GET_CPUID2, KSOC_LVL_VCPU, KSOC_IOC_CPUID2),
-	KSOC_IOC(KVM_GET_XSAVE, KSOC_LVL_VCPU, KSOC_IOC_XSAVE),
-	KSOC_IOC(KVM_SET_XSAVE, KSOC_LVL_VCPU, KSOC_IOC_XSAVE),
-	KSOC_IOC(KVM_GET_XSAVE2, KSOC_LVL_VCPU, KSOC_IOC_XSAVE),
-	KSOC_IOC(KVM_GET_XCRS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_XCRS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_MP_STATE, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_MP_STATE, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_VCPU_EVENTS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_VCPU_EVENTS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_DEBUGREGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_DEBUGREGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_SET_GUEST_DEBUG, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_GET_TSC_KHZ, KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
-	KSOC_IOC(KVM_SET_TSC_KHZ, KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
-	KSOC_IOC(KVM_NMI, KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
-	KSOC_IOC(KVM_INTERRUPT, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_TRANSLATE, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
-};
-
-static inline const struct ksoc_kvm_ioctl *ksoc_kvm_ioctl_find(unsigned int cmd,
-								unsigned int level)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(ksoc_kvm_ioctls); i++)
-		if (ksoc_kvm_ioctls[i].cmd == cmd)
-			return ksoc_kvm_ioctls[i].levels & level ?
-			       &ksoc_kvm_ioctls[i] : NULL;
-	return NULL;
-}
-
-/**
- * ksoc_ioc_sizes - bytes an ioctl's argument moves each way.
- * @d: the table entry.
- * @first: the argument's first 4 bytes (nent/nmsrs), host-endian; only
- *	read for the variable kinds.
- * @xsave_size: the VM's KVM_CAP_XSAVE2 size (for KSOC_IOC_XSAVE).
- * @in: bytes the caller provides.
- * @out: bytes the caller receives (at most).
- *
- * Both sides compute these from what they hold themselves; the host also
- * checks that a request's payload is exactly @in bytes.
- *
- * Return: 0, or -E2BIG for a count over the limits (KVM's errno).
- */
-static inline int ksoc_ioc_sizes(const struct ksoc_kvm_ioctl *d, u32 first,
-				 u32 xsave_size, u32 *in, u32 *out)
-{
-	u32 sz = _IOC_SIZE(d->cmd), dir = _IOC_DIR(d->cmd);
-
-	switch (d->kind) {
-	case KSOC_IOC_FIXED:
-		*in = dir & _IOC_WRITE ? sz : 0;
-		*out = dir & _IOC_READ ? sz : 0;
-		return 0;
-	case KSOC_IOC_SCALAR:
-		*in = sizeof(u64);
-		*out = 0;
-		return 0;
-	case KSOC_IOC_CPUID2:
-		if (first > KSOC_MAX_CPUID_ENTRIES)
-			return -E2BIG;
-		sz = sizeof(struct kvm_cpuid2) +
-		     first * sizeof(struct kvm_cpuid_entry2);
-		*in = d->cmd == KVM_SET_CPUID2 ? sz : sizeof(struct kvm_cpuid2);
-		*out = d->cmd == KVM_SET_CPUID2 ? 0 : sz;
-		return 0;
-	case KSOC_IOC_MSRS:
-		if (first >= KSOC_MAX_MSR_ENTRIES)
-			return -E2BIG;
-		sz = sizeof(struct kvm_msrs) + first * sizeof(struct kvm_msr_entry);
-		*in = sz;
-		*out = sz;
-		return 0;
-	case KSOC_IOC_MSR_LIST:
-		if (first > KSOC_MAX_MSR_LIST)
-			first = KSOC_MAX_MSR_LIST;
-		*in = sizeof(struct kvm_msr_list);
-		*out = sizeof(struct kvm_msr_list) + first * sizeof(u32);
-		return 0;
-	case KSOC_IOC_XSAVE:
-		sz = xsave_size < sizeof(struct kvm_xsave) ?
-		     sizeof(struct kvm_xsave) : xsave_size;
-		*in = d->cmd == KVM_SET_XSAVE ? sz : 0;
-		*out = d->cmd == KVM_SET_XSAVE ? 0 : sz;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-/*
- * Capabilities soc-kvm reports (after asking the host): the ones whose
- * ioctls and exits it carries in full.  Everything else reads as 0.
- */
-static const unsigned int ksoc_kvm_caps[] = {
-	KVM_CAP_USER_MEMORY, KVM_CAP_SET_TSS_ADDR, KVM_CAP_EXT_CPUID,
-	KVM_CAP_NR_VCPUS, KVM_CAP_MAX_VCPUS, KVM_CAP_MAX_VCPU_ID,
-	KVM_CAP_NR_MEMSLOTS, KVM_CAP_MP_STATE, KVM_CAP_DESTROY_MEMORY_REGION_WORKS,
-	KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, KVM_CAP_SYNC_MMU, KVM_CAP_HLT,
-	KVM_CAP_VCPU_EVENTS, KVM_CAP_DEBUGREGS, KVM_CAP_XSAVE, KVM_CAP_XCRS,
-	KVM_CAP_XSAVE2, KVM_CAP_ADJUST_CLOCK, KVM_CAP_GET_TSC_KHZ,
-	KVM_CAP_TSC_CONTROL, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_IMMEDIATE_EXIT,
-	KVM_CAP_GET_MSR_FEATURES, KVM_CAP_INTERNAL_ERROR_DATA, KVM_CAP_READONLY_MEM,
-	KVM_CAP_SET_GUEST_DEBUG, KVM_CAP_X86_ROBUST_SINGLESTEP, KVM_CAP_EXT_EMUL_CPUID,
-	KVM_CAP_SREGS2, KVM_CAP_EXCEPTION_PAYLOAD,
-#ifdef KVM_CAP_USER_MEMORY2
-	KVM_CAP_USER_MEMORY2, KVM_CAP_VM_TYPES,
-#endif
-};
-
-/* Capabilities KVM_ENABLE_CAP may turn on for a VM. */
-static const unsigned int ksoc_kvm_enable_caps[] = {
-	KVM_CAP_EXCEPTION_PAYLOAD,
-};
-
-static inline bool ksoc_cap_in(const unsigned int *caps, unsigned int n,
-			       unsigned int cap)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		if (caps[i] == cap)
-			return true;
-	return false;
-}
+const struct ksoc_kvm_ioctl *ksoc_kvm_ioctl_find(unsigned int cmd,
+						 unsigned int level);
+int ksoc_ioc_sizes(const struct ksoc_kvm_ioctl *d, u32 first, u32 xsave_size,
+		   u32 *in, u32 *out);
+bool ksoc_cap_in(const unsigned int *caps, unsigned int n, unsigned int cap);
 
 /* The most vCPUs one kvm-soc VM window has slots for in ABI v0. */
 #define KSOC_MAX_VCPUS		32

@@ -161,7 +161,9 @@ static int hk_ctx_umh_init(struct subprocess_info *info, struct cred *new)
  */
 int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store)
 {
-	static char *envp[] = { "PATH=/sbin:/bin:/usr/sbin:/usr/bin", NULL };
+	static const char * const envp_const[] = {
+		"PATH=/sbin:/bin:/usr/sbin:/usr/bin", NULL
+	};
 	struct subprocess_info *sub;
 	struct hk_ctx *ctx;
 	char *argv[3];
@@ -192,8 +194,8 @@ int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store)
 	argv[1] = ctx->fdarg;
 	argv[2] = NULL;
 	ret = -ENOMEM;
-	sub = call_usermodehelper_setup(hk_helper, argv, envp, GFP_KERNEL,
-					hk_ctx_umh_init, NULL, ctx);
+	sub = call_usermodehelper_setup(hk_helper, argv, (char **)envp_const,
+					GFP_KERNEL, hk_ctx_umh_init, NULL, ctx);
 	if (sub)
 		ret = call_usermodehelper_exec(sub, UMH_WAIT_EXEC);
 	/* The helper holds the file now (or never will). */

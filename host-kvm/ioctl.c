@@ -13,12 +13,6 @@
 #include <linux/fs.h>
 #include <linux/kvm.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
-#include <linux/unaligned.h>
-#else
-#include <asm/unaligned.h>
-#endif
 
 #include "host.h"
 
@@ -32,7 +26,7 @@ long hk_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 /* KVM_CHECK_EXTENSION, answered only for what kvm-soc carries in full. */
 s64 hk_check_extension(struct file *f, unsigned long cap)
 {
-	if (!ksoc_cap_in(ksoc_kvm_caps, ARRAY_SIZE(ksoc_kvm_caps), cap))
+	if (!ksoc_cap_in(ksoc_kvm_caps, ksoc_kvm_nr_caps, cap))
 		return 0;
 	return hk_ioctl(f, KVM_CHECK_EXTENSION, cap);
 }
@@ -45,7 +39,7 @@ static int hk_check_arg(unsigned int cmd, const u8 *buf)
 		const struct kvm_enable_cap *c = (const void *)buf;
 
 		if (!ksoc_cap_in(ksoc_kvm_enable_caps,
-				 ARRAY_SIZE(ksoc_kvm_enable_caps), c->cap))
+				 ksoc_kvm_nr_enable_caps, c->cap))
 			return -EINVAL;
 		return 0;
 	}
@@ -90,7 +84,9 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 	d = m->arg <= U32_MAX ? ksoc_kvm_ioctl_find(m->arg, level) : NULL;
 	if (!d)
 		return -ENOTTY;
-	first = m->len >= sizeof(u32) ? get_unaligned((u32 *)buf) : 0;
+	first = 0;
+	if (m->len >= sizeof(u32))
+		memcpy(&first, buf, sizeof(u32));
 	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
 	if (ret)
 		return ret;
@@ -100,7 +96,11 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 		return -E2BIG;
 
 	if (d->kind == KSOC_IOC_SCALAR) {
-		unsigned long arg = get_unaligned_le64(buf);
+		__le64 v;
+		unsigned long arg;
+
+		memcpy(&v, buf, sizeof(v));
+		arg = le64_to_cpu(v);
 
 		m->len = 0;
 		if (d->cmd == KVM_CHECK_EXTENSION)

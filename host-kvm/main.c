@@ -36,7 +36,8 @@
 
 char *hk_helper = "/usr/libexec/kvm-soc/kvm-soc-vmctx";
 module_param_named(helper, hk_helper, charp, 0444);
-MODULE_PARM_DESC(helper, "path of the kvm-soc-vmctx helper, as the kernel's usermode helpers see it");
+MODULE_PARM_DESC(helper,
+		 "path of kvm-soc-vmctx, as the kernel's usermode helpers see it");
 
 /* Control window: 16 API slots of 16 KiB. */
 #define HK_CTRL_API_SLOTS	16
@@ -283,7 +284,8 @@ EXPORT_SYMBOL_GPL(host_kvm_attach);
  * @t: a transport attached with host_kvm_attach().
  *
  * Teardown order: doorbell off -> heartbeat stopped -> control helper
- * stopped -> every VM destroyed -> state DOWN -> free.  After it returns nothing of host-kvm touches @t.
+ * stopped -> every VM destroyed -> state DOWN -> free.  After it returns
+ * nothing of host-kvm touches @t.
  */
 void host_kvm_detach(struct ksoc_transport *t)
 {

@@ -440,6 +440,15 @@ static void hk_vcpu_create_done(struct hk_vm *vm)
 
 /* ---- VM main thread --------------------------------------------------- */
 
+static bool hk_is_memslot_ioctl(u64 cmd)
+{
+#ifdef KVM_SET_USER_MEMORY_REGION2
+	if (cmd == KVM_SET_USER_MEMORY_REGION2)
+		return true;
+#endif
+	return cmd == KVM_SET_USER_MEMORY_REGION;
+}
+
 static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			  u8 *buf, u32 slot)
 {
@@ -451,11 +460,7 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 		if (m->target)
 			return -EINVAL;
 		m->len = len;
-		if (m->arg == KVM_SET_USER_MEMORY_REGION
-#ifdef KVM_SET_USER_MEMORY_REGION2
-		    || m->arg == KVM_SET_USER_MEMORY_REGION2
-#endif
-		    )
+		if (hk_is_memslot_ioctl(m->arg))
 			return hk_vm_set_memory(vm, m, buf);
 		return hk_exec_ioctl(vm->vm_file, KSOC_LVL_VM, m, buf,
 				     ksoc_api_payload_max(&vm->l), vm->staging,

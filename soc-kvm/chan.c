@@ -8,12 +8,6 @@
 #include <linux/jiffies.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
-#include <linux/unaligned.h>
-#else
-#include <asm/unaligned.h>
-#endif
 
 #include "soc.h"
 
@@ -30,6 +24,19 @@ void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 	init_waitqueue_head(&c->wq);
 	atomic64_set(&c->next_id, 0);
 	c->failed = false;
+	c->host_heartbeat = &ksoc_hdr(t->ctrl_win)->host.heartbeat;
+}
+
+bool soc_host_alive(struct soc_chan *c, u64 *last, unsigned long *since)
+{
+	u64 now = le64_to_cpu(READ_ONCE(*c->host_heartbeat));
+
+	if (now != *last) {
+		*last = now;
+		*since = jiffies;
+		return true;
+	}
+	return time_before(jiffies, *since + msecs_to_jiffies(SOC_HOST_DEAD_MS));
 }
 
 void soc_chan_fail(struct soc_chan *c, const char *why)
@@ -92,8 +99,9 @@ static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
  * @resp: response payload buffer.
  * @cap: bytes at @resp.
  *
- * A host that does not answer within SOC_API_TIMEOUT_MS fails the window:
- * the slot can never be reused safely.
+ * The call waits while the host is alive (its heartbeat advances); a host
+ * that stops for SOC_HOST_DEAD_MS fails the window: the slot can never be
+ * reused safely.
  *
  * Return: 0 with @m->result set by the host; -EIO when the window is (or
  * becomes) dead; -EINVAL for a request too large for a slot.
@@ -101,7 +109,8 @@ static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 		       const void *req, void *resp, u32 cap)
 {
-	long left;
+	unsigned long since = jiffies;
+	u64 beat = 0;
 	int ret = 0;
 
 	if (soc_chan_dead(c))
@@ -112,11 +121,13 @@ int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 		return ret;
 	c->t->kick(c->t, c->id);
 
-	left = wait_event_timeout(c->wq, soc_collected(c, slot, m, resp, cap, &ret),
-				  msecs_to_jiffies(SOC_API_TIMEOUT_MS));
-	if (!left) {
-		soc_chan_fail(c, "host did not answer");
-		return -EIO;
+	while (!wait_event_timeout(c->wq,
+				   soc_collected(c, slot, m, resp, cap, &ret),
+				   msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS))) {
+		if (!soc_host_alive(c, &beat, &since)) {
+			soc_chan_fail(c, "host stopped (heartbeat)");
+			return -EIO;
+		}
 	}
 	if (soc_chan_dead(c))
 		return -EIO;
@@ -157,7 +168,7 @@ long soc_check_extension(struct soc_chan *c, u32 op, unsigned long cap)
 {
 	long r;
 
-	if (!ksoc_cap_in(ksoc_kvm_caps, ARRAY_SIZE(ksoc_kvm_caps), cap))
+	if (!ksoc_cap_in(ksoc_kvm_caps, ksoc_kvm_nr_caps, cap))
 		return 0;
 	r = soc_fwd_ioctl(c, op, 0, -1, op == KVM_SOC_OP_SYS_IOCTL ?
 			  KSOC_LVL_SYS : KSOC_LVL_VM, KVM_CHECK_EXTENSION, cap,
@@ -218,7 +229,9 @@ long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	if (!buf)
 		return -ENOMEM;
 	if (d->kind == KSOC_IOC_SCALAR) {
-		put_unaligned_le64(arg, buf);
+		__le64 v = cpu_to_le64(arg);
+
+		memcpy(buf, &v, sizeof(v));
 	} else if (in && copy_from_user(buf, argp, in)) {
 		r = -EFAULT;
 		goto out;

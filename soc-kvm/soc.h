@@ -19,7 +19,11 @@
 #include "ksoc_kvm_ioctl.h"
 #include "ksoc_transport.h"
 
-#define SOC_API_TIMEOUT_MS	5000
+/*
+ * An API call waits as long as the host is alive: the host's heartbeat
+ * (control window) must advance at least once per SOC_HOST_DEAD_MS.
+ */
+#define SOC_HOST_DEAD_MS	(4 * KVM_SOC_HEARTBEAT_MS)
 
 /**
  * struct soc_chan - the SoC's side of one window's API channel.
@@ -35,6 +39,7 @@
  * @next_id: request id generator.
  * @failed: the host broke the protocol, failed the window or stopped
  *	answering; every later call returns -EIO.
+ * @host_heartbeat: the host's heartbeat in the control window.
  */
 struct soc_chan {
 	struct ksoc_transport *t;
@@ -47,6 +52,7 @@ struct soc_chan {
 	wait_queue_head_t wq;
 	atomic64_t next_id;
 	bool failed;
+	__le64 *host_heartbeat;
 };
 
 /**
@@ -80,6 +86,8 @@ extern struct soc_kvm *soc_kvm;
 /* chan.c */
 void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 		   const struct ksoc_layout *l, u32 nr_shared);
+/* The host is alive if its heartbeat moved since *@last (updated). */
+bool soc_host_alive(struct soc_chan *c, u64 *last, unsigned long *since);
 void soc_chan_fail(struct soc_chan *c, const char *why);
 bool soc_chan_dead(struct soc_chan *c);
 int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,

@@ -47,12 +47,13 @@ FIXTURE_TEARDOWN(vm)
 	tvm_close(&self->t);
 }
 
-#define EXPECT_IO(t, dir, p, sz) do {					\
-	ASSERT_EQ(KVM_EXIT_IO, (t)->run[0]->exit_reason)		\
-		TH_LOG("exit %u", (t)->run[0]->exit_reason);		\
-	EXPECT_EQ(dir, (t)->run[0]->io.direction);			\
-	EXPECT_EQ(p, (t)->run[0]->io.port);				\
-	EXPECT_EQ(sz, (t)->run[0]->io.size);				\
+#define EXPECT_IO(tv, dir, p, sz) do {					\
+	struct kvm_run *__r = (tv)->run[0];				\
+	ASSERT_EQ(KVM_EXIT_IO, __r->exit_reason)			\
+		TH_LOG("exit %u", __r->exit_reason);			\
+	EXPECT_EQ(dir, __r->io.direction);				\
+	EXPECT_EQ(p, __r->io.port);					\
+	EXPECT_EQ(sz, __r->io.size);					\
 } while (0)
 
 TEST_F(vm, pio_sizes)
@@ -60,7 +61,7 @@ TEST_F(vm, pio_sizes)
 	struct tvm *t = &self->t;
 	uint32_t v = 0;
 
-	tvm_load(t, PROG(pio));
+	TVM_LOAD(t, pio);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 
 	ASSERT_EQ(0, tvm_run(t, 0));
@@ -114,7 +115,7 @@ TEST_F(vm, string_pio)
 	size_t got = 0;
 	int i, exits = 0;
 
-	tvm_load(t, PROG(strpio));
+	TVM_LOAD(t, strpio);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 	for (i = 0; i < 8; i++)
 		in[i] = 0x1000 + i;
@@ -163,7 +164,7 @@ TEST_F(vm, mmio_sizes)
 	uint64_t v;
 	int i;
 
-	tvm_load(t, PROG(mmio));
+	TVM_LOAD(t, mmio);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 	r = t->run[0];
 	for (i = 0; i < 4; i++) {
@@ -200,7 +201,7 @@ TEST_F(vm, memory_both_ways)
 	uint32_t v, *p = (uint32_t *)(t->mem + GUEST_DATA);
 	int i;
 
-	tvm_load(t, PROG(mem));
+	TVM_LOAD(t, mem);
 	*(uint32_t *)(t->mem + 0x9000) = 0xfeedf00d;
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 	ASSERT_EQ(0, tvm_run(t, 0));
@@ -220,7 +221,7 @@ TEST_F(vm, shutdown)
 {
 	struct tvm *t = &self->t;
 
-	tvm_load(t, PROG(shutdown));
+	TVM_LOAD(t, shutdown);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 	ASSERT_EQ(0, tvm_run(t, 0));
 	EXPECT_EQ(KVM_EXIT_SHUTDOWN, t->run[0]->exit_reason);
@@ -326,7 +327,7 @@ TEST_F(vm, immediate_exit_is_eintr)
 {
 	struct tvm *t = &self->t;
 
-	tvm_load(t, PROG(pio));
+	TVM_LOAD(t, pio);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 	t->run[0]->immediate_exit = 1;
 	EXPECT_EQ(-EINTR, tvm_run(t, 0));
@@ -336,12 +337,14 @@ TEST_F(vm, immediate_exit_is_eintr)
 }
 
 /* As QEMU does: a kick that lands outside KVM_RUN makes the next one exit. */
-static struct kvm_run *volatile kick_run;
+static struct kvm_run *kick_run;
 
 static void on_sigusr1(int sig)
 {
-	if (kick_run)
-		kick_run->immediate_exit = 1;
+	struct kvm_run *r = __atomic_load_n(&kick_run, __ATOMIC_RELAXED);
+
+	if (r)
+		r->immediate_exit = 1;
 }
 
 struct kicker {
@@ -370,9 +373,9 @@ TEST_F(vm, signal_stops_spinning_guest)
 	int ret, exits = 0;
 
 	sigaction(SIGUSR1, &sa, NULL);
-	tvm_load(t, PROG(spin));
+	TVM_LOAD(t, spin);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
-	kick_run = t->run[0];
+	__atomic_store_n(&kick_run, t->run[0], __ATOMIC_RELAXED);
 	ASSERT_EQ(0, pthread_create(&th, NULL, kick_thread, &k));
 	for (;;) {
 		ret = tvm_run(t, 0);
@@ -391,7 +394,7 @@ TEST_F(vm, signal_stops_spinning_guest)
 	TH_LOG("%s: stopped after %d progress exits, rbx=%llu", t->path, exits,
 	       (unsigned long long)regs.rbx);
 	/* And it runs on afterwards. */
-	kick_run = NULL;
+	__atomic_store_n(&kick_run, NULL, __ATOMIC_RELAXED);
 	t->run[0]->immediate_exit = 0;
 	ASSERT_EQ(0, tvm_run(t, 0));
 	EXPECT_EQ(KVM_EXIT_IO, t->run[0]->exit_reason);
@@ -430,7 +433,7 @@ TEST_F_TIMEOUT(vm, four_vcpus_exit_concurrently, 120)
 	pthread_t th[4];
 	int i;
 
-	tvm_load(t, PROG(pio_loop));
+	TVM_LOAD(t, pio_loop);
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(i, tvm_add_vcpu(t));
 		w[i] = (struct vcpu_worker){ .t = t, .idx = i, .n = 500 };

@@ -30,7 +30,8 @@
 
 #define GUEST_PROG(name)						\
 	extern const uint8_t guest_##name[], guest_##name##_end[]
-#define PROG(name) guest_##name, (size_t)(guest_##name##_end - guest_##name)
+#define TVM_LOAD(t, name)						\
+	tvm_load(t, guest_##name, (size_t)(guest_##name##_end - guest_##name))
 
 GUEST_PROG(pio);
 GUEST_PROG(strpio);
@@ -56,7 +57,7 @@ static inline int tvm_open(struct tvm *t, const char *path)
 {
 	memset(t, 0, sizeof(*t));
 	t->path = path;
-	t->dev = t->vm = -1;
+	t->vm = -1;
 	t->dev = open(path, O_RDWR | O_CLOEXEC);
 	if (t->dev < 0)
 		return -errno;
@@ -143,7 +144,10 @@ static inline int tvm_add_vcpu(struct tvm *t)
 	sregs.efer = 0x500;			/* LMA LME */
 	tvm_seg(&sregs.cs, 8, 11, 1);
 	tvm_seg(&sregs.ds, 16, 3, 0);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.es = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.gs = sregs.ds;
+	sregs.ss = sregs.ds;
 	if (ioctl(fd, KVM_SET_SREGS, &sregs))
 		return -errno;
 	regs.rip = GUEST_CODE;
@@ -179,7 +183,8 @@ static inline void tvm_close(struct tvm *t)
 	if (t->mem && t->mem != MAP_FAILED)
 		munmap(t->mem, GUEST_MEM_SIZE);
 	t->nr_vcpus = 0;
-	t->vm = t->dev = -1;
+	t->vm = -1;
+	t->dev = -1;
 	t->mem = NULL;
 }
 

@@ -16,8 +16,10 @@
  * Loading this module attaches both cores; unloading detaches them, SoC
  * first so no request is in flight when the host goes away.
  *
- * Locking: loop.lock (a spinlock) protects the window and token tables;
- * a window lives until both the host's free and the SoC's unmap.
+ * Locking: the window and token tables are xarrays (their own locks); a
+ * window's last reference is dropped under the window table's lock, so a
+ * lookup never finds a window being freed.  A window lives until both the
+ * host's free and the SoC's unmap.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -114,22 +116,26 @@ err_free:
 	return NULL;
 }
 
-static void loop_window_put(u32 id, bool host)
+/* Drop one reference; the last one removes the id and frees the window. */
+static void loop_window_put(u32 id)
 {
 	struct loop_window *w;
+	bool last = false;
 
 	xa_lock(&loop.windows);
 	w = xa_load(&loop.windows, id);
-	if (w && host)
+	if (w && refcount_dec_and_test(&w->ref.refcount)) {
 		__xa_erase(&loop.windows, id);
+		last = true;
+	}
 	xa_unlock(&loop.windows);
-	if (w)
-		kref_put(&w->ref, loop_window_release);
+	if (last)
+		loop_window_release(&w->ref);
 }
 
 static void loop_window_free(struct ksoc_transport *t, u32 id)
 {
-	loop_window_put(id, true);
+	loop_window_put(id);
 }
 
 static void *loop_window_map(struct ksoc_transport *t, u32 id, u64 *size)
@@ -149,7 +155,7 @@ static void *loop_window_map(struct ksoc_transport *t, u32 id, u64 *size)
 
 static void loop_window_unmap(struct ksoc_transport *t, u32 id)
 {
-	loop_window_put(id, false);
+	loop_window_put(id);
 }
 
 /**

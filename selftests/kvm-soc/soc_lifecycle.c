@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-soc lifetimes: a SoC process killed in the middle of KVM_RUN, many
+ * VMs at once, a thousand create/run/destroy cycles against host memory,
+ * kvm-soc memory objects, and the transport unloaded under open VMs.
+ * Host resources are checked where the host shows them: its helper
+ * processes (kvm-soc-vmctx), KVM's per-VM debugfs directories, meminfo.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <linux/kvm_soc.h>
+
+#include "vm_lib.h"
+#include "kselftest_harness.h"
+
+#define DEV "/dev/kvm-soc"
+
+/* Processes named kvm-soc-vmctx: the control helper plus one per VM. */
+static int count_helpers(void)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir = opendir("/proc");
+	FILE *f;
+
+	while (dir && (d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "kvm-soc-vmctx\n"))
+			n++;
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/* VMs alive in the host's KVM: its debugfs has a directory per VM. */
+static int count_kvm_vms(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	dir = opendir("/sys/kernel/debug/kvm");
+	if (!dir) {
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+		dir = opendir("/sys/kernel/debug/kvm");
+	}
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9' && strchr(d->d_name, '-'))
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static long read_meminfo(const char *key)
+{
+	char line[128];
+	long v = -1;
+	const char *path = "/proc/meminfo";
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			v = atol(line + strlen(key) + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Wait up to @ms for the host to come back to @helpers and @vms. */
+static int wait_baseline(int helpers, int vms, int ms)
+{
+	struct timespec ts = { .tv_nsec = 20 * 1000000L };
+	int i;
+
+	for (i = 0; i < ms / 20; i++) {
+		if (count_helpers() == helpers && count_kvm_vms() == vms)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+FIXTURE(soc) {
+	int helpers;
+	int vms;
+};
+
+FIXTURE_SETUP(soc)
+{
+	if (access(DEV, F_OK))
+		SKIP(return, DEV " does not exist");
+	self->helpers = count_helpers();
+	self->vms = count_kvm_vms();
+	ASSERT_LE(1, self->helpers) TH_LOG("no control helper running");
+}
+
+FIXTURE_TEARDOWN(soc)
+{
+}
+
+TEST_F(soc, kill9_mid_kvm_run_frees_everything)
+{
+	int pipefd[2], status;
+	char c;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	if (!pid) {
+		struct tvm t;
+
+		if (tvm_open(&t, DEV) || tvm_create_vm(&t, NULL))
+			_exit(1);
+		TVM_LOAD(&t, spin);
+		if (tvm_add_vcpu(&t) != 0)
+			_exit(2);
+		c = 'r';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(3);
+		for (;;)
+			tvm_run(&t, 0);
+	}
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	usleep(300 * 1000);		/* well inside KVM_RUN by now */
+	EXPECT_EQ(self->helpers + 1, count_helpers());
+	EXPECT_EQ(self->vms + 1, count_kvm_vms());
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000))
+		TH_LOG("helpers %d (baseline %d), KVM VMs %d (baseline %d)",
+		       count_helpers(), self->helpers, count_kvm_vms(), self->vms);
+}
+
+struct vm_thread {
+	int n;
+	int errors;
+};
+
+static void *vm_worker(void *arg)
+{
+	struct vm_thread *w = arg;
+	struct tvm t;
+	uint32_t v;
+	int i, r;
+
+	r = tvm_open(&t, DEV);
+	if (!r)
+		r = tvm_create_vm(&t, NULL);
+	if (r) {
+		fprintf(stderr, "# VM thread: create: %s\n", strerror(-r));
+		w->errors++;
+		return NULL;
+	}
+	TVM_LOAD(&t, pio_loop);
+	r = tvm_add_vcpu(&t);
+	if (r) {
+		fprintf(stderr, "# VM thread: vcpu: %s\n", strerror(-r));
+		w->errors++;
+		goto out;
+	}
+	for (i = 1; i <= w->n; i++) {
+		r = tvm_run(&t, 0);
+		if (r || t.run[0]->exit_reason != KVM_EXIT_IO) {
+			fprintf(stderr, "# VM thread: run %d: %s, exit %u\n", i,
+				strerror(-r), t.run[0]->exit_reason);
+			w->errors++;
+			break;
+		}
+		memcpy(&v, tvm_io(&t, 0), 4);
+		if (v != (uint32_t)i)
+			w->errors++;
+	}
+out:
+	tvm_close(&t);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(soc, eight_vms_at_once, 120)
+{
+	struct vm_thread w[8];
+	pthread_t th[8];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		w[i] = (struct vm_thread){ .n = 300 };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, vm_worker, &w[i]));
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, w[i].errors) TH_LOG("vm %d", i);
+	}
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+}
+
+TEST_F_TIMEOUT(soc, thousand_cycles_back_to_baseline, 600)
+{
+	long free0, slab0, free1, slab1, sunr0, sunr1;
+	struct vm_thread w = { .n = 2 };
+	int i, n = getenv("KSOC_CYCLES") ? atoi(getenv("KSOC_CYCLES")) : 1000;
+	struct timespec a, b;
+
+	/* Warm up caches (slabs, the helper binary) before the baseline. */
+	for (i = 0; i < 5; i++)
+		vm_worker(&w);
+	ASSERT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	free0 = read_meminfo("MemAvailable");
+	slab0 = read_meminfo("Slab");
+	sunr0 = read_meminfo("SUnreclaim");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < n && !w.errors; i++)
+		vm_worker(&w);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ASSERT_EQ(0, w.errors) TH_LOG("cycle %d failed", i);
+	ASSERT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	free1 = read_meminfo("MemAvailable");
+	slab1 = read_meminfo("Slab");
+	sunr1 = read_meminfo("SUnreclaim");
+	TH_LOG("%d create/run/destroy cycles in %.1f s", n,
+	       (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
+	TH_LOG("MemAvailable %ld -> %ld kB (%+ld), Slab %ld -> %ld kB (%+ld),",
+	       free0, free1, free1 - free0, slab0, slab1, slab1 - slab0);
+	TH_LOG("SUnreclaim %ld -> %ld kB (%+ld)", sunr0, sunr1, sunr1 - sunr0);
+	/* A leak of one page per cycle would be 4000 kB. */
+	EXPECT_LT(sunr1 - sunr0, 2048);
+	EXPECT_LT(free0 - free1, 8192);
+}
+
+/* Guest memory from a kvm-soc memory object, seen by two mappings. */
+TEST_F(soc, memory_object_is_guest_memory)
+{
+	struct kvm_soc_create_memory req = {
+		.argsz = sizeof(req), .size = GUEST_MEM_SIZE,
+	};
+	struct tvm t;
+	uint8_t *m1, *m2;
+	uint32_t v;
+	int fd;
+
+	ASSERT_EQ(0, tvm_open(&t, DEV));
+	fd = ioctl(t.dev, KVM_SOC_CREATE_MEMORY, &req);
+	ASSERT_LE(0, fd) TH_LOG("KVM_SOC_CREATE_MEMORY: %s", strerror(errno));
+	m1 = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	m2 = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m1);
+	ASSERT_NE(MAP_FAILED, m2);
+	ASSERT_EQ(0, tvm_create_vm(&t, m1));
+	TVM_LOAD(&t, mem);
+	*(uint32_t *)(m2 + 0x9000) = 0xc0ffee11;	/* through the other mapping */
+	ASSERT_EQ(0, tvm_add_vcpu(&t));
+	ASSERT_EQ(0, tvm_run(&t, 0));
+	ASSERT_EQ(KVM_EXIT_IO, t.run[0]->exit_reason);
+	EXPECT_EQ(0x5a5a5a5a, *(uint32_t *)(m2 + GUEST_DATA + 4092));
+	ASSERT_EQ(0, tvm_run(&t, 0));
+	memcpy(&v, tvm_io(&t, 0), 4);
+	EXPECT_EQ(0xc0ffee11, v);
+	t.mem = NULL;
+	tvm_close(&t);
+	munmap(m1, GUEST_MEM_SIZE);
+	munmap(m2, GUEST_MEM_SIZE);
+	close(fd);
+}
+
+TEST_F(soc, memory_object_bad_arguments_are_einval)
+{
+	struct kvm_soc_create_memory req = { .argsz = sizeof(req), .size = 4096 };
+	int dev = open(DEV, O_RDWR);
+
+	ASSERT_LE(0, dev);
+	req.size = 4095;
+	EXPECT_EQ(-1, ioctl(dev, KVM_SOC_CREATE_MEMORY, &req));
+	EXPECT_EQ(EINVAL, errno);
+	req.size = 4096;
+	req.flags = 1;
+	EXPECT_EQ(-1, ioctl(dev, KVM_SOC_CREATE_MEMORY, &req));
+	EXPECT_EQ(EINVAL, errno);
+	req.flags = 0;
+	req.argsz = 8;
+	EXPECT_EQ(-1, ioctl(dev, KVM_SOC_CREATE_MEMORY, &req));
+	EXPECT_EQ(EINVAL, errno);
+	req.argsz = sizeof(req);
+	req.reserved[1] = 1;
+	EXPECT_EQ(-1, ioctl(dev, KVM_SOC_CREATE_MEMORY, &req));
+	EXPECT_EQ(EINVAL, errno);
+	close(dev);
+}
+
+/*
+ * The transport goes away under open VMs (here: its module is unloaded,
+ * as when the link to the host dies): every VM answers EIO, nothing
+ * leaks, nothing hangs, and a new transport works.
+ */
+TEST_F_TIMEOUT(soc, transport_unload_under_open_vms_is_eio, 120)
+{
+	const char *top = getenv("KSOC_TOP");
+	char cmd[512];
+	struct tvm t;
+	struct kvm_regs regs;
+
+	if (!top)
+		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
+	ASSERT_EQ(0, tvm_open(&t, DEV));
+	ASSERT_EQ(0, tvm_create_vm(&t, NULL));
+	TVM_LOAD(&t, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(&t));
+	ASSERT_EQ(0, tvm_run(&t, 0));
+
+	ASSERT_EQ(0, system("rmmod kvm_soc_loop"));
+	EXPECT_EQ(-EIO, tvm_run(&t, 0));
+	EXPECT_EQ(-1, ioctl(t.vcpu[0], KVM_GET_REGS, &regs));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, ioctl(t.vm, KVM_CREATE_VCPU, 1));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, ioctl(t.dev, KVM_CREATE_VM, 0));
+	EXPECT_EQ(ENXIO, errno);
+	/* Host side: the control helper and the VM are gone. */
+	EXPECT_EQ(0, wait_baseline(0, self->vms, 10000));
+	tvm_close(&t);
+
+	snprintf(cmd, sizeof(cmd), "insmod %s/build/k612/kvm-soc-loop.ko", top);
+	ASSERT_EQ(0, system(cmd));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	ASSERT_EQ(0, tvm_open(&t, DEV));
+	ASSERT_EQ(0, tvm_create_vm(&t, NULL));
+	TVM_LOAD(&t, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(&t));
+	ASSERT_EQ(0, tvm_run(&t, 0));
+	EXPECT_EQ(KVM_EXIT_IO, t.run[0]->exit_reason);
+	tvm_close(&t);
+}
+
+TEST_HARNESS_MAIN
