@@ -30,7 +30,7 @@ SELFTESTS := $(patsubst selftests/kvm-soc/%.c,$(BUILD)/selftests/%,\
 RIGTESTS := $(patsubst selftests/rig/%.c,$(BUILD)/selftests/rig/%,\
 		$(filter-out selftests/rig/ksoc_rig_fault.c,$(wildcard selftests/rig/*.c)))
 
-.PHONY: all deps modules modules-61 static kbuild-static checkpatch header unit fuzz \
+.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz \
 	selftests rig rig-selftest check run clean
 
 all: modules selftests
@@ -108,7 +108,15 @@ $(BUILD)/tools/kvm-soc-vmctx: tools/kvm-soc-vmctx.c include/uapi/linux/kvm_soc.h
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Werror -static -pthread -Iinclude/uapi -o $@ $<
 
-selftests: $(SELFTESTS) $(RIGTESTS) $(BUILD)/tools/kvm-soc-info $(BUILD)/tools/kvm-soc-vmctx
+# Programs that run guests from guest_code.S.
+$(BUILD)/tools/kvm-soc-demo $(BUILD)/tools/kvm-soc-bench: $(BUILD)/tools/%: tools/%.c \
+		selftests/kvm-soc/guest_code.S selftests/kvm-soc/vm_lib.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Werror -Iinclude/uapi -o $@ $< selftests/kvm-soc/guest_code.S
+
+TOOLS := $(addprefix $(BUILD)/tools/,kvm-soc-info kvm-soc-vmctx kvm-soc-demo kvm-soc-bench)
+
+selftests: $(SELFTESTS) $(RIGTESTS) $(TOOLS)
 
 # make rig [T="test ..."]: boot the rig and run the suite (or the named tests).
 rig: modules selftests
@@ -138,6 +146,12 @@ check: deps
 run: deps
 	@$(MAKE) --no-print-directory modules selftests
 	@bash tools/rig demo
+
+# make bench: exit round trips and idle-VM costs, kvm-soc vs native KVM,
+# measured in the rig; the table ends up in build/rig/bench/tests/bench.log.
+bench: deps
+	@$(MAKE) --no-print-directory modules selftests
+	@bash tools/rig bench
 
 clean:
 	rm -rf $(BUILD)

@@ -28,8 +28,10 @@
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/kvm.h>
 #include <linux/mman.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -39,6 +41,15 @@
 #include "host.h"
 
 #define HK_KVM_RUN_HEAD		offsetof(struct kvm_run, io)
+
+/*
+ * A stopped vCPU polls this long for the SoC's completion before it
+ * sleeps, as KVM's halt polling does: an exit answered quickly then costs
+ * no wakeup at all.  0 turns polling off.
+ */
+static unsigned int poll_ns = 100000;
+module_param(poll_ns, uint, 0644);
+MODULE_PARM_DESC(poll_ns, "ns a vCPU thread polls for a completion before sleeping");
 
 static DEFINE_XARRAY(vcpu_by_pid);
 
@@ -60,6 +71,8 @@ static DEFINE_XARRAY(vcpu_by_pid);
  * @started: completed when the thread posted its start exit (or failed).
  * @start_ret: its result.
  * @exited: completed when the thread released its KVM file.
+ * @wq: the thread sleeps here; doorbells wake it only when its own slots
+ *	changed.
  */
 struct hk_vcpu {
 	struct list_head pending;
@@ -78,11 +91,38 @@ struct hk_vcpu {
 	struct completion started;
 	int start_ret;
 	struct completion exited;
+	wait_queue_head_t wq;
 };
 
 static struct kvm_soc_window_hdr *vm_hdr(struct hk_vm *vm)
 {
 	return ksoc_hdr(vm->win);
+}
+
+static bool hk_vcpu_has_work(struct hk_vcpu *vcpu);
+static bool hk_vm_has_work(struct hk_vm *vm);
+
+/*
+ * Wake the threads that have something to do (@all: every thread).  Any
+ * context; vCPUs are read under RCU (hk_vm_free() waits for a grace period
+ * before freeing them) and published by hk_vcpu_create_done().
+ */
+static void hk_vm_wake(struct hk_vm *vm, bool all)
+{
+	/* Pairs with the release in hk_vcpu_create_done(). */
+	u32 i, n = smp_load_acquire(&vm->nr_vcpus);
+	struct hk_vcpu *vcpu;
+
+	if (all || hk_vm_has_work(vm))
+		wake_up_all(&vm->wq);
+	for (i = 0; i < n; i++) {
+		vcpu = READ_ONCE(vm->vcpus[i]);
+		if (all || hk_vcpu_has_work(vcpu))
+			wake_up_all(&vcpu->wq);
+	}
+	vcpu = READ_ONCE(vm->creating);
+	if (all && vcpu)
+		wake_up_all(&vcpu->wq);
 }
 
 /* Fail the VM after a protocol violation by the SoC: log once, stop. */
@@ -93,7 +133,7 @@ static void hk_vm_fail(struct hk_vm *vm, const char *why)
 	WRITE_ONCE(vm_hdr(vm)->host.state, cpu_to_le32(KVM_SOC_PEER_FAILED));
 	pr_err_ratelimited("vm%u: failed: %s\n", vm->id, why);
 	vm->hk->t->kick(vm->hk->t, vm->id);
-	wake_up_all(&vm->wq);
+	hk_vm_wake(vm, true);
 }
 
 static bool hk_slot_has_req(struct hk_vm *vm, u32 slot)
@@ -322,7 +362,12 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 			return hk_vcpu_teardown(vcpu);
 	}
 	for (;;) {
-		if (wait_event_interruptible(vm->wq, hk_vcpu_has_work(vcpu)))
+		u64 until = ktime_get_ns() + READ_ONCE(poll_ns);
+
+		while (!hk_vcpu_has_work(vcpu) && ktime_get_ns() < until &&
+		       !need_resched() && !signal_pending(current))
+			cpu_relax();
+		if (wait_event_interruptible(vcpu->wq, hk_vcpu_has_work(vcpu)))
 			return -EINTR;
 		if (READ_ONCE(vm->stopping))
 			return hk_vcpu_teardown(vcpu);
@@ -389,6 +434,7 @@ static s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
 	vcpu->idx = vm->nr_vcpus;
 	init_completion(&vcpu->started);
 	init_completion(&vcpu->exited);
+	init_waitqueue_head(&vcpu->wq);
 	vcpu->msg = kzalloc(sizeof(*vcpu->msg), GFP_KERNEL);
 	vcpu->buf = kvzalloc(ksoc_api_payload_max(&vm->l), GFP_KERNEL);
 	ret = -ENOMEM;
@@ -431,7 +477,8 @@ static void hk_vcpu_create_done(struct hk_vm *vm)
 	} else {
 		m->result = vcpu->idx;
 		vm->vcpus[vcpu->idx] = vcpu;
-		vm->nr_vcpus++;
+		/* Publishes vcpus[idx] to hk_vm_wake(). */
+		smp_store_release(&vm->nr_vcpus, vm->nr_vcpus + 1);
 	}
 	vm->creating = NULL;
 	ksoc_api_complete(vm->win, &vm->l, vm->creating_slot, m, NULL);
@@ -530,7 +577,7 @@ static void hk_vm_teardown(struct hk_vm *vm)
 	WRITE_ONCE(vm->stopping, true);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		send_sig(SIGUSR1, vm->vcpus[i]->task, 1);
-	wake_up_all(&vm->wq);
+	hk_vm_wake(vm, true);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (wait_for_completion_killable(&vm->vcpus[i]->exited))
 			return;		/* the helper is dying: owner cleans up */
@@ -593,10 +640,13 @@ static void hk_vm_free(struct hk_vm *vm)
 	struct hk_vcpu *vcpu;
 	u32 i;
 
+	/* The VM left host_kvm.vms: wait out doorbells that still see it. */
+	synchronize_rcu();
 	if (vm->ctx) {
 		WRITE_ONCE(vm->stopping, true);
 		for (i = 0; i < vm->nr_vcpus; i++)
 			send_sig(SIGUSR1, vm->vcpus[i]->task, 1);
+		hk_vm_wake(vm, true);
 		hk_ctx_stop(vm->ctx, &vm->wq);
 	}
 	/* What a dead helper left behind; no helper thread runs now. */
@@ -732,6 +782,6 @@ void hk_vm_doorbell(struct host_kvm *hk, unsigned int vec)
 	rcu_read_lock();
 	vm = xa_load(&hk->vms, vec);
 	if (vm)
-		wake_up_all(&vm->wq);
+		hk_vm_wake(vm, false);
 	rcu_read_unlock();
 }

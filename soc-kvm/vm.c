@@ -22,8 +22,10 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/kvm.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -32,6 +34,14 @@
 #include "soc.h"
 
 #define SOC_RUN_HEAD		offsetof(struct kvm_run, io)
+
+/*
+ * KVM_RUN polls this long for the host's exit before it sleeps (see
+ * host-kvm's poll_ns).  0 turns polling off.
+ */
+static unsigned int poll_ns = 100000;
+module_param(poll_ns, uint, 0644);
+MODULE_PARM_DESC(poll_ns, "ns KVM_RUN polls for an exit before sleeping");
 #define SOC_VCPU_MMAP_PAGES	2	/* kvm_run, PIO data */
 /* KVM's own limit on a memory slot (KVM_MEM_MAX_NR_PAGES, not in uapi). */
 #define SOC_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
@@ -258,6 +268,7 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 	struct soc_vm *vm = vcpu->vm;
 	struct kvm_run *run = page_address(vcpu->run);
 	sigset_t saved;
+	u64 until;
 	long r;
 	int ret;
 
@@ -270,6 +281,10 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 	ksoc_ioreq_respond(soc_vcpu_slot(vcpu), vcpu->msg);
 	vm->chan.t->kick(vm->chan.t, vm->chan.id);
 
+	until = ktime_get_ns() + READ_ONCE(poll_ns);
+	while (!soc_vcpu_exit_ready(vcpu) && ktime_get_ns() < until &&
+	       !need_resched() && !signal_pending(current))
+		cpu_relax();
 	ret = wait_event_interruptible(vm->chan.wq, soc_vcpu_exit_ready(vcpu));
 	if (ret) {
 		/* Get the host vCPU out of the guest; it posts an exit. */

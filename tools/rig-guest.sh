@@ -88,6 +88,10 @@ demo)
 	bash "$top/tools/demo.sh" 2>&1 | tee "$out/tests/demo.log"
 	echo "${PIPESTATUS[0]}" > "$out/tests/demo.rc"
 	;;
+bench)
+	"$top/build/tools/kvm-soc-bench" 2>&1 | tee "$out/tests/bench.log"
+	echo "${PIPESTATUS[0]}" > "$out/tests/bench.rc"
+	;;
 esac
 
 if [ "$KSOC_NO_MODULES" != 1 ]; then

@@ -110,4 +110,50 @@ guest_pio_loop:
 	jmp 1b
 guest_pio_loop_end:
 
+/* Exit round-trip loops for tools/kvm-soc-bench. */
+	.globl guest_pio_in_loop, guest_pio_in_loop_end
+guest_pio_in_loop:
+1:	in $0x71, %eax
+	jmp 1b
+guest_pio_in_loop_end:
+
+	.globl guest_mmio_w_loop, guest_mmio_w_loop_end
+guest_mmio_w_loop:
+1:	movl %eax, MMIO
+	jmp 1b
+guest_mmio_w_loop_end:
+
+	.globl guest_mmio_r_loop, guest_mmio_r_loop_end
+guest_mmio_r_loop:
+1:	movl MMIO, %eax
+	jmp 1b
+guest_mmio_r_loop_end:
+
+/*
+ * The demo guest (make run): a banner through string PIO on the serial
+ * port, a line char by char, ten reads of an MMIO tick register echoed to
+ * port 0x80, then HLT.
+ */
+	.globl guest_hello, guest_hello_end
+guest_hello:
+	lea 2f(%rip), %rsi
+	mov $(3f - 2f), %ecx
+	mov $0x3f8, %dx
+	rep outsb
+	lea 3f(%rip), %rsi
+1:	lodsb
+	test %al, %al
+	jz 4f
+	out %al, %dx
+	jmp 1b
+4:	mov $10, %ecx
+5:	movl MMIO, %eax
+	out %eax, $0x80
+	loop 5b
+	movl $0x600d, MMIO + 4
+	hlt
+2:	.ascii "Hello from a KVM guest whose exits are handled through kvm-soc.\n"
+3:	.asciz "Every character of this line is one PIO exit.\n"
+guest_hello_end:
+
 	.section .note.GNU-stack, "", @progbits

@@ -40,6 +40,10 @@ GUEST_PROG(mem);
 GUEST_PROG(shutdown);
 GUEST_PROG(spin);
 GUEST_PROG(pio_loop);
+GUEST_PROG(pio_in_loop);
+GUEST_PROG(mmio_w_loop);
+GUEST_PROG(mmio_r_loop);
+GUEST_PROG(hello);
 
 struct tvm {
 	const char *path;

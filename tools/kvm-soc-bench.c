@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-soc-bench: exit round trips through /dev/kvm-soc against the same
+ * exits on native /dev/kvm, in the same machine and run, printed as
+ * ratios; then host-side memory and wakeups per idle VM with 64 VMs.
+ * A benchmark, not a test: it asserts nothing.
+ *
+ *   kvm-soc-bench [exits-per-sample] [idle-vms]
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "../selftests/kvm-soc/vm_lib.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define ROUNDS 5
+
+struct kind {
+	const char *name;
+	const uint8_t *code;
+	size_t len;
+	unsigned int exit;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Nanoseconds per exit round trip, or a negative errno. */
+static double sample(const char *dev, const struct kind *k, int n)
+{
+	struct tvm t;
+	double a, b;
+	int i, r;
+
+	r = tvm_open(&t, dev);
+	if (!r)
+		r = tvm_create_vm(&t, NULL);
+	if (r)
+		return r;
+	tvm_load(&t, k->code, k->len);
+	if (tvm_add_vcpu(&t)) {
+		tvm_close(&t);
+		return -errno;
+	}
+	for (i = 0; i < 200; i++)
+		tvm_run(&t, 0);
+	a = now();
+	for (i = 0; i < n; i++) {
+		if (tvm_run(&t, 0) || t.run[0]->exit_reason != k->exit) {
+			tvm_close(&t);
+			return -EIO;
+		}
+	}
+	b = now();
+	tvm_close(&t);
+	return (b - a) * 1e9 / n;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static long read_meminfo(const char *key)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			v = atol(line + strlen(key) + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Context switches of all helper threads (wakeups) and their RSS. */
+static void helpers(long *switches, long *rss_kb)
+{
+	char path[1024], line[256], comm[64];
+	struct dirent *d, *e;
+	DIR *proc = opendir("/proc"), *task;
+	FILE *f;
+
+	*switches = 0;
+	*rss_kb = 0;
+	while (proc && (d = readdir(proc))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f) || strcmp(comm, "kvm-soc-vmctx\n")) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%s/status", d->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "VmRSS:", 6))
+				*rss_kb += atol(line + 6);
+		if (f)
+			fclose(f);
+		snprintf(path, sizeof(path), "/proc/%s/task", d->d_name);
+		task = opendir(path);
+		while (task && (e = readdir(task))) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/status",
+				 d->d_name, e->d_name);
+			f = fopen(path, "r");
+			while (f && fgets(line, sizeof(line), f))
+				if (strstr(line, "ctxt_switches:"))
+					*switches += atol(strchr(line, ':') + 1);
+			if (f)
+				fclose(f);
+		}
+		if (task)
+			closedir(task);
+	}
+	if (proc)
+		closedir(proc);
+}
+
+static void idle_vms(const char *dev, int n)
+{
+	struct tvm *t = calloc(n, sizeof(*t));
+	long avail0, avail1, sw0, sw1, rss;
+	int i, made = 0;
+
+	avail0 = read_meminfo("MemAvailable");
+	for (i = 0; i < n; i++, made++) {
+		if (tvm_open(&t[i], dev) || tvm_create_vm(&t[i], NULL) ||
+		    tvm_add_vcpu(&t[i]) < 0)
+			break;
+	}
+	sleep(1);
+	avail1 = read_meminfo("MemAvailable");
+	helpers(&sw0, &rss);
+	sleep(10);
+	helpers(&sw1, &rss);
+	printf("idle %-12s %d VMs x 1 vCPU: %.0f kB host memory per VM (MemAvailable)",
+	       dev, made, made ? (double)(avail0 - avail1) / made : 0);
+	if (strstr(dev, "kvm-soc"))
+		printf(", helper RSS %.0f kB per VM, %.2f helper wakeups/s per VM",
+		       (double)rss / (made + 1), (double)(sw1 - sw0) / 10 / made);
+	printf("\n");
+	for (i = 0; i < made + (made < n); i++)
+		tvm_close(&t[i]);
+	free(t);
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 5000;
+	int nvms = argc > 2 ? atoi(argv[2]) : 64;
+	const struct kind kinds[] = {
+		{ "PIO out", guest_pio_loop, guest_pio_loop_end - guest_pio_loop, KVM_EXIT_IO },
+		{ "PIO in", guest_pio_in_loop, guest_pio_in_loop_end - guest_pio_in_loop,
+		  KVM_EXIT_IO },
+		{ "MMIO write", guest_mmio_w_loop, guest_mmio_w_loop_end - guest_mmio_w_loop,
+		  KVM_EXIT_MMIO },
+		{ "MMIO read", guest_mmio_r_loop, guest_mmio_r_loop_end - guest_mmio_r_loop,
+		  KVM_EXIT_MMIO },
+	};
+	double kvm[ROUNDS], soc[ROUNDS];
+	unsigned int k, r;
+
+	printf("exit round trip, %d exits per sample, median of %d interleaved samples\n",
+	       n, ROUNDS);
+	printf("%-11s %12s %14s %8s\n", "exit", "kvm ns", "kvm-soc ns", "ratio");
+	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
+		for (r = 0; r < ROUNDS; r++) {
+			kvm[r] = sample("/dev/kvm", &kinds[k], n);
+			soc[r] = sample("/dev/kvm-soc", &kinds[k], n);
+			if (kvm[r] < 0 || soc[r] < 0) {
+				fprintf(stderr, "kvm-soc-bench: %s failed (%.0f, %.0f)\n",
+					kinds[k].name, kvm[r], soc[r]);
+				return 1;
+			}
+		}
+		qsort(kvm, ROUNDS, sizeof(double), cmp);
+		qsort(soc, ROUNDS, sizeof(double), cmp);
+		printf("%-11s %12.0f %14.0f %8.2f\n", kinds[k].name, kvm[ROUNDS / 2],
+		       soc[ROUNDS / 2], soc[ROUNDS / 2] / kvm[ROUNDS / 2]);
+	}
+	if (nvms > 0) {
+		idle_vms("/dev/kvm", nvms);
+		idle_vms("/dev/kvm-soc", nvms);
+	}
+	return 0;
+}
