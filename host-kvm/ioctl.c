@@ -77,20 +77,22 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 {
 	const struct ksoc_kvm_ioctl *d;
 	void __user *uarg = (void __user *)staging;
-	u32 in, out, first;
+	u32 in, out, first, len = m->len;
 	long r;
 	int ret;
 
+	/* No output unless the ioctl ran and produced some. */
+	m->len = 0;
 	d = m->arg <= U32_MAX ? ksoc_kvm_ioctl_find(m->arg, level) : NULL;
 	if (!d)
 		return -ENOTTY;
 	first = 0;
-	if (m->len >= sizeof(u32))
+	if (len >= sizeof(u32))
 		memcpy(&first, buf, sizeof(u32));
 	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
 	if (ret)
 		return ret;
-	if (m->len != in)
+	if (len != in)
 		return -EINVAL;
 	if (out > cap || in > HK_STAGING_SIZE || out > HK_STAGING_SIZE)
 		return -E2BIG;
@@ -101,8 +103,6 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 
 		memcpy(&v, buf, sizeof(v));
 		arg = le64_to_cpu(v);
-
-		m->len = 0;
 		if (d->cmd == KVM_CHECK_EXTENSION)
 			return hk_check_extension(f, arg);
 		return hk_ioctl(f, d->cmd, arg);
@@ -115,7 +115,6 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 		return -EFAULT;
 	r = hk_ioctl(f, d->cmd, staging);
 	/* Output is returned even on error: KVM fills counts before -E2BIG. */
-	m->len = 0;
 	if (out) {
 		if (copy_from_user(buf, uarg, out))
 			return -EFAULT;

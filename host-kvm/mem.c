@@ -69,9 +69,13 @@ s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 	s64 ret;
 	int err;
 
-	if (m->len != in)
+	if (m->len != in) {
+		m->len = 0;
 		return -EINVAL;
+	}
+	m->len = 0;
 #ifdef KVM_SET_USER_MEMORY_REGION2
+	/* The caller checked the length: a REGION2 has all of it. */
 	if (m->arg == KVM_SET_USER_MEMORY_REGION2 &&
 	    (((struct kvm_userspace_memory_region2 *)buf)->flags &
 	     KVM_MEM_GUEST_MEMFD))
@@ -95,7 +99,6 @@ s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 		goto err_unmap;
 	}
 	ret = hk_ioctl(vm->vm_file, m->arg, vm->staging);
-	m->len = 0;
 	if (ret)
 		goto err_unmap;
 

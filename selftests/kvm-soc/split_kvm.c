@@ -323,6 +323,85 @@ TEST_F(vm, register_files_roundtrip)
 	free(xs2);
 }
 
+TEST_F(vm, vm_level_ioctls)
+{
+	struct tvm *t = &self->t;
+	struct kvm_clock_data clk = { 0 }, clk2 = { 0 };
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXCEPTION_PAYLOAD, .args[0] = 1 };
+	uint64_t ident = 0xfffbc000;
+
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_TSS_ADDR, 0xfffbd000));
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_IDENTITY_MAP_ADDR, &ident));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_GET_CLOCK, &clk));
+	clk.clock += 1000000000ULL;
+	clk.flags = 0;
+	ASSERT_EQ(0, ioctl(t->vm, KVM_SET_CLOCK, &clk));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_GET_CLOCK, &clk2));
+	EXPECT_GE(clk2.clock, clk.clock);
+	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR));
+	EXPECT_LE(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS));
+}
+
+TEST_F(vm, enable_unknown_cap_is_einval)
+{
+	struct kvm_enable_cap cap = { .cap = 0x7fffffff };
+
+	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(vm, vcpu_level_ioctls)
+{
+	struct tvm *t = &self->t;
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[256];
+	} cpuid = { .c.nent = 256 }, back = { .c.nent = 256 };
+	struct kvm_sregs2 s2;
+	struct kvm_interrupt irq = { .irq = 0x30 };
+	sigset_t set;
+	unsigned int i;
+	struct {
+		struct kvm_signal_mask m;
+		uint8_t set[8];
+	} mask = { .m.len = 8 };
+	long khz;
+	int fd;
+
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	fd = t->vcpu[0];
+	ASSERT_EQ(0, ioctl(t->dev, KVM_GET_SUPPORTED_CPUID, &cpuid));
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_CPUID2, &cpuid));
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_CPUID2, &back));
+	ASSERT_EQ(cpuid.c.nent, back.c.nent);
+	for (i = 0; i < cpuid.c.nent; i++) {
+		EXPECT_EQ(cpuid.e[i].function, back.e[i].function);
+		EXPECT_EQ(cpuid.e[i].index, back.e[i].index);
+	}
+
+	ASSERT_EQ(0, ioctl(fd, KVM_GET_SREGS2, &s2));
+	EXPECT_EQ(GUEST_PML4, s2.cr3);
+	ASSERT_EQ(0, ioctl(fd, KVM_SET_SREGS2, &s2));
+
+	khz = ioctl(fd, KVM_GET_TSC_KHZ, 0);
+	EXPECT_LT(0, khz);
+	EXPECT_EQ(0, ioctl(fd, KVM_SET_TSC_KHZ, khz));
+	EXPECT_EQ(0, ioctl(fd, KVM_NMI, 0));
+	EXPECT_EQ(0, ioctl(fd, KVM_INTERRUPT, &irq));
+	irq.irq = 256;
+	EXPECT_EQ(-1, ioctl(fd, KVM_INTERRUPT, &irq));
+	EXPECT_EQ(EINVAL, errno);
+
+	sigemptyset(&set);
+	memcpy(mask.set, &set, 8);
+	EXPECT_EQ(0, ioctl(fd, KVM_SET_SIGNAL_MASK, &mask));
+	mask.m.len = 4;
+	EXPECT_EQ(-1, ioctl(fd, KVM_SET_SIGNAL_MASK, &mask));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, ioctl(fd, KVM_SET_SIGNAL_MASK, NULL));
+}
+
 TEST_F(vm, immediate_exit_is_eintr)
 {
 	struct tvm *t = &self->t;
