@@ -302,6 +302,77 @@ TEST_F(soc, memory_object_bad_arguments_are_einval)
 	close(dev);
 }
 
+/* Window ids the loop transport has now (debugfs), as a bit set. */
+static int loop_windows(uint64_t *set)
+{
+	FILE *f = fopen("/sys/kernel/debug/kvm-soc-loop/windows", "r");
+	unsigned int id;
+	unsigned long long size;
+
+	*set = 0;
+	if (!f)
+		return -1;
+	while (fscanf(f, "%u %llu", &id, &size) == 2)
+		if (id < 64)
+			*set |= 1ULL << id;
+	fclose(f);
+	return 0;
+}
+
+static int loop_poke(unsigned int id, unsigned long off, uint32_t val)
+{
+	FILE *f = fopen("/sys/kernel/debug/kvm-soc-loop/poke", "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%u %lu %x\n", id, off, val) > 0 ? 0 : -1;
+	return fclose(f) ? -1 : ret;
+}
+
+/*
+ * A peer that breaks the protocol on one VM's window (here: a request
+ * whose length is impossible, injected into the wire) fails that VM with
+ * EIO from then on; the host stays up and another VM runs on.
+ */
+TEST_F(soc, hostile_window_fails_only_that_vm)
+{
+	struct tvm a, b;
+	uint64_t before, after, fresh;
+	unsigned int id = 0;
+
+	count_kvm_vms();			/* mounts debugfs if needed */
+	if (loop_windows(&before))
+		SKIP(return, "no kvm-soc-loop debugfs");
+	ASSERT_EQ(0, tvm_open(&a, DEV));
+	ASSERT_EQ(0, tvm_create_vm(&a, NULL));
+	ASSERT_EQ(0, loop_windows(&after));
+	fresh = after & ~before;
+	ASSERT_NE(0, fresh);
+	while (!(fresh & (1ULL << id)))
+		id++;
+	ASSERT_EQ(0, tvm_open(&b, DEV));
+	ASSERT_EQ(0, tvm_create_vm(&b, NULL));
+	TVM_LOAD(&a, pio);
+	TVM_LOAD(&b, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(&a));
+	ASSERT_EQ(0, tvm_add_vcpu(&b));
+
+	/* VM API slot 0 of A: req_len far past the slot, then state REQ. */
+	ASSERT_EQ(0, loop_poke(id, 4096 + 24, 0xffffffff));
+	ASSERT_EQ(0, loop_poke(id, 4096 + 0, KVM_SOC_API_REQ));
+	usleep(200 * 1000);
+	EXPECT_EQ(-EIO, tvm_run(&a, 0));
+	EXPECT_EQ(-1, ioctl(a.vm, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	EXPECT_EQ(EIO, errno);
+
+	ASSERT_EQ(0, tvm_run(&b, 0));
+	EXPECT_EQ(KVM_EXIT_IO, b.run[0]->exit_reason);
+	tvm_close(&a);
+	tvm_close(&b);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+}
+
 /*
  * The transport goes away under open VMs (here: its module is unloaded,
  * as when the link to the host dies): every VM answers EIO, nothing

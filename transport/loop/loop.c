@@ -23,12 +23,14 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -62,6 +64,7 @@ struct loop_window {
  * @win: the shared control window.
  * @windows: window id -> struct loop_window (ids from 1).
  * @tokens: memory token -> struct ksoc_mem (a reference each).
+ * @dbg: debugfs directory (fault injection, see loop_poke_write()).
  */
 struct ksoc_loop {
 	struct ksoc_transport host;
@@ -69,6 +72,7 @@ struct ksoc_loop {
 	void *win;
 	struct xarray windows;
 	struct xarray tokens;
+	struct dentry *dbg;
 };
 
 static struct ksoc_loop loop;
@@ -332,6 +336,68 @@ static void loop_mem_put(struct ksoc_mem *m)
 	kref_put(&m->ref, loop_mem_release);
 }
 
+/*
+ * Fault injection, for tests: the wire misbehaving or a peer writing
+ * garbage.  "poke <window> <offset> <value>" stores a little-endian u32
+ * into a window (0: the control window) and rings both sides for it.
+ */
+static ssize_t loop_poke_write(struct file *filp, const char __user *ubuf,
+			       size_t len, loff_t *ppos)
+{
+	struct loop_window *w = NULL;
+	char buf[64];
+	u64 off, size;
+	u32 id, val;
+	void *mem;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%u %llu %x", &id, &off, &val) != 3)
+		return -EINVAL;
+	if (id) {
+		mem = loop_window_map(&loop.soc, id, &size);
+		if (!mem)
+			return -ENOENT;
+		w = mem;	/* only as a "was mapped" marker */
+	} else {
+		mem = loop.win;
+		size = loop.host.ctrl_size;
+	}
+	if (off % 4 || off + 4 > size) {
+		if (w)
+			loop_window_unmap(&loop.soc, id);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*(__le32 *)(mem + off), cpu_to_le32(val));
+	ksoc_transport_ring(&loop.host, id);
+	ksoc_transport_ring(&loop.soc, id);
+	if (w)
+		loop_window_unmap(&loop.soc, id);
+	return len;
+}
+
+static int loop_windows_show(struct seq_file *m, void *unused)
+{
+	struct loop_window *w;
+	unsigned long id;
+
+	xa_lock(&loop.windows);
+	xa_for_each(&loop.windows, id, w)
+		seq_printf(m, "%lu %llu\n", id, w->size);
+	xa_unlock(&loop.windows);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(loop_windows);
+
+static const struct file_operations loop_poke_fops = {
+	.owner	= THIS_MODULE,
+	.write	= loop_poke_write,
+	.llseek	= noop_llseek,
+};
+
 static int __init ksoc_loop_init(void)
 {
 	u64 size = (u64)ctrl_window_kib * 1024;
@@ -375,6 +441,9 @@ static int __init ksoc_loop_init(void)
 	ret = soc_kvm_attach(&loop.soc);
 	if (ret)
 		goto err_host;
+	loop.dbg = debugfs_create_dir("kvm-soc-loop", NULL);
+	debugfs_create_file("poke", 0200, loop.dbg, NULL, &loop_poke_fops);
+	debugfs_create_file("windows", 0400, loop.dbg, NULL, &loop_windows_fops);
 	return 0;
 
 err_host:
@@ -386,6 +455,7 @@ err_free:
 
 static void __exit ksoc_loop_exit(void)
 {
+	debugfs_remove_recursive(loop.dbg);
 	soc_kvm_detach(&loop.soc);
 	host_kvm_detach(&loop.host);
 	WARN_ON(!xa_empty(&loop.windows));
