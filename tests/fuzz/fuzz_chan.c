@@ -53,6 +53,8 @@ static void exercise(void *w, const struct ksoc_layout *l)
 		assert(ret == 0 || ret == -EAGAIN || ret == -EPROTO);
 		if (!ret) {
 			assert(iomsg.data_len <= KVM_SOC_IOREQ_DATA_SIZE);
+			assert(!(iomsg.flags & ~KVM_SOC_IOREQ_F_VALID_MASK));
+			iomsg.flags = 0;	/* completions carry none */
 			assert(!ksoc_ioreq_respond(s, &iomsg));
 		}
 		ret = ksoc_ioreq_finish(s, i, 1, &iomsg);
