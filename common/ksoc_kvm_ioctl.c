@@ -28,6 +28,16 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	KSOC_IOC(KVM_ENABLE_CAP, KSOC_LVL_VM, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_GET_CLOCK, KSOC_LVL_VM, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_CLOCK, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_CREATE_IRQCHIP, KSOC_LVL_VM, KSOC_IOC_SCALAR),
+	KSOC_IOC(KVM_IRQ_LINE, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_IRQ_LINE_STATUS, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_SIGNAL_MSI, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_GET_IRQCHIP, KSOC_LVL_VM, KSOC_IOC_INOUT),
+	KSOC_IOC(KVM_SET_IRQCHIP, KSOC_LVL_VM, KSOC_IOC_INOUT),
+	KSOC_IOC(KVM_CREATE_PIT2, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_GET_PIT2, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_SET_PIT2, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_SET_GSI_ROUTING, KSOC_LVL_VM, KSOC_IOC_ROUTING),
 
 	KSOC_IOC(KVM_GET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
@@ -57,6 +67,9 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	KSOC_IOC(KVM_NMI, KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
 	KSOC_IOC(KVM_INTERRUPT, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_TRANSLATE, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_GET_LAPIC, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_SET_LAPIC, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_KVMCLOCK_CTRL, KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
 };
 
 const unsigned int ksoc_kvm_nr_ioctls = ARRAY_SIZE(ksoc_kvm_ioctls);
@@ -122,6 +135,17 @@ int ksoc_ioc_sizes(const struct ksoc_kvm_ioctl *d, u32 first, u32 xsave_size,
 		*in = sizeof(struct kvm_msr_list);
 		*out = sizeof(struct kvm_msr_list) + first * sizeof(u32);
 		return 0;
+	case KSOC_IOC_INOUT:
+		*in = sz;
+		*out = sz;
+		return 0;
+	case KSOC_IOC_ROUTING:
+		if (first > KSOC_MAX_ROUTES)
+			return -E2BIG;
+		*in = sizeof(struct kvm_irq_routing) +
+		      first * sizeof(struct kvm_irq_routing_entry);
+		*out = 0;
+		return 0;
 	case KSOC_IOC_XSAVE:
 		sz = xsave_size < sizeof(struct kvm_xsave) ?
 		     sizeof(struct kvm_xsave) : xsave_size;
@@ -147,6 +171,9 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_GET_MSR_FEATURES, KVM_CAP_INTERNAL_ERROR_DATA, KVM_CAP_READONLY_MEM,
 	KVM_CAP_SET_GUEST_DEBUG, KVM_CAP_X86_ROBUST_SINGLESTEP, KVM_CAP_EXT_EMUL_CPUID,
 	KVM_CAP_SREGS2, KVM_CAP_EXCEPTION_PAYLOAD,
+	KVM_CAP_IRQCHIP, KVM_CAP_PIT2, KVM_CAP_PIT_STATE2, KVM_CAP_SIGNAL_MSI,
+	KVM_CAP_IRQ_INJECT_STATUS, KVM_CAP_IRQ_ROUTING, KVM_CAP_KVMCLOCK_CTRL,
+	KVM_CAP_SPLIT_IRQCHIP,
 #ifdef KVM_CAP_USER_MEMORY2
 	KVM_CAP_USER_MEMORY2, KVM_CAP_VM_TYPES,
 #endif
@@ -157,6 +184,7 @@ const unsigned int ksoc_kvm_nr_caps = ARRAY_SIZE(ksoc_kvm_caps);
 /* Capabilities KVM_ENABLE_CAP may turn on for a VM. */
 const unsigned int ksoc_kvm_enable_caps[] = {
 	KVM_CAP_EXCEPTION_PAYLOAD,
+	KVM_CAP_SPLIT_IRQCHIP,
 };
 
 const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);

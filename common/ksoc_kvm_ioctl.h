@@ -22,6 +22,10 @@
  * @KSOC_IOC_MSR_LIST: struct kvm_msr_list: 4-byte nmsrs in, then nmsrs
  *	4-byte indices out.
  * @KSOC_IOC_XSAVE: struct kvm_xsave sized by KVM_CAP_XSAVE2 (>= 4096).
+ * @KSOC_IOC_INOUT: _IOC_SIZE bytes in and out whatever the direction bits
+ *	say (KVM_SET_IRQCHIP is declared _IOR but reads its argument).
+ * @KSOC_IOC_ROUTING: struct kvm_irq_routing: 8-byte header with nr, then nr
+ *	routing entries, in.
  */
 enum ksoc_ioc_kind {
 	KSOC_IOC_FIXED,
@@ -30,6 +34,8 @@ enum ksoc_ioc_kind {
 	KSOC_IOC_MSRS,
 	KSOC_IOC_MSR_LIST,
 	KSOC_IOC_XSAVE,
+	KSOC_IOC_INOUT,
+	KSOC_IOC_ROUTING,
 };
 
 /* The fd level an ioctl is valid on. */
@@ -40,6 +46,7 @@ enum ksoc_ioc_kind {
 #define KSOC_MAX_CPUID_ENTRIES	256
 #define KSOC_MAX_MSR_ENTRIES	256
 #define KSOC_MAX_MSR_LIST	1024
+#define KSOC_MAX_ROUTES		256
 
 /**
  * struct ksoc_kvm_ioctl - one forwarded ioctl.

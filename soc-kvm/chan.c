@@ -216,8 +216,10 @@ long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	d = ksoc_kvm_ioctl_find(cmd, level);
 	if (!d)
 		return -ENOTTY;
-	if (d->kind != KSOC_IOC_FIXED && d->kind != KSOC_IOC_SCALAR &&
-	    d->kind != KSOC_IOC_XSAVE && get_user(first, (u32 __user *)argp))
+	/* The variable kinds size themselves by the count in their first word. */
+	if ((d->kind == KSOC_IOC_CPUID2 || d->kind == KSOC_IOC_MSRS ||
+	     d->kind == KSOC_IOC_MSR_LIST || d->kind == KSOC_IOC_ROUTING) &&
+	    get_user(first, (u32 __user *)argp))
 		return -EFAULT;
 	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
 	if (ret)

@@ -110,6 +110,27 @@ guest_pio_loop:
 	jmp 1b
 guest_pio_loop_end:
 
+/*
+ * Interrupts: enable the LAPIC, then halt with interrupts on; the handler
+ * (vector set up by the test) counts in %ebx, reports on port 0x61, EOIs.
+ */
+	.globl guest_irq, guest_irq_end, guest_irq_handler
+guest_irq:
+	mov $0xfee000f0, %eax
+	movl $0x1ff, (%rax)
+	xor %ebx, %ebx
+1:	sti
+	hlt
+	jmp 1b
+guest_irq_handler:
+	inc %ebx
+	mov %ebx, %eax
+	out %eax, $0x61
+	mov $0xfee000b0, %eax
+	movl $0, (%rax)
+	iretq
+guest_irq_end:
+
 /* Exit round-trip loops for tools/kvm-soc-bench. */
 	.globl guest_pio_in_loop, guest_pio_in_loop_end
 guest_pio_in_loop:

@@ -402,6 +402,104 @@ TEST_F(vm, vcpu_level_ioctls)
 	EXPECT_EQ(0, ioctl(fd, KVM_SET_SIGNAL_MASK, NULL));
 }
 
+struct msi_sender {
+	int vm;
+	int ms;
+	int ret;
+};
+
+static void *send_msi_later(void *arg)
+{
+	struct msi_sender *s = arg;
+	struct kvm_msi msi = { .address_lo = 0xfee00000, .data = 0x40 };
+	struct timespec ts = { .tv_nsec = s->ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	s->ret = ioctl(s->vm, KVM_SIGNAL_MSI, &msi);
+	return NULL;
+}
+
+/*
+ * In-kernel LAPIC: its state round-trips; an MSI sent before the first
+ * KVM_RUN is delivered; every MSI is counted exactly; a halted vCPU wakes
+ * on an MSI sent by another thread.
+ */
+TEST_F(vm, lapic_msi_counted_including_halted)
+{
+	struct tvm *t = &self->t;
+	struct kvm_msi msi = { .address_lo = 0xfee00000, .data = 0x40 };
+	struct kvm_lapic_state lapic, back;
+	struct msi_sender later;
+	uint32_t v, svr = 0x1ff;
+	pthread_t th;
+	int i, n = 50;
+
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_IRQCHIP, 0));
+	TVM_LOAD(t, irq);
+	tvm_set_gate(t, 0x40, GUEST_CODE + (guest_irq_handler - guest_irq));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_LAPIC, &lapic));
+	memcpy(lapic.regs + 0xf0, &svr, 4);	/* software-enable the APIC */
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_LAPIC, &lapic));
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_LAPIC, &back));
+	memcpy(&v, back.regs + 0xf0, 4);
+	EXPECT_EQ(0x1ff, v & 0x1ff);
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_SIGNAL_MSI, &msi));	/* before KVM_RUN */
+	for (i = 1; i <= n; i++) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x61, 4);
+		memcpy(&v, tvm_io(t, 0), 4);
+		ASSERT_EQ(i, v);
+		if (i < n)
+			ASSERT_EQ(1, ioctl(t->vm, KVM_SIGNAL_MSI, &msi));
+	}
+	/* Now halted with nothing pending: another thread wakes it. */
+	later = (struct msi_sender){ .vm = t->vm, .ms = 200 };
+	ASSERT_EQ(0, pthread_create(&th, NULL, send_msi_later, &later));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, later.ret);
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x61, 4);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(n + 1, v);
+}
+
+TEST_F(vm, irqchip_state_and_gsi_routing)
+{
+	struct tvm *t = &self->t;
+	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC }, chip2;
+	struct kvm_irq_level line = { .irq = 4, .level = 1 };
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[1];
+	} routes = { .r.nr = 1 };
+
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_IRQCHIP, 0));
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_GET_IRQCHIP, &chip));
+	chip.chip.ioapic.id = 5;
+	ASSERT_EQ(0, ioctl(t->vm, KVM_SET_IRQCHIP, &chip));
+	memset(&chip2, 0, sizeof(chip2));
+	chip2.chip_id = KVM_IRQCHIP_IOAPIC;
+	ASSERT_EQ(0, ioctl(t->vm, KVM_GET_IRQCHIP, &chip2));
+	EXPECT_EQ(5, chip2.chip.ioapic.id);
+	EXPECT_EQ(0, ioctl(t->vm, KVM_IRQ_LINE_STATUS, &line));
+	line.level = 0;
+	EXPECT_EQ(0, ioctl(t->vm, KVM_IRQ_LINE, &line));
+
+	routes.e[0].gsi = 5;
+	routes.e[0].type = KVM_IRQ_ROUTING_MSI;
+	routes.e[0].u.msi.address_lo = 0xfee00000;
+	routes.e[0].u.msi.data = 0x41;
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_GSI_ROUTING, &routes));
+	/* A GSI past KVM's routing table: EINVAL. */
+	routes.e[0].gsi = 1 << 20;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_GSI_ROUTING, &routes));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_F(vm, immediate_exit_is_eintr)
 {
 	struct tvm *t = &self->t;

@@ -25,6 +25,9 @@
 #define GUEST_PD	0x5000UL
 #define GUEST_STACK	0x7000UL
 #define GUEST_DATA	0x8000UL
+#define GUEST_PD_HIGH	0xa000UL	/* 3-4 GiB, where the LAPIC lives */
+#define GUEST_IDT	0xb000UL
+#define GUEST_GDT	0xc000UL
 #define GUEST_MMIO	0x10000000UL
 #define TVM_MAX_VCPUS	8
 
@@ -44,6 +47,8 @@ GUEST_PROG(pio_in_loop);
 GUEST_PROG(mmio_w_loop);
 GUEST_PROG(mmio_r_loop);
 GUEST_PROG(hello);
+GUEST_PROG(irq);
+extern const uint8_t guest_irq_handler[];
 
 struct tvm {
 	const char *path;
@@ -76,10 +81,28 @@ static inline void tvm_page_tables(uint8_t *mem)
 	uint64_t *pd = (uint64_t *)(mem + GUEST_PD);
 	int i;
 
+	uint64_t *pdh = (uint64_t *)(mem + GUEST_PD_HIGH);
+	uint64_t *gdt = (uint64_t *)(mem + GUEST_GDT);
+
 	pml4[0] = GUEST_PDPT | 0x3;
 	pdpt[0] = GUEST_PD | 0x3;
-	for (i = 0; i < 512; i++)
+	pdpt[3] = GUEST_PD_HIGH | 0x3;
+	for (i = 0; i < 512; i++) {
 		pd[i] = ((uint64_t)i << 21) | 0x83;	/* P, RW, 2 MiB */
+		pdh[i] = ((3ULL << 30) + ((uint64_t)i << 21)) | 0x83;
+	}
+	gdt[1] = 0x00af9a000000ffffULL;		/* 8: 64-bit code */
+	gdt[2] = 0x00cf92000000ffffULL;		/* 16: data */
+}
+
+/* A 64-bit interrupt gate for @vector to guest address @handler. */
+static inline void tvm_set_gate(struct tvm *t, int vector, uint64_t handler)
+{
+	uint64_t *g = (uint64_t *)(t->mem + GUEST_IDT + vector * 16);
+
+	g[0] = (handler & 0xffff) | (8ULL << 16) | (0x8eULL << 40) |
+	       ((handler >> 16) & 0xffff) << 48;
+	g[1] = handler >> 32;
 }
 
 /* Create the VM with GUEST_MEM_SIZE of memory in slot 0 (@mem or anon). */
@@ -148,6 +171,10 @@ static inline int tvm_add_vcpu(struct tvm *t)
 	sregs.efer = 0x500;			/* LMA LME */
 	tvm_seg(&sregs.cs, 8, 11, 1);
 	tvm_seg(&sregs.ds, 16, 3, 0);
+	sregs.gdt.base = GUEST_GDT;
+	sregs.gdt.limit = 23;
+	sregs.idt.base = GUEST_IDT;
+	sregs.idt.limit = 0xfff;
 	sregs.es = sregs.ds;
 	sregs.fs = sregs.ds;
 	sregs.gs = sregs.ds;
