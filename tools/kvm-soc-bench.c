@@ -7,7 +7,6 @@
  *
  *   kvm-soc-bench [exits-per-sample] [idle-vms]
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -71,68 +70,51 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static long read_meminfo(const char *key)
-{
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+struct helper_stats {
+	long switches;
+	long rss_kb;
+};
 
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
-			v = atol(line + strlen(key) + 1);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-/* Context switches of all helper threads (wakeups) and their RSS. */
-static void helpers(long *switches, long *rss_kb)
+/* Context switches (wakeups) of one helper's threads, and its RSS. */
+static void helper_stats(const char *pid, void *arg)
 {
-	char path[1024], line[256], comm[64];
-	struct dirent *d, *e;
-	DIR *proc = opendir("/proc"), *task;
+	struct helper_stats *st = arg;
+	char path[1024], line[256];
+	struct dirent *e;
+	DIR *task;
 	FILE *f;
 
-	*switches = 0;
-	*rss_kb = 0;
-	while (proc && (d = readdir(proc))) {
-		if (d->d_name[0] < '0' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(comm, sizeof(comm), f) || strcmp(comm, "kvm-soc-vmctx\n")) {
-			fclose(f);
-			continue;
-		}
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			st->rss_kb += atol(line + 6);
+	if (f)
 		fclose(f);
-		snprintf(path, sizeof(path), "/proc/%s/status", d->d_name);
+	snprintf(path, sizeof(path), "/proc/%s/task", pid);
+	task = opendir(path);
+	while (task && (e = readdir(task))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/status", pid, e->d_name);
 		f = fopen(path, "r");
 		while (f && fgets(line, sizeof(line), f))
-			if (!strncmp(line, "VmRSS:", 6))
-				*rss_kb += atol(line + 6);
+			if (strstr(line, "ctxt_switches:"))
+				st->switches += atol(strchr(line, ':') + 1);
 		if (f)
 			fclose(f);
-		snprintf(path, sizeof(path), "/proc/%s/task", d->d_name);
-		task = opendir(path);
-		while (task && (e = readdir(task))) {
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/task/%s/status",
-				 d->d_name, e->d_name);
-			f = fopen(path, "r");
-			while (f && fgets(line, sizeof(line), f))
-				if (strstr(line, "ctxt_switches:"))
-					*switches += atol(strchr(line, ':') + 1);
-			if (f)
-				fclose(f);
-		}
-		if (task)
-			closedir(task);
 	}
-	if (proc)
-		closedir(proc);
+	if (task)
+		closedir(task);
+}
+
+static void helpers(long *switches, long *rss_kb)
+{
+	struct helper_stats st = { 0 };
+
+	tvm_list_helpers(helper_stats, &st);
+	*switches = st.switches;
+	*rss_kb = st.rss_kb;
 }
 
 static void idle_vms(const char *dev, int n)
@@ -141,14 +123,14 @@ static void idle_vms(const char *dev, int n)
 	long avail0, avail1, sw0, sw1, rss;
 	int i, made = 0;
 
-	avail0 = read_meminfo("MemAvailable");
+	avail0 = tvm_meminfo("MemAvailable");
 	for (i = 0; i < n; i++, made++) {
 		if (tvm_open(&t[i], dev) || tvm_create_vm(&t[i], NULL) ||
 		    tvm_add_vcpu(&t[i]) < 0)
 			break;
 	}
 	sleep(1);
-	avail1 = read_meminfo("MemAvailable");
+	avail1 = tvm_meminfo("MemAvailable");
 	helpers(&sw0, &rss);
 	sleep(10);
 	helpers(&sw1, &rss);

@@ -6,7 +6,6 @@
  * Host resources are checked where the host shows them: its helper
  * processes (kvm-soc-vmctx), KVM's per-VM debugfs directories, meminfo.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,29 +21,9 @@
 
 #define DEV "/dev/kvm-soc"
 
-/* Processes named kvm-soc-vmctx: the control helper plus one per VM. */
 static int count_helpers(void)
 {
-	char path[300], comm[64];
-	struct dirent *d;
-	int n = 0;
-	DIR *dir = opendir("/proc");
-	FILE *f;
-
-	while (dir && (d = readdir(dir))) {
-		if (d->d_name[0] < '0' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "kvm-soc-vmctx\n"))
-			n++;
-		fclose(f);
-	}
-	if (dir)
-		closedir(dir);
-	return n;
+	return tvm_list_helpers(NULL, NULL);
 }
 
 /* VMs alive in the host's KVM: its debugfs has a directory per VM. */
@@ -66,21 +45,6 @@ static int count_kvm_vms(void)
 			n++;
 	closedir(dir);
 	return n;
-}
-
-static long read_meminfo(const char *key)
-{
-	char line[128];
-	long v = -1;
-	const char *path = "/proc/meminfo";
-	FILE *f = fopen(path, "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
-			v = atol(line + strlen(key) + 1);
-	if (f)
-		fclose(f);
-	return v;
 }
 
 /* Wait up to @ms for the host to come back to @helpers and @vms. */
@@ -221,18 +185,18 @@ TEST_F_TIMEOUT(soc, thousand_cycles_back_to_baseline, 600)
 	for (i = 0; i < 5; i++)
 		vm_worker(&w);
 	ASSERT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
-	free0 = read_meminfo("MemAvailable");
-	slab0 = read_meminfo("Slab");
-	sunr0 = read_meminfo("SUnreclaim");
+	free0 = tvm_meminfo("MemAvailable");
+	slab0 = tvm_meminfo("Slab");
+	sunr0 = tvm_meminfo("SUnreclaim");
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (i = 0; i < n && !w.errors; i++)
 		vm_worker(&w);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ASSERT_EQ(0, w.errors) TH_LOG("cycle %d failed", i);
 	ASSERT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
-	free1 = read_meminfo("MemAvailable");
-	slab1 = read_meminfo("Slab");
-	sunr1 = read_meminfo("SUnreclaim");
+	free1 = tvm_meminfo("MemAvailable");
+	slab1 = tvm_meminfo("Slab");
+	sunr1 = tvm_meminfo("SUnreclaim");
 	TH_LOG("%d create/run/destroy cycles in %.1f s", n,
 	       (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
 	TH_LOG("MemAvailable %ld -> %ld kB (%+ld), Slab %ld -> %ld kB (%+ld),",

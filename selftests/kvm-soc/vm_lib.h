@@ -8,9 +8,12 @@
 #ifndef _KSOC_VM_LIB_H
 #define _KSOC_VM_LIB_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -217,6 +220,54 @@ static inline void tvm_close(struct tvm *t)
 	t->vm = -1;
 	t->dev = -1;
 	t->mem = NULL;
+}
+
+/* A /proc/meminfo value in kB, or -1. */
+static inline long tvm_meminfo(const char *key)
+{
+	size_t n = strlen(key);
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = atol(line + n + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * host-kvm's helper processes (kvm-soc-vmctx): calls @fn (if any) with
+ * each one's pid and returns how many there are.
+ */
+static inline int tvm_list_helpers(void (*fn)(const char *pid, void *arg),
+				   void *arg)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir = opendir("/proc");
+	FILE *f;
+
+	while (dir && (d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "kvm-soc-vmctx\n")) {
+			n++;
+			if (fn)
+				fn(d->d_name, arg);
+		}
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return n;
 }
 
 #endif /* _KSOC_VM_LIB_H */
