@@ -32,6 +32,27 @@
 
 #include "host.h"
 
+/* Under ctx->lock: the helper died on its own; fail its window. */
+static void hk_ctx_died(struct hk_ctx *ctx)
+{
+	struct host_kvm *hk;
+	struct hk_vm *vm;
+
+	if (ctx->kind == HK_CTX_SYS) {
+		hk = ctx->owner;
+		pr_err_ratelimited("control helper died; control window failed\n");
+		WRITE_ONCE(ksoc_hdr(hk->t->ctrl_win)->host.state,
+			   cpu_to_le32(KVM_SOC_PEER_FAILED));
+		hk->t->kick(hk->t, KSOC_VEC_CTRL);
+	} else {
+		vm = ctx->owner;
+		pr_err_ratelimited("vm%u: helper died; VM failed\n", vm->id);
+		WRITE_ONCE(ksoc_hdr(vm->win)->host.state,
+			   cpu_to_le32(KVM_SOC_PEER_FAILED));
+		vm->hk->t->kick(vm->hk->t, vm->id);
+	}
+}
+
 #define HK_CTX_START_TIMEOUT_MS	10000
 
 unsigned long hk_staging_map(void)
@@ -76,6 +97,11 @@ static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
 		return -ENOTTY;
 
 	spin_lock(&ctx->lock);
+	/* A helper that checks in after its owner gave up has nothing to do. */
+	if (ctx->dead && !ctx->main) {
+		spin_unlock(&ctx->lock);
+		return 0;
+	}
 	if (!ctx->main) {
 		ctx->main = current;
 		get_task_struct(current);
@@ -119,8 +145,16 @@ static int hk_ctx_release(struct inode *inode, struct file *filp)
 {
 	struct hk_ctx *ctx = filp->private_data;
 
-	/* The helper is gone: nothing of it runs our code any more. */
+	/*
+	 * The helper is gone: nothing of it runs our code any more.  If
+	 * nobody asked it to go (killed, OOM), tell the SoC its window is
+	 * dead so no SoC caller waits for answers that will not come.
+	 */
+	spin_lock(&ctx->lock);
+	if (!ctx->dead && ctx->owner)
+		hk_ctx_died(ctx);
 	WRITE_ONCE(ctx->dead, true);
+	spin_unlock(&ctx->lock);
 	complete_all(&ctx->entered);
 	complete_all(&ctx->done);
 	kref_put(&ctx->ref, hk_ctx_free);
@@ -215,7 +249,9 @@ int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store)
 	return 0;
 
 err:
-	hk_ctx_stop(ctx, NULL);
+	/* VM helpers are started by the control thread: a helper itself. */
+	if (hk_ctx_stop(ctx, NULL, kind == HK_CTX_VM))
+		return ret;	/* killed: the context stays with its helper */
 	hk_ctx_put(ctx);
 	*store = NULL;
 	return ret;
@@ -225,27 +261,41 @@ err:
  * hk_ctx_stop - make a helper finish and wait for it.
  * @ctx: the context.
  * @wq: where its threads sleep, or NULL.
+ * @killable: the caller is a helper thread itself: give up on SIGKILL.
  *
  * The owner then frees whatever the helper did not (it may have died),
  * and drops its reference with hk_ctx_put().
  */
-void hk_ctx_stop(struct hk_ctx *ctx, wait_queue_head_t *wq)
+int hk_ctx_stop(struct hk_ctx *ctx, wait_queue_head_t *wq, bool killable)
 {
+	struct task_struct *main;
+
+	spin_lock(&ctx->lock);
 	WRITE_ONCE(ctx->dead, true);
-	if (ctx->main)
-		send_sig(SIGUSR1, ctx->main, 1);
+	main = ctx->main;
+	spin_unlock(&ctx->lock);
+	if (main)
+		send_sig(SIGUSR1, main, 1);
 	if (wq)
 		wake_up_all(wq);
 	/*
 	 * A helper that never checked in may still exist (it exits when its
 	 * first ioctl sees @dead); only a started one has work to finish.
 	 */
-	if (ctx->main)
+	if (!main)
+		return 0;
+	if (!killable) {
 		wait_for_completion(&ctx->done);
+		return 0;
+	}
+	return wait_for_completion_killable(&ctx->done) ? -EINTR : 0;
 }
 
 void hk_ctx_put(struct hk_ctx *ctx)
 {
+	spin_lock(&ctx->lock);
+	ctx->owner = NULL;
+	spin_unlock(&ctx->lock);
 	if (ctx->main)
 		put_task_struct(ctx->main);
 	ctx->main = NULL;

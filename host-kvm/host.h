@@ -153,7 +153,7 @@ struct hk_vm {
 
 /* ctx.c */
 int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store);
-void hk_ctx_stop(struct hk_ctx *ctx, wait_queue_head_t *wq);
+int hk_ctx_stop(struct hk_ctx *ctx, wait_queue_head_t *wq, bool killable);
 void hk_ctx_put(struct hk_ctx *ctx);
 struct hk_vcpu *hk_ctx_pop_pending(struct hk_ctx *ctx);
 void hk_ctx_add_pending(struct hk_ctx *ctx, struct hk_vcpu *vcpu);

@@ -30,6 +30,7 @@
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/task_work.h>
 #include <linux/workqueue.h>
 
 #include "host.h"
@@ -69,7 +70,7 @@ static u32 hk_kvm_api_version(void)
 	if (IS_ERR(kvm))
 		return 0;
 	ret = hk_ioctl(kvm, KVM_GET_API_VERSION, 0);
-	__fput_sync(kvm);
+	fput(kvm);
 	return ret > 0 ? ret : 0;
 }
 
@@ -97,13 +98,18 @@ static s64 hk_op_sys_ioctl(struct host_kvm *hk, struct ksoc_api_msg *m)
 	struct file *kvm;
 	s64 r;
 
-	if (m->target || m->flags)
+	if (m->target || m->flags) {
+		m->len = 0;
 		return -EINVAL;
+	}
 	kvm = filp_open("/dev/kvm", O_RDWR | O_CLOEXEC, 0);
-	if (IS_ERR(kvm))
+	if (IS_ERR(kvm)) {
+		m->len = 0;
 		return -ENODEV;
+	}
 	r = hk_exec_ioctl(kvm, KSOC_LVL_SYS, m, hk->buf, cap, hk->staging, 0);
-	__fput_sync(kvm);
+	/* Released when this thread next passes through userspace. */
+	fput(kvm);
 	return r;
 }
 
@@ -193,6 +199,12 @@ long hk_sys_main(struct host_kvm *hk, bool first)
 			continue;
 		}
 		hk_ctrl_serve(hk);
+		/*
+		 * Files put by this thread (fput() defers to task work in a
+		 * user thread) are released on the way through userspace.
+		 */
+		if (task_work_pending(current))
+			return -EINTR;
 	}
 }
 
@@ -294,7 +306,8 @@ void host_kvm_detach(struct ksoc_transport *t)
 	mutex_lock(&host_kvm_lock);
 	ksoc_transport_set_doorbell(t, NULL);
 	cancel_delayed_work_sync(&hk->heartbeat_work);
-	hk_ctx_stop(hk->ctx, &hk->wq);
+	/* Detach runs in insmod/rmmod context, not in a helper thread. */
+	hk_ctx_stop(hk->ctx, &hk->wq, false);
 	hk_ctx_put(hk->ctx);
 	hk_vm_destroy_all(hk);
 	xa_destroy(&hk->vms);

@@ -17,7 +17,8 @@
  *
  * Ownership, instead of locks: @vcpus, @nr_vcpus, @creating and @slots are
  * written by the VM's main thread only; a vCPU's slots are touched by its
- * own thread only; @vcpu_by_pid is an xarray (its own lock, RCU lookups).
+ * own thread only; readers in other contexts (doorbells, re-entering
+ * threads) follow the acquire/release pairs and RCU noted where they are.
  * Teardown: the main thread stops the vCPU threads, then releases the KVM
  * files in its own address space so KVM frees its private mappings there;
  * whoever destroys the VM (the control thread, or detach) waits for that,
@@ -36,6 +37,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/task_work.h>
 #include <linux/uaccess.h>
 
 #include "host.h"
@@ -50,8 +52,6 @@
 static unsigned int poll_ns = 100000;
 module_param(poll_ns, uint, 0644);
 MODULE_PARM_DESC(poll_ns, "ns a vCPU thread polls for a completion before sleeping");
-
-static DEFINE_XARRAY(vcpu_by_pid);
 
 /**
  * struct hk_vcpu - one vCPU.
@@ -173,23 +173,32 @@ static s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
 
 /* ---- vCPU thread ------------------------------------------------------ */
 
+/*
+ * The vCPU a re-entering helper thread serves.  Runs concurrently with the
+ * VM thread moving @creating into @vcpus: it reads @creating first, and
+ * hk_vcpu_create_done() publishes @nr_vcpus before clearing @creating, so
+ * a thread whose vCPU just moved sees it in one place or the other.
+ */
 struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task)
 {
-	struct hk_vcpu *vcpu;
+	/* Pairs with the release in hk_vcpu_create_done(). */
+	struct hk_vcpu *vcpu = smp_load_acquire(&vm->creating);
+	u32 i, n;
 
-	rcu_read_lock();
-	vcpu = xa_load(&vcpu_by_pid, task->pid);
-	if (vcpu && vcpu->vm != vm)
-		vcpu = NULL;
-	rcu_read_unlock();
-	return vcpu;
+	if (vcpu && READ_ONCE(vcpu->task) == task)
+		return vcpu;
+	/* Pairs with the release of nr_vcpus in hk_vcpu_create_done(). */
+	n = smp_load_acquire(&vm->nr_vcpus);
+	for (i = 0; i < n; i++)
+		if (READ_ONCE(vm->vcpus[i]->task) == task)
+			return vm->vcpus[i];
+	return NULL;
 }
 
 void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task)
 {
 	get_task_struct(task);
-	vcpu->task = task;
-	xa_store(&vcpu_by_pid, task->pid, vcpu, GFP_KERNEL);
+	WRITE_ONCE(vcpu->task, task);
 }
 
 static s64 hk_vcpu_dispatch(struct hk_vm *vm, void *ctx,
@@ -333,9 +342,8 @@ static long hk_vcpu_teardown(struct hk_vcpu *vcpu)
 		vm_munmap(vcpu->staging, HK_STAGING_SIZE);
 	vcpu->run = 0;
 	vcpu->staging = 0;
-	__fput_sync(vcpu->file);
+	fput(vcpu->file);
 	vcpu->file = NULL;
-	xa_erase(&vcpu_by_pid, vcpu->task->pid);
 	complete(&vcpu->exited);
 	return 0;
 }
@@ -407,11 +415,9 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 static void hk_vcpu_free(struct hk_vcpu *vcpu)
 {
 	if (vcpu->file)
-		__fput_sync(vcpu->file);
-	if (vcpu->task) {
-		xa_erase(&vcpu_by_pid, vcpu->task->pid);
+		fput(vcpu->file);
+	if (vcpu->task)
 		put_task_struct(vcpu->task);
-	}
 	kvfree(vcpu->buf);
 	kfree(vcpu->msg);
 	kfree(vcpu);
@@ -464,7 +470,7 @@ err_free:
 }
 
 /* The new vCPU's thread is up (or failed): answer KVM_SOC_OP_CREATE_VCPU. */
-static void hk_vcpu_create_done(struct hk_vm *vm)
+static int hk_vcpu_create_done(struct hk_vm *vm)
 {
 	struct hk_vcpu *vcpu = vm->creating;
 	struct ksoc_api_msg *m = &vm->creating_msg;
@@ -472,17 +478,29 @@ static void hk_vcpu_create_done(struct hk_vm *vm)
 	m->len = 0;
 	if (vcpu->start_ret) {
 		m->result = vcpu->start_ret;
-		wait_for_completion(&vcpu->exited);
+		/* Its thread released its file and is leaving (setup failed). */
+		if (wait_for_completion_killable(&vcpu->exited))
+			return -EINTR;
+		/* Pairs with the acquire in hk_vm_find_vcpu(). */
+		smp_store_release(&vm->creating, NULL);
+		/* hk_vm_wake() and hk_vm_find_vcpu() may still hold it. */
+		synchronize_rcu();
 		hk_vcpu_free(vcpu);
 	} else {
 		m->result = vcpu->idx;
 		vm->vcpus[vcpu->idx] = vcpu;
-		/* Publishes vcpus[idx] to hk_vm_wake(). */
+		/*
+		 * Publish vcpus[idx] (acquire in hk_vm_wake() and
+		 * hk_vm_find_vcpu()) before @creating stops pointing at it
+		 * (acquire in hk_vm_find_vcpu()).
+		 */
 		smp_store_release(&vm->nr_vcpus, vm->nr_vcpus + 1);
+		/* Pairs with the acquire in hk_vm_find_vcpu(). */
+		smp_store_release(&vm->creating, NULL);
 	}
-	vm->creating = NULL;
 	ksoc_api_complete(vm->win, &vm->l, vm->creating_slot, m, NULL);
 	vm->hk->t->kick(vm->hk->t, vm->id);
+	return 0;
 }
 
 /* ---- VM main thread --------------------------------------------------- */
@@ -554,7 +572,7 @@ static int hk_vm_setup(struct hk_vm *vm)
 		return PTR_ERR(kvm) == -ENOENT ? -ENODEV : PTR_ERR(kvm);
 	vm->mmap_size = hk_ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	fd = hk_ioctl(kvm, KVM_CREATE_VM, vm->type);
-	__fput_sync(kvm);
+	fput(kvm);
 	if (vm->mmap_size < 0)
 		return vm->mmap_size;
 	if (fd < 0)
@@ -568,8 +586,8 @@ static int hk_vm_setup(struct hk_vm *vm)
 	return 0;
 }
 
-/* In the VM's main thread, in the helper's mm. */
-static void hk_vm_teardown(struct hk_vm *vm)
+/* In the VM's main thread, in the helper's mm.  -EINTR if killed. */
+static int hk_vm_teardown(struct hk_vm *vm)
 {
 	struct hk_vcpu *vcpu;
 	u32 i;
@@ -580,7 +598,7 @@ static void hk_vm_teardown(struct hk_vm *vm)
 	hk_vm_wake(vm, true);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (wait_for_completion_killable(&vm->vcpus[i]->exited))
-			return;		/* the helper is dying: owner cleans up */
+			return -EINTR;	/* the helper is dying: owner cleans up */
 	while ((vcpu = hk_ctx_pop_pending(vm->ctx))) {
 		if (vcpu == vm->creating)
 			vm->creating = NULL;
@@ -589,14 +607,15 @@ static void hk_vm_teardown(struct hk_vm *vm)
 	/* A vCPU whose thread came up while the VM was going down. */
 	if (vm->creating &&
 	    wait_for_completion_killable(&vm->creating->exited))
-		return;
+		return -EINTR;
 	hk_vm_unmap_memory(vm, true);
 	if (vm->vm_file)
-		__fput_sync(vm->vm_file);
+		fput(vm->vm_file);
 	vm->vm_file = NULL;
 	if (vm->staging)
 		vm_munmap(vm->staging, HK_STAGING_SIZE);
 	vm->staging = 0;
+	return 0;
 }
 
 /**
@@ -617,20 +636,21 @@ long hk_vm_main(struct hk_vm *vm, bool first)
 	}
 	for (;;) {
 		if (vm->creating) {
-			if (wait_for_completion_interruptible(&vm->creating->started))
+			if (wait_for_completion_interruptible(&vm->creating->started) ||
+			    hk_vcpu_create_done(vm))
 				return -EINTR;
-			hk_vcpu_create_done(vm);
 		}
 		if (wait_event_interruptible(vm->wq, hk_vm_has_work(vm)))
 			return -EINTR;
-		if (READ_ONCE(vm->ctx->dead)) {
-			hk_vm_teardown(vm);
-			return 0;
-		}
+		if (READ_ONCE(vm->ctx->dead))
+			return hk_vm_teardown(vm) ? -EINTR : 0;
 		for (i = 0; i < KSOC_VM_API_SLOTS && !READ_ONCE(vm->failed); i++)
 			if (hk_serve_slot(vm, i, vm->buf, hk_vm_dispatch, NULL) ==
 			    HK_SPAWN)
 				return 1;
+		/* Release what fput() deferred, on the way through userspace. */
+		if (task_work_pending(current))
+			return -EINTR;
 	}
 }
 
@@ -647,7 +667,11 @@ static void hk_vm_free(struct hk_vm *vm)
 		for (i = 0; i < vm->nr_vcpus; i++)
 			send_sig(SIGUSR1, vm->vcpus[i]->task, 1);
 		hk_vm_wake(vm, true);
-		hk_ctx_stop(vm->ctx, &vm->wq);
+		if (hk_ctx_stop(vm->ctx, &vm->wq, true)) {
+			/* Killed while waiting: leave the VM to its helper. */
+			pr_warn_ratelimited("vm%u: left behind\n", vm->id);
+			return;
+		}
 	}
 	/* What a dead helper left behind; no helper thread runs now. */
 	while (vm->ctx && (vcpu = hk_ctx_pop_pending(vm->ctx)))
@@ -661,7 +685,7 @@ static void hk_vm_free(struct hk_vm *vm)
 		hk_ctx_put(vm->ctx);
 	hk_vm_unmap_memory(vm, false);
 	if (vm->vm_file)
-		__fput_sync(vm->vm_file);
+		fput(vm->vm_file);
 	t->window_free(t, vm->id);
 	kvfree(vm->buf);
 	kfree_rcu(vm, rcu);
@@ -688,6 +712,7 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	if (m->len != sizeof(req) || m->target || m->flags)
 		return -EINVAL;
 	memcpy(&req, buf, sizeof(req));
+	m->len = 0;
 	if (req.reserved0)
 		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(req.reserved); i++)
@@ -719,19 +744,22 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	l.window_id = vm->id;
 	vm->l = l;
 	ksoc_window_format(vm->win, &vm->l);
-	ret = xa_insert(&hk->vms, vm->id, vm, GFP_KERNEL);
+
+	ret = hk_ctx_start(HK_CTX_VM, vm, &vm->ctx);
 	if (ret) {
 		t->window_free(t, vm->id);
 		goto err_free;
 	}
-
-	ret = hk_ctx_start(HK_CTX_VM, vm, &vm->ctx);
-	if (ret)
-		goto err_erase;
-	wait_for_completion(&vm->created);
+	ret = -EINTR;
+	if (wait_for_completion_killable(&vm->created))
+		goto err_vm;
 	ret = vm->create_ret;
 	if (ret)
-		goto err_erase;
+		goto err_vm;
+	/* Doorbells find the VM from here on, with its context set. */
+	ret = xa_insert(&hk->vms, vm->id, vm, GFP_KERNEL);
+	if (ret)
+		goto err_vm;
 
 	/* Publishes the description; pairs with the SoC's acquire of state. */
 	smp_store_release(&vm_hdr(vm)->host.state, cpu_to_le32(KVM_SOC_PEER_UP));
@@ -742,11 +770,12 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	m->len = sizeof(*resp);
 	return 0;
 
-err_erase:
-	xa_erase(&hk->vms, vm->id);
+err_vm:
+	m->len = 0;
 	hk_vm_free(vm);
 	return ret;
 err_free:
+	m->len = 0;
 	kvfree(vm->buf);
 	kfree(vm);
 	return ret;

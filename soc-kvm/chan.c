@@ -104,7 +104,8 @@ static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
  * reused safely.
  *
  * Return: 0 with @m->result set by the host; -EIO when the window is (or
- * becomes) dead; -EINVAL for a request too large for a slot.
+ * becomes) dead; -EINVAL for a request too large for a slot; -EINTR when
+ * the caller is killed (the slot is then abandoned, never reused).
  */
 int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 		       const void *req, void *resp, u32 cap)
@@ -121,9 +122,16 @@ int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 		return ret;
 	c->t->kick(c->t, c->id);
 
-	while (!wait_event_timeout(c->wq,
-				   soc_collected(c, slot, m, resp, cap, &ret),
-				   msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS))) {
+	for (;;) {
+		long left = wait_event_killable_timeout(c->wq,
+				soc_collected(c, slot, m, resp, cap, &ret),
+				msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS));
+
+		if (left > 0)
+			break;
+		/* Killed: the slot stays in flight and is never reused. */
+		if (left < 0)
+			return -EINTR;
 		if (!soc_host_alive(c, &beat, &since)) {
 			soc_chan_fail(c, "host stopped (heartbeat)");
 			return -EIO;
@@ -145,12 +153,13 @@ int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
 	u32 slot;
 	int ret;
 
-	wait_event(c->wq, soc_chan_dead(c) || soc_get_slot(c, &slot));
+	if (wait_event_killable(c->wq, soc_chan_dead(c) || soc_get_slot(c, &slot)))
+		return -EINTR;
 	if (soc_chan_dead(c))
 		return -EIO;
 	ret = soc_chan_call_slot(c, slot, m, req, resp, cap);
 	/* A slot whose request got no answer is never reused. */
-	if (ret != -EIO)
+	if (ret != -EIO && ret != -EINTR)
 		soc_put_slot(c, slot);
 	return ret;
 }

@@ -235,9 +235,10 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 	}
 	if (m->exit_reason == KVM_EXIT_IO) {
 		memcpy(&io, m->exit, sizeof(io));
-		len = io.size * io.count;
+		len = (u64)io.size * io.count > KVM_SOC_IOREQ_DATA_SIZE ?
+		      U32_MAX : io.size * io.count;
 		if ((io.size != 1 && io.size != 2 && io.size != 4) ||
-		    !io.count || len > PAGE_SIZE ||
+		    !io.count || len > KVM_SOC_IOREQ_DATA_SIZE || len > PAGE_SIZE ||
 		    (io.direction == KVM_EXIT_IO_OUT ? m->data_len != len :
 						       m->data_len != 0)) {
 			soc_chan_fail(c, "malformed PIO exit");
@@ -636,8 +637,8 @@ static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
 	    KVM_SOC_PEER_UP)
 		goto err_unmap;
 	if (ksoc_window_parse(win, size, &l) || l.window_id != id ||
-	    !max || max > KSOC_MAX_VCPUS || l.ioreq_nr_slots != max || !slots ||
-	    l.api_nr_slots != slots + max)
+	    !max || max > KSOC_MAX_VCPUS || l.ioreq_nr_slots != max ||
+	    slots != KSOC_VM_API_SLOTS || l.api_nr_slots != slots + max)
 		goto err_unmap;
 	soc_chan_init(&vm->chan, t, win, &l, slots);
 	vm->max_vcpus = max;
@@ -754,7 +755,10 @@ void soc_vm_kill_all(struct soc_kvm *sk)
 
 	rcu_read_lock();
 	xa_for_each(&sk->vms, id, vm) {
-		WRITE_ONCE(vm->dead, true);
+		/*
+		 * Only the channel: @dead is for soc_vm_detach_all(), under
+		 * the rwsem, so a concurrent release still unlinks the VM.
+		 */
 		WRITE_ONCE(vm->chan.failed, true);
 		wake_up_all(&vm->chan.wq);
 	}

@@ -197,7 +197,7 @@ static struct file *loop_mem_share(unsigned long uaddr, u64 size,
 	unsigned long addr;
 	loff_t pos;
 	void *buf;
-	u64 off;
+	u64 off, len;
 	ssize_t n;
 	int ret;
 
@@ -208,16 +208,17 @@ static struct file *loop_mem_share(unsigned long uaddr, u64 size,
 	buf = kvmalloc(chunk, GFP_KERNEL);
 	if (!buf)
 		goto err;
-	for (off = 0; off < size; off += chunk) {
+	for (off = 0; off < size; off += len) {
+		len = min_t(u64, chunk, size - off);
 		ret = -EFAULT;
-		if (copy_from_user(buf, (void __user *)(uaddr + off), chunk))
+		if (copy_from_user(buf, (void __user *)(uaddr + off), len))
 			goto err_buf;
 		/* Untouched memory reads as zeroes: leave it unallocated. */
-		if (!memchr_inv(buf, 0, chunk))
+		if (!memchr_inv(buf, 0, len))
 			continue;
 		pos = off;
-		n = kernel_write(file, buf, chunk, &pos);
-		if (n != chunk) {
+		n = kernel_write(file, buf, len, &pos);
+		if (n != len) {
 			ret = n < 0 ? n : -EIO;
 			goto err_buf;
 		}
@@ -366,7 +367,7 @@ static ssize_t loop_poke_write(struct file *filp, const char __user *ubuf,
 		mem = loop.win;
 		size = loop.host.ctrl_size;
 	}
-	if (off % 4 || off + 4 > size) {
+	if (off % 4 || size < 4 || off > size - 4) {
 		if (w)
 			loop_window_unmap(&loop.soc, id);
 		return -EINVAL;
