@@ -698,6 +698,60 @@ TEST_F(vm, memslot_delete_and_move)
 	munmap(m2, 0x2000);
 }
 
+/* KVM_SET_USER_MEMORY_REGION2: a slot the guest then uses; no guest_memfd. */
+TEST_F(vm, memslot_region2)
+{
+	struct tvm *t = &self->t;
+	uint8_t *m2 = mmap(NULL, 0x200000, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct kvm_userspace_memory_region2 r = {
+		.slot = 1, .guest_phys_addr = 0x200000, .memory_size = 0x200000,
+		.userspace_addr = (uintptr_t)m2,
+	};
+
+	ASSERT_NE(MAP_FAILED, m2);
+	if (ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY2) <= 0)
+		SKIP(return, "no KVM_CAP_USER_MEMORY2");
+	ASSERT_EQ(0, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION2, &r));
+	r.slot = 2;
+	r.guest_phys_addr = 0x800000;
+	r.flags = KVM_MEM_GUEST_MEMFD;
+	r.guest_memfd = 0;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION2, &r));
+	EXPECT_EQ(EINVAL, errno);
+	munmap(m2, 0x200000);
+}
+
+TEST_F(vm, system_msr_features_and_xsave2)
+{
+	struct tvm *t = &self->t;
+	struct {
+		struct kvm_msr_list l;
+		uint32_t i[256];
+	} list = { .l.nmsrs = 256 };
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = { .hdr.nmsrs = 1 };
+	struct kvm_xsave *xs;
+	int size;
+
+	ASSERT_EQ(0, ioctl(t->dev, KVM_GET_MSR_FEATURE_INDEX_LIST, &list));
+	ASSERT_LT(0, list.l.nmsrs);
+	msrs.e[0].index = list.l.indices[0];
+	EXPECT_EQ(1, ioctl(t->dev, KVM_GET_MSRS, &msrs));
+
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	size = ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	ASSERT_LE(4096, size);
+	xs = calloc(1, size);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_XSAVE2, xs));
+	/* x87 control word is 0x37f after reset; MXCSR 0x1f80. */
+	EXPECT_EQ(0x37f, xs->region[0] & 0xffff);
+	EXPECT_EQ(0x1f80, xs->region[6]);
+	free(xs);
+}
+
 TEST_F(vm, vcpu_id_out_of_range_is_einval)
 {
 	EXPECT_EQ(-1, ioctl(self->t.vm, KVM_CREATE_VCPU, 1 << 30));
