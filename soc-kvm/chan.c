@@ -25,6 +25,7 @@ void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 	atomic64_set(&c->next_id, 0);
 	c->failed = false;
 	c->host_heartbeat = &ksoc_hdr(t->ctrl_win)->host.heartbeat;
+	c->on_fail = NULL;
 }
 
 bool soc_host_alive(struct soc_chan *c, u64 *last, unsigned long *since)
@@ -46,6 +47,8 @@ void soc_chan_fail(struct soc_chan *c, const char *why)
 	WRITE_ONCE(ksoc_hdr(c->win)->soc.state, cpu_to_le32(KVM_SOC_PEER_FAILED));
 	pr_err_ratelimited("window %u failed: %s\n", c->id, why);
 	wake_up_all(&c->wq);
+	if (c->on_fail)
+		c->on_fail(c);
 }
 
 /* The channel is unusable: failed here, or failed/down on the host. */

@@ -40,6 +40,8 @@
  * @failed: the host broke the protocol, failed the window or stopped
  *	answering; every later call returns -EIO.
  * @host_heartbeat: the host's heartbeat in the control window.
+ * @on_fail: called (any context) when the channel fails, to wake waiters
+ *	that do not sleep on @wq; may be NULL.
  */
 struct soc_chan {
 	struct ksoc_transport *t;
@@ -53,6 +55,7 @@ struct soc_chan {
 	atomic64_t next_id;
 	bool failed;
 	__le64 *host_heartbeat;
+	void (*on_fail)(struct soc_chan *c);
 };
 
 /**

@@ -54,7 +54,8 @@ struct soc_vcpu;
  * @sk: the transport it was created on.
  * @chan: its window's channel.
  * @dead: detached: the window and transport are gone; answer -EIO.
- * @lock: protects @vcpus and @nr_vcpus.
+ * @lock: protects @vcpus and @nr_vcpus against each other's writers;
+ *	doorbells read them under RCU (a vCPU is freed after a grace period).
  * @vcpus: vCPUs by index.
  * @nr_vcpus: number of entries in @vcpus.
  * @max_vcpus: IOREQ slots of the window.
@@ -70,7 +71,7 @@ struct soc_vm {
 	struct soc_chan chan;
 	bool dead;
 	struct mutex lock; /* protects @vcpus, @nr_vcpus */
-	struct soc_vcpu *vcpus[KSOC_MAX_VCPUS];
+	struct soc_vcpu __rcu *vcpus[KSOC_MAX_VCPUS];
 	u32 nr_vcpus;
 	u32 max_vcpus;
 	u32 xsave_size;
@@ -106,6 +107,8 @@ struct soc_slot {
  * @sigset: the mask KVM_RUN runs with.
  * @lost: an earlier KVM_RUN was abandoned (fatal signal); the slot state
  *	is unknown, so the vCPU refuses to run.
+ * @wq: KVM_RUN sleeps here; doorbells wake it only when its exit arrived
+ *	or the VM died.
  */
 struct soc_vcpu {
 	struct soc_vm *vm;
@@ -120,6 +123,7 @@ struct soc_vcpu {
 	bool sigset_active;
 	sigset_t sigset;
 	bool lost;
+	wait_queue_head_t wq;
 };
 
 /* Retire every exported region (the host keeps its own references). */
@@ -134,6 +138,8 @@ static void soc_vm_drop_slots(struct soc_vm *vm, struct ksoc_transport *t)
 		kfree(s);
 	}
 }
+
+static bool soc_vcpu_exit_ready(struct soc_vcpu *vcpu);
 
 static void soc_vm_release_ref(struct kref *ref)
 {
@@ -160,6 +166,31 @@ static void soc_vm_release_ref(struct kref *ref)
 static void soc_vm_put(struct soc_vm *vm)
 {
 	kref_put(&vm->ref, soc_vm_release_ref);
+}
+
+/*
+ * Wake KVM_RUN sleepers: those whose exit arrived, or all (@all, or the VM
+ * is dead).  Any context.
+ */
+static void soc_vm_wake_vcpus(struct soc_vm *vm, bool all)
+{
+	u32 i, n = READ_ONCE(vm->nr_vcpus);
+	struct soc_vcpu *vcpu;
+
+	if (READ_ONCE(vm->chan.failed) || READ_ONCE(vm->dead))
+		all = true;
+	rcu_read_lock();
+	for (i = 0; i < n; i++) {
+		vcpu = rcu_dereference(vm->vcpus[i]);
+		if (vcpu && (all || soc_vcpu_exit_ready(vcpu)))
+			wake_up_all(&vcpu->wq);
+	}
+	rcu_read_unlock();
+}
+
+static void soc_vm_chan_failed(struct soc_chan *c)
+{
+	soc_vm_wake_vcpus(container_of(c, struct soc_vm, chan), true);
 }
 
 /* Window usable?  Caller holds soc_kvm_rwsem for read. */
@@ -286,12 +317,11 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 	while (!soc_vcpu_exit_ready(vcpu) && ktime_get_ns() < until &&
 	       !need_resched() && !signal_pending(current))
 		cpu_relax();
-	ret = wait_event_interruptible(vm->chan.wq, soc_vcpu_exit_ready(vcpu));
+	ret = wait_event_interruptible(vcpu->wq, soc_vcpu_exit_ready(vcpu));
 	if (ret) {
 		/* Get the host vCPU out of the guest; it posts an exit. */
 		soc_vcpu_kick(vcpu);
-		ret = wait_event_killable(vm->chan.wq,
-					  soc_vcpu_exit_ready(vcpu));
+		ret = wait_event_killable(vcpu->wq, soc_vcpu_exit_ready(vcpu));
 		if (ret) {
 			vcpu->lost = true;
 			r = -EINTR;
@@ -409,8 +439,10 @@ static int soc_vcpu_release(struct inode *inode, struct file *filp)
 
 	/* The host vCPU lives until its VM is destroyed, as in KVM. */
 	mutex_lock(&vm->lock);
-	vm->vcpus[vcpu->idx] = NULL;
+	RCU_INIT_POINTER(vm->vcpus[vcpu->idx], NULL);
 	mutex_unlock(&vm->lock);
+	/* Doorbells may still look at it (soc_vm_wake_vcpus()). */
+	synchronize_rcu();
 	soc_vcpu_free(vcpu);
 	soc_vm_put(vm);
 	return 0;
@@ -442,6 +474,7 @@ static long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 	if (!vcpu)
 		return -ENOMEM;
 	mutex_init(&vcpu->mutex);
+	init_waitqueue_head(&vcpu->wq);
 	vcpu->vm = vm;
 	vcpu->run = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	vcpu->pio = alloc_page(GFP_KERNEL | __GFP_ZERO);
@@ -480,8 +513,8 @@ static long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 		r = fd;
 		goto err_free;
 	}
-	vm->vcpus[vcpu->idx] = vcpu;
-	vm->nr_vcpus++;
+	rcu_assign_pointer(vm->vcpus[vcpu->idx], vcpu);
+	WRITE_ONCE(vm->nr_vcpus, vm->nr_vcpus + 1);
 	return fd;
 
 err_free:
@@ -641,6 +674,7 @@ static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
 	    slots != KSOC_VM_API_SLOTS || l.api_nr_slots != slots + max)
 		goto err_unmap;
 	soc_chan_init(&vm->chan, t, win, &l, slots);
+	vm->chan.on_fail = soc_vm_chan_failed;
 	vm->max_vcpus = max;
 	WRITE_ONCE(ksoc_hdr(win)->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
 	WRITE_ONCE(ksoc_hdr(win)->soc.soc_features, cpu_to_le64(sk->features));
@@ -739,8 +773,10 @@ void soc_vm_doorbell(struct soc_kvm *sk, unsigned int vec)
 
 	rcu_read_lock();
 	vm = xa_load(&sk->vms, vec);
-	if (vm)
+	if (vm) {
 		wake_up_all(&vm->chan.wq);
+		soc_vm_wake_vcpus(vm, false);
+	}
 	rcu_read_unlock();
 }
 
@@ -761,6 +797,7 @@ void soc_vm_kill_all(struct soc_kvm *sk)
 		 */
 		WRITE_ONCE(vm->chan.failed, true);
 		wake_up_all(&vm->chan.wq);
+		soc_vm_wake_vcpus(vm, true);
 	}
 	rcu_read_unlock();
 }
