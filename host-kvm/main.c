@@ -273,9 +273,24 @@ int host_kvm_attach(struct ksoc_transport *t)
 		goto err_buf;
 	}
 	ksoc_transport_set_doorbell(t, hk_doorbell);
-	/* Publishes the description; pairs with the SoC's acquire of state. */
-	smp_store_release(&hk_hdr(hk)->host.state,
-			  cpu_to_le32(KVM_SOC_PEER_UP));
+	/*
+	 * UP publishes the description (pairs with the SoC's acquire of the
+	 * state), unless the helper already died and wrote FAILED.
+	 */
+	spin_lock(&hk->ctx->lock);
+	ret = hk->ctx->dead ? -EIO : 0;
+	if (!ret)
+		/* Pairs with the SoC's acquire of host.state at attach. */
+		smp_store_release(&hk_hdr(hk)->host.state,
+				  cpu_to_le32(KVM_SOC_PEER_UP));
+	spin_unlock(&hk->ctx->lock);
+	if (ret) {
+		ksoc_transport_set_doorbell(t, NULL);
+		hk_ctx_stop(hk->ctx, &hk->wq, false);
+		hk_ctx_put(hk->ctx);
+		mutex_unlock(&host_kvm_lock);
+		goto err_buf;
+	}
 	schedule_delayed_work(&hk->heartbeat_work, 0);
 	mutex_unlock(&host_kvm_lock);
 	pr_info("%s: attached, control window %llu bytes\n", t->name,

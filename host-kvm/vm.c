@@ -120,9 +120,11 @@ static void hk_vm_wake(struct hk_vm *vm, bool all)
 		if (all || hk_vcpu_has_work(vcpu))
 			wake_up_all(&vcpu->wq);
 	}
+	rcu_read_lock();
 	vcpu = READ_ONCE(vm->creating);
 	if (all && vcpu)
 		wake_up_all(&vcpu->wq);
+	rcu_read_unlock();
 }
 
 /* Fail the VM after a protocol violation by the SoC: log once, stop. */
@@ -181,11 +183,20 @@ static s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
  */
 struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task)
 {
-	/* Pairs with the release in hk_vcpu_create_done(). */
-	struct hk_vcpu *vcpu = smp_load_acquire(&vm->creating);
+	struct hk_vcpu *vcpu;
+	bool mine;
 	u32 i, n;
 
-	if (vcpu && READ_ONCE(vcpu->task) == task)
+	/*
+	 * A failed @creating is freed after a grace period.  The caller's
+	 * own vCPU is never freed under it, so it may be used after unlock.
+	 */
+	rcu_read_lock();
+	/* Pairs with the release in hk_vcpu_create_done(). */
+	vcpu = smp_load_acquire(&vm->creating);
+	mine = vcpu && READ_ONCE(vcpu->task) == task;
+	rcu_read_unlock();
+	if (mine)
 		return vcpu;
 	/* Pairs with the release of nr_vcpus in hk_vcpu_create_done(). */
 	n = smp_load_acquire(&vm->nr_vcpus);
@@ -654,7 +665,8 @@ long hk_vm_main(struct hk_vm *vm, bool first)
 	}
 }
 
-static void hk_vm_free(struct hk_vm *vm)
+/* @killable: the caller is a helper thread (the control thread). */
+static void hk_vm_free(struct hk_vm *vm, bool killable)
 {
 	struct ksoc_transport *t = vm->hk->t;
 	struct hk_vcpu *vcpu;
@@ -667,7 +679,7 @@ static void hk_vm_free(struct hk_vm *vm)
 		for (i = 0; i < vm->nr_vcpus; i++)
 			send_sig(SIGUSR1, vm->vcpus[i]->task, 1);
 		hk_vm_wake(vm, true);
-		if (hk_ctx_stop(vm->ctx, &vm->wq, true)) {
+		if (hk_ctx_stop(vm->ctx, &vm->wq, killable)) {
 			/* Killed while waiting: leave the VM to its helper. */
 			pr_warn_ratelimited("vm%u: left behind\n", vm->id);
 			return;
@@ -679,7 +691,8 @@ static void hk_vm_free(struct hk_vm *vm)
 			hk_vcpu_free(vcpu);
 	if (vm->creating)
 		hk_vcpu_free(vm->creating);
-	for (i = 0; i < vm->nr_vcpus; i++)
+	/* Pairs with the release in hk_vcpu_create_done(). */
+	for (i = 0; i < smp_load_acquire(&vm->nr_vcpus); i++)
 		hk_vcpu_free(vm->vcpus[i]);
 	if (vm->ctx)
 		hk_ctx_put(vm->ctx);
@@ -746,6 +759,11 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	ksoc_window_format(vm->win, &vm->l);
 
 	ret = hk_ctx_start(HK_CTX_VM, vm, &vm->ctx);
+	if (ret && vm->ctx) {
+		/* Killed while a late helper may still use it: leave it. */
+		pr_warn_ratelimited("vm%u: left behind\n", vm->id);
+		return ret;
+	}
 	if (ret) {
 		t->window_free(t, vm->id);
 		goto err_free;
@@ -761,8 +779,22 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	if (ret)
 		goto err_vm;
 
-	/* Publishes the description; pairs with the SoC's acquire of state. */
-	smp_store_release(&vm_hdr(vm)->host.state, cpu_to_le32(KVM_SOC_PEER_UP));
+	/*
+	 * UP publishes the description (pairs with the SoC's acquire of the
+	 * state); under the context lock so a helper that died meanwhile
+	 * (FAILED written by its release) is not overwritten.
+	 */
+	spin_lock(&vm->ctx->lock);
+	if (!vm->ctx->dead)
+		/* Pairs with the SoC's acquire in soc_vm_attach_window(). */
+		smp_store_release(&vm_hdr(vm)->host.state,
+				  cpu_to_le32(KVM_SOC_PEER_UP));
+	ret = vm->ctx->dead ? -EIO : 0;
+	spin_unlock(&vm->ctx->lock);
+	if (ret) {
+		xa_erase(&hk->vms, vm->id);
+		goto err_vm;
+	}
 	memset(resp, 0, sizeof(*resp));
 	resp->window_id = cpu_to_le32(vm->id);
 	resp->max_vcpus = cpu_to_le32(KSOC_MAX_VCPUS);
@@ -772,7 +804,7 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 
 err_vm:
 	m->len = 0;
-	hk_vm_free(vm);
+	hk_vm_free(vm, true);
 	return ret;
 err_free:
 	m->len = 0;
@@ -788,7 +820,7 @@ s64 hk_vm_destroy(struct host_kvm *hk, u32 id)
 
 	if (!vm)
 		return -ENOENT;
-	hk_vm_free(vm);
+	hk_vm_free(vm, true);
 	return 0;
 }
 
@@ -797,9 +829,10 @@ void hk_vm_destroy_all(struct host_kvm *hk)
 	struct hk_vm *vm;
 	unsigned long id;
 
+	/* Detach: not a helper thread; must not leave VMs behind. */
 	xa_for_each(&hk->vms, id, vm) {
 		xa_erase(&hk->vms, id);
-		hk_vm_free(vm);
+		hk_vm_free(vm, false);
 	}
 }
 

@@ -107,8 +107,7 @@ static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
  * reused safely.
  *
  * Return: 0 with @m->result set by the host; -EIO when the window is (or
- * becomes) dead; -EINVAL for a request too large for a slot; -EINTR when
- * the caller is killed (the slot is then abandoned, never reused).
+ * becomes) dead; -EINVAL for a request too large for a slot.
  */
 int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 		       const void *req, void *resp, u32 cap)
@@ -125,16 +124,15 @@ int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 		return ret;
 	c->t->kick(c->t, c->id);
 
-	for (;;) {
-		long left = wait_event_killable_timeout(c->wq,
-				soc_collected(c, slot, m, resp, cap, &ret),
-				msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS));
-
-		if (left > 0)
-			break;
-		/* Killed: the slot stays in flight and is never reused. */
-		if (left < 0)
-			return -EINTR;
+	/*
+	 * Not killable: an abandoned slot could never be reused, and the host
+	 * may be acting on the request (creating a VM).  The wait is bounded
+	 * by the host's liveness instead; 1 s steps keep it off the hung-task
+	 * detector's list.
+	 */
+	while (!wait_event_timeout(c->wq,
+				   soc_collected(c, slot, m, resp, cap, &ret),
+				   msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS))) {
 		if (!soc_host_alive(c, &beat, &since)) {
 			soc_chan_fail(c, "host stopped (heartbeat)");
 			return -EIO;
@@ -162,7 +160,7 @@ int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
 		return -EIO;
 	ret = soc_chan_call_slot(c, slot, m, req, resp, cap);
 	/* A slot whose request got no answer is never reused. */
-	if (ret != -EIO && ret != -EINTR)
+	if (ret != -EIO)
 		soc_put_slot(c, slot);
 	return ret;
 }

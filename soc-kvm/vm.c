@@ -284,6 +284,39 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 	return 0;
 }
 
+/*
+ * Sleep until the vCPU's exit arrives or the VM dies, checking in 1 s
+ * steps that the host is alive (a guest may run for long, a dead host
+ * must not leave KVM_RUN asleep).  @killable: only a fatal signal ends
+ * the wait early.  Returns 0 or -ERESTARTSYS.
+ */
+static int soc_vcpu_wait(struct soc_vcpu *vcpu, bool killable)
+{
+	struct soc_chan *c = &vcpu->vm->chan;
+	unsigned long since = jiffies;
+	long left, step = msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS);
+	u64 beat = 0;
+
+	for (;;) {
+		if (killable)
+			left = wait_event_killable_timeout(vcpu->wq,
+							   soc_vcpu_exit_ready(vcpu),
+							   step);
+		else
+			left = wait_event_interruptible_timeout(vcpu->wq,
+								soc_vcpu_exit_ready(vcpu),
+								step);
+		if (left > 0)
+			return 0;
+		if (left < 0)
+			return -ERESTARTSYS;
+		if (!soc_host_alive(c, &beat, &since)) {
+			soc_chan_fail(c, "host stopped (heartbeat)");
+			return 0;
+		}
+	}
+}
+
 static long soc_vcpu_kick(struct soc_vcpu *vcpu)
 {
 	struct ksoc_api_msg m = {
@@ -317,12 +350,12 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 	while (!soc_vcpu_exit_ready(vcpu) && ktime_get_ns() < until &&
 	       !need_resched() && !signal_pending(current))
 		cpu_relax();
-	ret = wait_event_interruptible(vcpu->wq, soc_vcpu_exit_ready(vcpu));
-	if (ret) {
+	ret = soc_vcpu_wait(vcpu, false);
+	if (ret == -ERESTARTSYS) {
 		/* Get the host vCPU out of the guest; it posts an exit. */
 		soc_vcpu_kick(vcpu);
-		ret = wait_event_killable(vcpu->wq, soc_vcpu_exit_ready(vcpu));
-		if (ret) {
+		ret = soc_vcpu_wait(vcpu, true);
+		if (ret == -ERESTARTSYS) {
 			vcpu->lost = true;
 			r = -EINTR;
 			goto out;
