@@ -131,6 +131,14 @@ guest_irq_handler:
 	iretq
 guest_irq_end:
 
+/* Halt for good (with an in-kernel irqchip this never exits). */
+	.globl guest_halt, guest_halt_end
+guest_halt:
+	cli
+1:	hlt
+	jmp 1b
+guest_halt_end:
+
 /* Exit round-trip loops for tools/kvm-soc-bench. */
 	.globl guest_pio_in_loop, guest_pio_in_loop_end
 guest_pio_in_loop:

@@ -358,6 +358,61 @@ static void note_pid(const char *pid, void *arg)
 		*max = p;
 }
 
+struct runner {
+	struct tvm *t;
+	int ret;
+};
+
+static void *run_once(void *arg)
+{
+	struct runner *r = arg;
+
+	r->ret = tvm_run(r->t, 0);
+	return NULL;
+}
+
+/*
+ * The other direction: the host side (here: the wire) posts an exit the
+ * SoC never asked for (a wrong sequence number) while KVM_RUN waits.  The
+ * SoC copies the slot out, refuses it, and KVM_RUN fails with EIO; the
+ * VM is dead from then on and still closes cleanly.
+ */
+TEST_F(soc, hostile_exit_fails_kvm_run)
+{
+	/* IOREQ slot 0 of a VM window: 4 KiB header + 36 API slots of 16 KiB. */
+	const unsigned long ioreq0 = 4096 + 36 * 16384;
+	uint64_t before, after, fresh;
+	struct runner r;
+	unsigned int id = 0;
+	struct tvm a;
+	pthread_t th;
+
+	count_kvm_vms();
+	if (loop_windows(&before))
+		SKIP(return, "no kvm-soc-loop debugfs");
+	ASSERT_EQ(0, tvm_open(&a, DEV));
+	ASSERT_EQ(0, tvm_create_vm(&a, NULL));
+	ASSERT_EQ(0, loop_windows(&after));
+	fresh = after & ~before;
+	ASSERT_NE(0, fresh);
+	while (!(fresh & (1ULL << id)))
+		id++;
+	ASSERT_EQ(0, ioctl(a.vm, KVM_CREATE_IRQCHIP, 0));
+	TVM_LOAD(&a, halt);
+	ASSERT_EQ(0, tvm_add_vcpu(&a));
+
+	r = (struct runner){ .t = &a };
+	ASSERT_EQ(0, pthread_create(&th, NULL, run_once, &r));
+	usleep(300 * 1000);			/* halted in the host's KVM */
+	ASSERT_EQ(0, loop_poke(id, ioreq0 + 8, 0x99));	/* seq */
+	ASSERT_EQ(0, loop_poke(id, ioreq0, 1));		/* state READY */
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EIO, r.ret);
+	EXPECT_EQ(-EIO, tvm_run(&a, 0));
+	tvm_close(&a);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+}
+
 /*
  * The host's helper for one VM is killed (kill -9, the OOM killer): that
  * VM fails with EIO at once, nobody on the SoC hangs, the rest runs on,

@@ -51,6 +51,7 @@ GUEST_PROG(mmio_w_loop);
 GUEST_PROG(mmio_r_loop);
 GUEST_PROG(hello);
 GUEST_PROG(irq);
+GUEST_PROG(halt);
 extern const uint8_t guest_irq_handler[];
 
 struct tvm {
