@@ -308,6 +308,32 @@ static int loop_poke(unsigned int id, unsigned long off, uint32_t val)
 }
 
 /*
+ * Open the device and create a VM in @t; returns the loop transport's
+ * window id of that VM, -ENOENT without the loop's debugfs, or -errno.
+ */
+static int create_vm_window(struct tvm *t)
+{
+	uint64_t before, after, fresh;
+	int id, ret;
+
+	count_kvm_vms();			/* mounts debugfs if needed */
+	if (loop_windows(&before))
+		return -ENOENT;
+	ret = tvm_open(t, DEV);
+	if (!ret)
+		ret = tvm_create_vm(t, NULL);
+	if (ret)
+		return ret;
+	if (loop_windows(&after))
+		return -EIO;
+	fresh = after & ~before;
+	for (id = 1; id < 64; id++)
+		if (fresh & (1ULL << id))
+			return id;
+	return -EIO;
+}
+
+/*
  * A peer that breaks the protocol on one VM's window (here: a request
  * whose length is impossible, injected into the wire) fails that VM with
  * EIO from then on; the host stays up and another VM runs on.
@@ -315,19 +341,11 @@ static int loop_poke(unsigned int id, unsigned long off, uint32_t val)
 TEST_F(soc, hostile_window_fails_only_that_vm)
 {
 	struct tvm a, b;
-	uint64_t before, after, fresh;
-	unsigned int id = 0;
+	int id = create_vm_window(&a);
 
-	count_kvm_vms();			/* mounts debugfs if needed */
-	if (loop_windows(&before))
+	if (id == -ENOENT)
 		SKIP(return, "no kvm-soc-loop debugfs");
-	ASSERT_EQ(0, tvm_open(&a, DEV));
-	ASSERT_EQ(0, tvm_create_vm(&a, NULL));
-	ASSERT_EQ(0, loop_windows(&after));
-	fresh = after & ~before;
-	ASSERT_NE(0, fresh);
-	while (!(fresh & (1ULL << id)))
-		id++;
+	ASSERT_LT(0, id);
 	ASSERT_EQ(0, tvm_open(&b, DEV));
 	ASSERT_EQ(0, tvm_create_vm(&b, NULL));
 	TVM_LOAD(&a, pio);
@@ -381,22 +399,14 @@ TEST_F(soc, hostile_exit_fails_kvm_run)
 {
 	/* IOREQ slot 0 of a VM window: 4 KiB header + 36 API slots of 16 KiB. */
 	const unsigned long ioreq0 = 4096 + 36 * 16384;
-	uint64_t before, after, fresh;
 	struct runner r;
-	unsigned int id = 0;
 	struct tvm a;
 	pthread_t th;
+	int id = create_vm_window(&a);
 
-	count_kvm_vms();
-	if (loop_windows(&before))
+	if (id == -ENOENT)
 		SKIP(return, "no kvm-soc-loop debugfs");
-	ASSERT_EQ(0, tvm_open(&a, DEV));
-	ASSERT_EQ(0, tvm_create_vm(&a, NULL));
-	ASSERT_EQ(0, loop_windows(&after));
-	fresh = after & ~before;
-	ASSERT_NE(0, fresh);
-	while (!(fresh & (1ULL << id)))
-		id++;
+	ASSERT_LT(0, id);
 	ASSERT_EQ(0, ioctl(a.vm, KVM_CREATE_IRQCHIP, 0));
 	TVM_LOAD(&a, halt);
 	ASSERT_EQ(0, tvm_add_vcpu(&a));
