@@ -386,7 +386,14 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 		while (!hk_vcpu_has_work(vcpu) && ktime_get_ns() < until &&
 		       !need_resched() && !signal_pending(current))
 			cpu_relax();
-		if (wait_event_interruptible(vcpu->wq, hk_vcpu_has_work(vcpu)))
+		/*
+		 * Re-check once a second even without a doorbell, as the SoC
+		 * side does: a vCPU must not depend on a single wakeup (a
+		 * stall of unknown cause was seen once in the rig).
+		 */
+		if (wait_event_interruptible_timeout(vcpu->wq,
+						     hk_vcpu_has_work(vcpu),
+						     HZ) < 0)
 			return -EINTR;
 		if (READ_ONCE(vm->stopping))
 			return hk_vcpu_teardown(vcpu);
@@ -651,7 +658,9 @@ long hk_vm_main(struct hk_vm *vm, bool first)
 			    hk_vcpu_create_done(vm))
 				return -EINTR;
 		}
-		if (wait_event_interruptible(vm->wq, hk_vm_has_work(vm)))
+		/* Re-checked once a second, as the vCPU threads do. */
+		if (wait_event_interruptible_timeout(vm->wq, hk_vm_has_work(vm),
+						     HZ) < 0)
 			return -EINTR;
 		if (READ_ONCE(vm->ctx->dead))
 			return hk_vm_teardown(vm) ? -EINTR : 0;
