@@ -169,7 +169,7 @@ TEST_F_TIMEOUT(soc, eight_vms_at_once, 120)
 	int i;
 
 	for (i = 0; i < 8; i++) {
-		w[i] = (struct vm_thread){ .n = 300 };
+		w[i] = (struct vm_thread){ .n = 100 };
 		ASSERT_EQ(0, pthread_create(&th[i], NULL, vm_worker, &w[i]));
 	}
 	for (i = 0; i < 8; i++) {

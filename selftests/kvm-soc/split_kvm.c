@@ -630,7 +630,7 @@ TEST_F_TIMEOUT(vm, four_vcpus_exit_concurrently, 120)
 	TVM_LOAD(t, pio_loop);
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(i, tvm_add_vcpu(t));
-		w[i] = (struct vcpu_worker){ .t = t, .idx = i, .n = 300 };
+		w[i] = (struct vcpu_worker){ .t = t, .idx = i, .n = 150 };
 	}
 	for (i = 0; i < 4; i++)
 		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL, pio_worker, &w[i]));
@@ -654,7 +654,7 @@ TEST_F_TIMEOUT(vm, four_vcpus_exit_concurrently, 120)
 	for (i = 0; i < 4; i++) {
 		pthread_join(w[i].thread, NULL);
 		EXPECT_EQ(0, w[i].errors) TH_LOG("vcpu %d", i);
-		EXPECT_EQ(300, w[i].progress);
+		EXPECT_EQ(150, w[i].progress);
 	}
 	if (kicks)
 		TH_LOG("%s: watchdog kicked stalled vCPU threads %d time(s)",
