@@ -42,7 +42,7 @@ static bool ksoc_overlap(u64 a, u64 alen, u64 b, u64 blen)
  */
 int ksoc_layout_check(const struct ksoc_layout *l)
 {
-	u64 api_len, ioreq_len, posted_len;
+	u64 api_len, ioreq_len, posted_len, event_len;
 
 	if (l->window_size < 2 * KSOC_HDR_AREA ||
 	    l->window_size > KSOC_WINDOW_MAX ||
@@ -89,11 +89,50 @@ int ksoc_layout_check(const struct ksoc_layout *l)
 		posted_len = 0;
 	}
 
+	if (l->event_nr) {
+		if (l->event_nr % 8 || l->event_nr > KSOC_EVENT_MAX)
+			return -EPROTO;
+		event_len = ksoc_event_area_size(l->event_nr);
+		if (!ksoc_area_ok(l->event_offset, event_len, l->window_size))
+			return -EPROTO;
+	} else {
+		if (l->event_offset)
+			return -EPROTO;
+		event_len = 0;
+	}
+
 	if (ksoc_overlap(l->api_offset, api_len, l->ioreq_offset, ioreq_len) ||
 	    ksoc_overlap(l->api_offset, api_len, l->posted_offset, posted_len) ||
-	    ksoc_overlap(l->ioreq_offset, ioreq_len, l->posted_offset, posted_len))
+	    ksoc_overlap(l->ioreq_offset, ioreq_len, l->posted_offset, posted_len) ||
+	    ksoc_overlap(l->event_offset, event_len, l->api_offset, api_len) ||
+	    ksoc_overlap(l->event_offset, event_len, l->ioreq_offset, ioreq_len) ||
+	    ksoc_overlap(l->event_offset, event_len, l->posted_offset, posted_len))
 		return -EPROTO;
 	return 0;
+}
+
+/**
+ * ksoc_layout_add_events - give a computed layout an event area (host side).
+ * @l: a layout from ksoc_layout_compute(); the area goes at its end.
+ * @event_nr: number of event channels, a multiple of 8.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int ksoc_layout_add_events(struct ksoc_layout *l, u32 event_nr)
+{
+	u64 off = l->window_size;
+
+	if (!event_nr || event_nr % 8 || event_nr > KSOC_EVENT_MAX ||
+	    l->event_nr)
+		return -EINVAL;
+	l->event_offset = off;
+	l->event_nr = event_nr;
+	off = ksoc_align_up(off + ksoc_event_area_size(event_nr),
+			    KVM_SOC_AREA_ALIGN);
+	if (off > KSOC_WINDOW_MAX)
+		return -EINVAL;
+	l->window_size = off;
+	return ksoc_layout_check(l) ? -EINVAL : 0;
 }
 
 /**
@@ -173,6 +212,8 @@ void ksoc_window_format(void *win, const struct ksoc_layout *l)
 	d->ioreq_slot_size = cpu_to_le32(l->ioreq_slot_size);
 	d->posted_offset = cpu_to_le32(l->posted_offset);
 	d->posted_nr_entries = cpu_to_le32(l->posted_nr_entries);
+	d->event_offset = cpu_to_le32(l->event_offset);
+	d->event_nr = cpu_to_le32(l->event_nr);
 }
 
 /**
@@ -187,6 +228,7 @@ void ksoc_window_format(void *win, const struct ksoc_layout *l)
 int ksoc_window_parse(const void *win, u64 window_size, struct ksoc_layout *l)
 {
 	struct kvm_soc_window_desc d;
+	unsigned int i;
 
 	if (window_size < sizeof(struct kvm_soc_window_hdr))
 		return -EPROTO;
@@ -199,6 +241,9 @@ int ksoc_window_parse(const void *win, u64 window_size, struct ksoc_layout *l)
 		return -EPROTO;
 	if (le64_to_cpu(d.window_size) != window_size)
 		return -EPROTO;
+	for (i = 0; i < ARRAY_SIZE(d.reserved); i++)
+		if (d.reserved[i])
+			return -EPROTO;
 
 	l->window_id = le32_to_cpu(d.window_id);
 	l->window_size = le64_to_cpu(d.window_size);
@@ -211,6 +256,8 @@ int ksoc_window_parse(const void *win, u64 window_size, struct ksoc_layout *l)
 	l->ioreq_slot_size = le32_to_cpu(d.ioreq_slot_size);
 	l->posted_offset = le32_to_cpu(d.posted_offset);
 	l->posted_nr_entries = le32_to_cpu(d.posted_nr_entries);
+	l->event_offset = le32_to_cpu(d.event_offset);
+	l->event_nr = le32_to_cpu(d.event_nr);
 	return ksoc_layout_check(l);
 }
 

@@ -33,6 +33,8 @@
  * @ioreq_slot_size: bytes per IOREQ slot.
  * @posted_offset: offset of the posted-write entries.
  * @posted_nr_entries: number of posted-write entries (0: none).
+ * @event_offset: offset of the event area.
+ * @event_nr: number of event channels (0: none).
  */
 struct ksoc_layout {
 	u32 window_id;
@@ -46,17 +48,27 @@ struct ksoc_layout {
 	u32 ioreq_slot_size;
 	u32 posted_offset;
 	u32 posted_nr_entries;
+	u32 event_offset;
+	u32 event_nr;
 };
 
 #define KSOC_API_MAX_SLOTS	256
 #define KSOC_IOREQ_MAX_SLOTS	1024
 #define KSOC_POSTED_MAX		65536
 #define KSOC_WINDOW_MAX		BIT_ULL(32)
+#define KSOC_EVENT_MAX		4096
+
+/* Bytes of an event area of @nr channels: header, soc_count, host_count. */
+static inline u64 ksoc_event_area_size(u32 nr)
+{
+	return sizeof(struct kvm_soc_event_hdr) + 2ULL * nr * sizeof(__le64);
+}
 
 int ksoc_layout_compute(struct ksoc_layout *l, u32 window_id,
 			u32 api_nr_slots, u32 api_slot_size, u32 nr_vcpus,
 			u32 posted_nr_entries, u64 host_features);
 int ksoc_layout_check(const struct ksoc_layout *l);
+int ksoc_layout_add_events(struct ksoc_layout *l, u32 event_nr);
 void ksoc_window_format(void *win, const struct ksoc_layout *l);
 int ksoc_window_parse(const void *win, u64 window_size,
 		      struct ksoc_layout *l);
@@ -83,6 +95,24 @@ ksoc_ioreq_slot(void *win, const struct ksoc_layout *l, u32 i)
 {
 	return (struct kvm_soc_ioreq *)((u8 *)win + l->ioreq_offset +
 					(u64)i * l->ioreq_slot_size);
+}
+
+static inline struct kvm_soc_event_hdr *
+ksoc_event_hdr(void *win, const struct ksoc_layout *l)
+{
+	return (struct kvm_soc_event_hdr *)((u8 *)win + l->event_offset);
+}
+
+/* soc_count[]: written by the SoC only. */
+static inline __le64 *ksoc_event_soc_count(void *win, const struct ksoc_layout *l)
+{
+	return (__le64 *)(ksoc_event_hdr(win, l) + 1);
+}
+
+/* host_count[]: written by the host only. */
+static inline __le64 *ksoc_event_host_count(void *win, const struct ksoc_layout *l)
+{
+	return ksoc_event_soc_count(win, l) + l->event_nr;
 }
 
 /**

@@ -80,5 +80,7 @@ bool ksoc_cap_in(const unsigned int *caps, unsigned int n, unsigned int cap);
 /* VM-level API slots per VM window; vCPU n uses slot KSOC_VM_API_SLOTS + n. */
 #define KSOC_VM_API_SLOTS	4
 #define KSOC_VM_API_SLOT_SIZE	(16 * 1024)
+/* Event channels (irqfds + ioeventfds) per VM window. */
+#define KSOC_VM_EVENTS		256
 
 #endif /* _KSOC_KVM_IOCTL_H */

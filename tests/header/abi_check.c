@@ -11,7 +11,7 @@
 #define SZ(s, n) KSOC_ASSERT(size_##s, sizeof(struct s) == (n))
 #define OFF(s, f, n) KSOC_ASSERT(off_##s##_##f, offsetof(struct s, f) == (n))
 
-SZ(kvm_soc_window_desc, 64);
+SZ(kvm_soc_window_desc, 128);
 OFF(kvm_soc_window_desc, magic, 0);
 OFF(kvm_soc_window_desc, abi_version, 4);
 OFF(kvm_soc_window_desc, hdr_size, 8);
@@ -26,6 +26,9 @@ OFF(kvm_soc_window_desc, ioreq_nr_slots, 48);
 OFF(kvm_soc_window_desc, ioreq_slot_size, 52);
 OFF(kvm_soc_window_desc, posted_offset, 56);
 OFF(kvm_soc_window_desc, posted_nr_entries, 60);
+OFF(kvm_soc_window_desc, event_offset, 64);
+OFF(kvm_soc_window_desc, event_nr, 68);
+OFF(kvm_soc_window_desc, reserved, 72);
 
 SZ(kvm_soc_host_status, 64);
 OFF(kvm_soc_host_status, state, 0);
@@ -44,9 +47,8 @@ OFF(kvm_soc_soc_status, reserved, 28);
 
 SZ(kvm_soc_window_hdr, 256);
 OFF(kvm_soc_window_hdr, desc, 0);
-OFF(kvm_soc_window_hdr, host, 64);
-OFF(kvm_soc_window_hdr, soc, 128);
-OFF(kvm_soc_window_hdr, reserved, 192);
+OFF(kvm_soc_window_hdr, host, 128);
+OFF(kvm_soc_window_hdr, soc, 192);
 
 SZ(kvm_soc_api_hdr, 64);
 OFF(kvm_soc_api_hdr, state, 0);
@@ -108,6 +110,21 @@ SZ(kvm_soc_create_memory, 32);
 OFF(kvm_soc_create_memory, size, 8);
 
 /* ioctl argument (not on the wire, but fixed for 32/64-bit userspace) */
+SZ(kvm_soc_event_hdr, 128);
+OFF(kvm_soc_event_hdr, soc_seq, 0);
+OFF(kvm_soc_event_hdr, host_seq, 64);
+SZ(kvm_soc_irqfd, 32);
+OFF(kvm_soc_irqfd, gsi, 0);
+OFF(kvm_soc_irqfd, flags, 4);
+SZ(kvm_soc_ioeventfd, 32);
+OFF(kvm_soc_ioeventfd, addr, 0);
+OFF(kvm_soc_ioeventfd, datamatch, 8);
+OFF(kvm_soc_ioeventfd, len, 16);
+OFF(kvm_soc_ioeventfd, flags, 20);
+SZ(kvm_soc_vm_stats, 128);
+OFF(kvm_soc_vm_stats, exits, 8);
+OFF(kvm_soc_vm_stats, ioeventfd_kicks, 56);
+OFF(kvm_soc_vm_stats, reserved, 64);
 SZ(kvm_soc_info, 96);
 OFF(kvm_soc_info, argsz, 0);
 OFF(kvm_soc_info, flags, 4);

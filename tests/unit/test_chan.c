@@ -32,6 +32,7 @@ FIXTURE_SETUP(win)
 	self->w = win_alloc();
 	ASSERT_EQ(0, ksoc_layout_compute(&self->l, 3, 8, 1024, 4, 64,
 					 BIT_ULL(KVM_SOC_F_HEARTBEAT)));
+	ASSERT_EQ(0, ksoc_layout_add_events(&self->l, 64));
 	ASSERT_LE(self->l.window_size, WIN_SIZE);
 	ksoc_window_format(self->w, &self->l);
 }
@@ -98,6 +99,12 @@ TEST_F(win, parse_rejects_hostile_layouts)
 	BAD(&d->posted_nr_entries, cpu_to_le32(48));	/* not a power of 2 */
 	BAD(&d->posted_offset, orig.ioreq_offset);		/* overlaps IOREQ */
 	BAD(&d->window_size, cpu_to_le64(sz * 2));
+	BAD(&d->event_nr, cpu_to_le32(12));		/* not a multiple of 8 */
+	BAD(&d->event_nr, cpu_to_le32(KSOC_EVENT_MAX + 8));
+	BAD(&d->event_nr, cpu_to_le32(0x7ffffff8));	/* past the end */
+	BAD(&d->event_offset, orig.ioreq_offset);		/* overlaps IOREQ */
+	BAD(&d->event_offset, cpu_to_le32(le32_to_cpu(orig.event_offset) + 8));
+	BAD(&d->reserved[3], cpu_to_le32(1));		/* reserved */
 #undef BAD
 	*d = orig;
 	EXPECT_EQ(0, ksoc_window_parse(self->w, sz, &p));
@@ -113,6 +120,15 @@ TEST(layout_compute_rejects_inexpressible)
 	EXPECT_EQ(0, ksoc_layout_compute(&l, 0, 4, 1024, 0, 0, 0));
 	EXPECT_EQ(0, l.ioreq_offset);
 	EXPECT_EQ(0, l.posted_offset);
+	EXPECT_EQ(0, l.event_nr);
+	EXPECT_EQ(-EINVAL, ksoc_layout_add_events(&l, 0));
+	EXPECT_EQ(-EINVAL, ksoc_layout_add_events(&l, 12));
+	EXPECT_EQ(-EINVAL, ksoc_layout_add_events(&l, KSOC_EVENT_MAX + 8));
+	EXPECT_EQ(0, ksoc_layout_add_events(&l, 256));
+	EXPECT_EQ(-EINVAL, ksoc_layout_add_events(&l, 256));	/* only once */
+	EXPECT_EQ(0, l.event_offset % KVM_SOC_AREA_ALIGN);
+	EXPECT_LE(l.event_offset + sizeof(struct kvm_soc_event_hdr) + 2 * 256 * 8,
+		  l.window_size);
 }
 
 TEST_F(win, api_roundtrip)

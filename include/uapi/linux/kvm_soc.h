@@ -86,6 +86,10 @@ enum kvm_soc_peer_state {
  * @posted_offset: byte offset of the posted-write ring entries.
  * @posted_nr_entries: number of ring entries; a power of two, or 0 when the
  *	window has no posted-write ring.
+ * @event_offset: byte offset of the event area (struct kvm_soc_event_hdr).
+ * @event_nr: number of event channels (irqfd/ioeventfd), a multiple of 8
+ *	and at most 4096, or 0 when the window has no event area.
+ * @reserved: must be zero.
  *
  * Written once by the host before it sets &kvm_soc_host_status.state to
  * KVM_SOC_PEER_UP; read-only afterwards.  Areas are KVM_SOC_AREA_ALIGN
@@ -107,6 +111,9 @@ struct kvm_soc_window_desc {
 	__le32 ioreq_slot_size;
 	__le32 posted_offset;
 	__le32 posted_nr_entries;
+	__le32 event_offset;
+	__le32 event_nr;
+	__le32 reserved[14];
 };
 
 /**
@@ -148,16 +155,14 @@ struct kvm_soc_soc_status {
  * @desc: static layout, host-written before the host goes UP.
  * @host: host-written dynamic line.
  * @soc: SoC-written dynamic line.
- * @reserved: must be zero.
  *
- * Each sub-block sits in its own KVM_SOC_LINE so the two writers never
+ * Each sub-block sits in its own KVM_SOC_LINE(s) so the two writers never
  * share a cache line.
  */
 struct kvm_soc_window_hdr {
 	struct kvm_soc_window_desc desc;
 	struct kvm_soc_host_status host;
 	struct kvm_soc_soc_status soc;
-	__le64 reserved[8];
 };
 
 /*
@@ -215,6 +220,14 @@ enum kvm_soc_api_state {
  *	API slot); @target: the vCPU index; as SYS_IOCTL.
  * @KVM_SOC_OP_VCPU_KICK: make the vCPU leave KVM_RUN (VM window); @target:
  *	the vCPU index.  The vCPU then posts a KVM_EXIT_INTR exit.
+ * @KVM_SOC_OP_IRQFD: assign or deassign an irqfd (VM window); @target: the
+ *	event channel; request payload struct kvm_soc_irqfd; @result: KVM's
+ *	KVM_IRQFD result, -EBUSY for a channel in use on assign, -ENOENT for
+ *	a channel that is not an irqfd on deassign.
+ * @KVM_SOC_OP_IOEVENTFD: assign or deassign an ioeventfd (VM window);
+ *	@target: the event channel; request payload struct
+ *	kvm_soc_ioeventfd; @result as for KVM_SOC_OP_IRQFD, with KVM's
+ *	KVM_IOEVENTFD errnos (-EEXIST, -ENOENT, -EINVAL).
  * @KVM_SOC_OP_NR: number of defined ops.
  */
 enum kvm_soc_api_op {
@@ -226,6 +239,8 @@ enum kvm_soc_api_op {
 	KVM_SOC_OP_CREATE_VCPU		= 6,
 	KVM_SOC_OP_VCPU_IOCTL		= 7,
 	KVM_SOC_OP_VCPU_KICK		= 8,
+	KVM_SOC_OP_IRQFD		= 9,
+	KVM_SOC_OP_IOEVENTFD		= 10,
 	KVM_SOC_OP_NR
 };
 
@@ -397,6 +412,103 @@ struct kvm_soc_ioreq {
 };
 
 /*
+ * Event area: interrupts and doorbells that need no answer.  Each event
+ * channel i (assigned by KVM_SOC_OP_IRQFD or KVM_SOC_OP_IOEVENTFD) has a
+ * free-running 64-bit counter written by the SoC only, soc_count[i], and
+ * one written by the host only, host_count[i]:
+ *
+ *   irqfd        soc_count[i]   +1 per trigger (bursts may coalesce); the
+ *                               host signals its KVM irqfd when it changed
+ *   irqfd with   host_count[i]  +1 per resample (guest EOI of the level
+ *   resample                    interrupt); the SoC signals the resamplefd
+ *   ioeventfd    host_count[i]  +n for n guest writes, exactly; the SoC
+ *                               adds the difference to its eventfd
+ *
+ * A writer stores the counter, then advances its seq (soc_seq or
+ * host_seq, in struct kvm_soc_event_hdr) with release semantics, then
+ * rings the peer's doorbell for the VM.  A reader that sees a seq it has
+ * not seen acquires it, then compares every counter of its assigned
+ * channels with the value it saw last.  Readers keep those values
+ * privately; a counter that moves by more than KVM_SOC_EVENT_MAX_DELTA
+ * between two reads is a protocol violation.  No side ever waits for the
+ * other, and no read-modify-write crosses the link.
+ *
+ * Layout at desc.event_offset: struct kvm_soc_event_hdr, then
+ * __le64 soc_count[event_nr], then __le64 host_count[event_nr].
+ */
+
+#define KVM_SOC_EVENT_MAX_DELTA		(1ULL << 32)
+
+/**
+ * struct kvm_soc_event_hdr - header of a VM window's event area.
+ * @soc_seq: SoC-written: advanced after any soc_count changed.
+ * @reserved0: must be zero.
+ * @host_seq: host-written: advanced after any host_count changed.
+ * @reserved1: must be zero.
+ */
+struct kvm_soc_event_hdr {
+	__le64 soc_seq;
+	__le64 reserved0[7];
+	__le64 host_seq;
+	__le64 reserved1[7];
+};
+
+/**
+ * enum kvm_soc_irqfd_flag_bits - &kvm_soc_irqfd.flags bits.
+ * @KVM_SOC_IRQFD_F_DEASSIGN: deassign instead of assign.
+ * @KVM_SOC_IRQFD_F_RESAMPLE: level-triggered with a resample channel
+ *	(host_count of the same event channel).
+ * @KVM_SOC_IRQFD_F_NR_BITS: number of defined bits.
+ */
+enum kvm_soc_irqfd_flag_bits {
+	KVM_SOC_IRQFD_F_DEASSIGN	= 0,
+	KVM_SOC_IRQFD_F_RESAMPLE	= 1,
+	KVM_SOC_IRQFD_F_NR_BITS
+};
+
+/**
+ * struct kvm_soc_irqfd - request payload of KVM_SOC_OP_IRQFD.
+ * @gsi: the GSI the irqfd injects.
+ * @flags: KVM_SOC_IRQFD_F_* bits.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_irqfd {
+	__le32 gsi;
+	__le32 flags;
+	__le32 reserved[6];
+};
+
+/**
+ * enum kvm_soc_ioeventfd_flag_bits - &kvm_soc_ioeventfd.flags bits.
+ * @KVM_SOC_IOEVENTFD_F_DEASSIGN: deassign instead of assign.
+ * @KVM_SOC_IOEVENTFD_F_PIO: @addr is a port, else guest-physical MMIO.
+ * @KVM_SOC_IOEVENTFD_F_DATAMATCH: only writes of @datamatch count.
+ * @KVM_SOC_IOEVENTFD_F_NR_BITS: number of defined bits.
+ */
+enum kvm_soc_ioeventfd_flag_bits {
+	KVM_SOC_IOEVENTFD_F_DEASSIGN	= 0,
+	KVM_SOC_IOEVENTFD_F_PIO		= 1,
+	KVM_SOC_IOEVENTFD_F_DATAMATCH	= 2,
+	KVM_SOC_IOEVENTFD_F_NR_BITS
+};
+
+/**
+ * struct kvm_soc_ioeventfd - request payload of KVM_SOC_OP_IOEVENTFD.
+ * @addr: port or guest-physical address.
+ * @datamatch: the value a write must have (KVM_SOC_IOEVENTFD_F_DATAMATCH).
+ * @len: 0 (any length), 1, 2, 4 or 8.
+ * @flags: KVM_SOC_IOEVENTFD_F_* bits.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_ioeventfd {
+	__le64 addr;
+	__le64 datamatch;
+	__le32 len;
+	__le32 flags;
+	__le32 reserved[2];
+};
+
+/*
  * Posted-write ring: guest writes that need no answer (host -> SoC).  The
  * host produces at &kvm_soc_host_status.posted_prod, the SoC consumes at
  * &kvm_soc_soc_status.posted_cons; both indices are free-running u32 and an
@@ -511,6 +623,40 @@ struct kvm_soc_create_memory {
  */
 #define KVM_SOC_CREATE_MEMORY		_IOW(KVM_SOC_IO, 0x82, struct kvm_soc_create_memory)
 
+/**
+ * struct kvm_soc_vm_stats - argument of KVM_SOC_GET_VM_STATS.
+ * @argsz: in: sizeof(struct kvm_soc_vm_stats) as the caller knows it.
+ * @flags: in: must be zero.
+ * @exits: out: exits that crossed the IOREQ ring, all vCPUs (each is one
+ *	return of KVM_RUN to this VM's userspace).
+ * @exits_io: out: of those, KVM_EXIT_IO.
+ * @exits_mmio: out: of those, KVM_EXIT_MMIO.
+ * @exits_intr: out: of those, KVM_RUN returning -EINTR (kicks, signals).
+ * @irqfd_triggers: out: irqfd signals forwarded to the host.
+ * @irqfd_resamples: out: resamples delivered to resamplefds.
+ * @ioeventfd_kicks: out: guest writes delivered to ioeventfds.
+ * @reserved: out: zero.
+ */
+struct kvm_soc_vm_stats {
+	__u32 argsz;
+	__u32 flags;
+	__u64 exits;
+	__u64 exits_io;
+	__u64 exits_mmio;
+	__u64 exits_intr;
+	__u64 irqfd_triggers;
+	__u64 irqfd_resamples;
+	__u64 ioeventfd_kicks;
+	__u64 reserved[8];
+};
+
+/**
+ * KVM_SOC_GET_VM_STATS - _IOWR, on a /dev/kvm-soc VM fd: counters of the
+ * VM's traffic since it was created.  -EINVAL for an argsz smaller than
+ * the v0 struct or non-zero flags.
+ */
+#define KVM_SOC_GET_VM_STATS		_IOWR(KVM_SOC_IO, 0x83, struct kvm_soc_vm_stats)
+
 /*
  * host-kvm's helper interface (host side, not /dev/kvm-soc): the context
  * file host-kvm hands to its helper process (tools/kvm-soc-vmctx.c).
@@ -519,8 +665,10 @@ struct kvm_soc_create_memory {
 /**
  * KVM_SOC_HOST_CTX_ENTER - _IO, on a host-kvm context file, from a thread
  * of the helper process.  The thread serves host-kvm inside the kernel and
- * returns 1 to ask for one more thread, 0 when it is done, or -EINTR after
- * a signal (enter again).
+ * returns 1 to ask for one more thread, 2 to ask for an eventfd, 0 when it
+ * is done, or -EINTR after a signal (enter again).  The argument is 0,
+ * except on the entry after a 2: the new eventfd's number + 1, or the
+ * negative errno of eventfd(2).
  */
 #define KVM_SOC_HOST_CTX_ENTER		_IO(KVM_SOC_IO, 0x90)
 
