@@ -93,7 +93,7 @@ static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
 	bool first = false;
 	long r;
 
-	if (cmd != KVM_SOC_HOST_CTX_ENTER || arg)
+	if (cmd != KVM_SOC_HOST_CTX_ENTER)
 		return -ENOTTY;
 
 	spin_lock(&ctx->lock);
@@ -112,6 +112,9 @@ static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
 	spin_unlock(&ctx->lock);
 	if (current->mm != ctx->mm)
 		return -EPERM;
+	/* Only a VM's main thread asks for eventfds (and gets an answer). */
+	if (arg && (current != ctx->main || ctx->kind != HK_CTX_VM))
+		return -EINVAL;
 
 	if (current == ctx->main) {
 		if (first)
@@ -119,7 +122,7 @@ static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
 		if (ctx->kind == HK_CTX_SYS)
 			r = hk_sys_main(ctx->owner, first);
 		else
-			r = hk_vm_main(vm, first);
+			r = hk_vm_main(vm, first, (long)arg);
 		if (!r)
 			complete(&ctx->done);
 		return r;

@@ -8,6 +8,7 @@
 #define _HOST_KVM_H
 
 #include <linux/completion.h>
+#include <linux/irq_work.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -30,6 +31,36 @@ extern char *hk_helper;
 
 struct hk_vm;
 struct hk_vcpu;
+struct hk_event;
+
+/* Eventfds a VM helper keeps ready (an irqfd with resample takes two). */
+#define HK_EV_POOL		2
+
+/**
+ * struct hk_events - a VM's event channels (event.c).
+ * @lock: protects @ev against @work; process context takes it with irqs off.
+ * @work: signals KVM irqfds for moved SoC counters, in hardirq context.
+ * @ev: channel -> event; written by the VM's main thread under @lock.
+ * @soc_seen: per channel, the SoC counter last acted on (under @lock).
+ * @host_count: per channel, the host counter as last written (private).
+ * @soc_seq_seen: the SoC's event seq last acted on (under @lock).
+ * @host_seq: generator of the host's event seq.
+ * @pool: eventfds of the helper (fd numbers there) ready for use.
+ * @nr_pool: entries in @pool.
+ * @pool_err: the helper's last failure to make one (0: none).
+ */
+struct hk_events {
+	spinlock_t lock; /* protects @ev, @soc_seen, @soc_seq_seen */
+	struct irq_work work;
+	struct hk_event *ev[KSOC_VM_EVENTS];
+	u64 soc_seen[KSOC_VM_EVENTS];
+	u64 host_count[KSOC_VM_EVENTS];
+	u64 soc_seq_seen;
+	atomic64_t host_seq;
+	int pool[HK_EV_POOL];
+	int nr_pool;
+	int pool_err;
+};
 
 /**
  * enum hk_ctx_kind - what a helper process serves.
@@ -123,9 +154,11 @@ struct host_kvm {
  * @slots: memory slot id -> struct hk_slot.
  * @staging: the main thread's bounce buffer.
  * @buf: payload buffer of the main thread.
+ * @ev: irqfds and ioeventfds.
  * @rcu: frees the struct after doorbells can no longer see it.
  */
 struct hk_vm {
+	struct rcu_head rcu;	/* first: kfree_rcu() wants a small offset */
 	struct host_kvm *hk;
 	u32 id;
 	void *win;
@@ -148,7 +181,7 @@ struct hk_vm {
 	struct xarray slots;
 	unsigned long staging;
 	u8 *buf;
-	struct rcu_head rcu;
+	struct hk_events ev;
 };
 
 /* ctx.c */
@@ -172,12 +205,21 @@ s64 hk_check_extension(struct file *f, unsigned long cap);
 s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
 void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm);
 
+/* event.c */
+void hk_ev_init(struct hk_vm *vm);
+bool hk_ev_pool_want(struct hk_vm *vm);
+void hk_ev_pool_add(struct hk_vm *vm, long arg);
+s64 hk_ev_irqfd(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
+s64 hk_ev_ioeventfd(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
+void hk_ev_doorbell(struct hk_vm *vm);
+void hk_ev_release_all(struct hk_vm *vm);
+
 /* vm.c */
 s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf);
 s64 hk_vm_destroy(struct host_kvm *hk, u32 id);
 void hk_vm_doorbell(struct host_kvm *hk, unsigned int vec);
 void hk_vm_destroy_all(struct host_kvm *hk);
-long hk_vm_main(struct hk_vm *vm, bool first);
+long hk_vm_main(struct hk_vm *vm, bool first, long arg);
 long hk_vcpu_main(struct hk_vcpu *vcpu);
 bool hk_vcpu_is(struct hk_vcpu *vcpu, struct task_struct *task);
 struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task);

@@ -557,6 +557,12 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			return -EINVAL;
 		send_sig(SIGUSR1, vm->vcpus[m->target]->task, 1);
 		return 0;
+	case KVM_SOC_OP_IRQFD:
+		m->len = len;
+		return hk_ev_irqfd(vm, m, buf);
+	case KVM_SOC_OP_IOEVENTFD:
+		m->len = len;
+		return hk_ev_ioeventfd(vm, m, buf);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -626,6 +632,7 @@ static int hk_vm_teardown(struct hk_vm *vm)
 	if (vm->creating &&
 	    wait_for_completion_killable(&vm->creating->exited))
 		return -EINTR;
+	hk_ev_release_all(vm);
 	hk_vm_unmap_memory(vm, true);
 	if (vm->vm_file)
 		fput(vm->vm_file);
@@ -640,11 +647,14 @@ static int hk_vm_teardown(struct hk_vm *vm)
  * hk_vm_main - what the VM helper's main thread does inside the kernel.
  * @vm: the VM.
  * @first: first entry: create the VM.
+ * @arg: ENTER's argument: 0, or the helper's answer to a request for an
+ *	eventfd.
  *
  * Return: 0 when the VM is torn down (the helper exits), 1 to get one
- * more thread (a new vCPU), -EINTR to take a signal and come back.
+ * more thread (a new vCPU), 2 to get an eventfd, -EINTR to take a signal
+ * and come back.
  */
-long hk_vm_main(struct hk_vm *vm, bool first)
+long hk_vm_main(struct hk_vm *vm, bool first, long arg)
 {
 	u32 i;
 
@@ -652,12 +662,18 @@ long hk_vm_main(struct hk_vm *vm, bool first)
 		vm->create_ret = hk_vm_setup(vm);
 		complete(&vm->created);
 	}
+	if (arg)
+		hk_ev_pool_add(vm, arg);
 	for (;;) {
 		if (vm->creating) {
 			if (wait_for_completion_interruptible(&vm->creating->started) ||
 			    hk_vcpu_create_done(vm))
 				return -EINTR;
 		}
+		/* Keep eventfds ready for KVM_SOC_OP_IRQFD/IOEVENTFD. */
+		if (!vm->create_ret && hk_ev_pool_want(vm) &&
+		    !READ_ONCE(vm->ctx->dead))
+			return 2;
 		/* Re-checked once a second, as the vCPU threads do. */
 		if (wait_event_interruptible_timeout(vm->wq, hk_vm_has_work(vm),
 						     HZ) < 0)
@@ -705,6 +721,7 @@ static void hk_vm_free(struct hk_vm *vm, bool killable)
 		hk_vcpu_free(vm->vcpus[i]);
 	if (vm->ctx)
 		hk_ctx_put(vm->ctx);
+	hk_ev_release_all(vm);
 	hk_vm_unmap_memory(vm, false);
 	if (vm->vm_file)
 		fput(vm->vm_file);
@@ -746,6 +763,8 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS + KSOC_MAX_VCPUS,
 				  KSOC_VM_API_SLOT_SIZE, KSOC_MAX_VCPUS, 0,
 				  BIT_ULL(KVM_SOC_F_HEARTBEAT));
+	if (!ret)
+		ret = ksoc_layout_add_events(&l, KSOC_VM_EVENTS);
 	if (ret)
 		return ret;
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
@@ -756,6 +775,7 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	init_waitqueue_head(&vm->wq);
 	init_completion(&vm->created);
 	xa_init(&vm->slots);
+	hk_ev_init(vm);
 	vm->buf = kvzalloc(ksoc_api_payload_max(&l), GFP_KERNEL);
 	ret = -ENOMEM;
 	if (!vm->buf)
@@ -852,7 +872,9 @@ void hk_vm_doorbell(struct host_kvm *hk, unsigned int vec)
 
 	rcu_read_lock();
 	vm = xa_load(&hk->vms, vec);
-	if (vm)
+	if (vm) {
 		hk_vm_wake(vm, false);
+		hk_ev_doorbell(vm);
+	}
 	rcu_read_unlock();
 }

@@ -7,6 +7,7 @@
 #define _SOC_KVM_H
 
 #include <linux/bitmap.h>
+#include <linux/irq_work.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
@@ -86,6 +87,86 @@ struct soc_kvm {
 extern struct rw_semaphore soc_kvm_rwsem;
 extern struct soc_kvm *soc_kvm;
 
+struct soc_vcpu;
+struct soc_event;
+
+/**
+ * struct soc_events - a VM's event channels (event.c).
+ * @lock: protects @ev, @host_seq_seen and each channel's @seen against
+ *	@work; process context takes it with irqs off.
+ * @work: acts on host counters (ioeventfd kicks, resamples) in hardirq
+ *	context.
+ * @more_work: delivers, in process context, ioeventfd counts that
+ *	@work left (more than a batch).
+ * @gc: deassigns irqfds whose eventfd was closed, as KVM does.
+ * @ev: channel -> event; changed under the VM's lock and @lock.
+ * @soc_count: per channel, soc_count as last written (private; keeps the
+ *	counter monotonic when a channel is reused).
+ * @host_seq_seen: the host's event seq last acted on.
+ * @more: counts are left to deliver.
+ * @stopped: the window is going away: the works do nothing.
+ * @soc_seq: generator of the SoC's event seq.
+ */
+struct soc_events {
+	spinlock_t lock; /* protects @ev, @host_seq_seen, @more, @stopped */
+	struct irq_work work;
+	struct work_struct more_work;
+	struct work_struct gc;
+	struct soc_event *ev[KSOC_VM_EVENTS];
+	u64 soc_count[KSOC_VM_EVENTS];
+	u64 host_seq_seen;
+	bool more;
+	bool stopped;
+	atomic64_t soc_seq;
+};
+
+/* Counters reported by KVM_SOC_GET_VM_STATS. */
+struct soc_vm_stats {
+	atomic64_t exits;
+	atomic64_t exits_io;
+	atomic64_t exits_mmio;
+	atomic64_t exits_intr;
+	atomic64_t irqfd_triggers;
+	atomic64_t irqfd_resamples;
+	atomic64_t ioeventfd_kicks;
+};
+
+/**
+ * struct soc_vm - one VM.
+ * @ref: the VM file and each vCPU file hold one.
+ * @sk: the transport it was created on.
+ * @chan: its window's channel.
+ * @dead: detached: the window and transport are gone; answer -EIO.
+ * @lock: protects @vcpus and @nr_vcpus against each other's writers;
+ *	doorbells read them under RCU (a vCPU is freed after a grace period).
+ * @vcpus: vCPUs by index.
+ * @nr_vcpus: number of entries in @vcpus.
+ * @max_vcpus: IOREQ slots of the window.
+ * @xsave_size: KVM_CAP_XSAVE2 of the VM.
+ * @slots: memory slot id -> struct soc_slot (under @lock).
+ * @mm: the creating address space (mmgrab): the only one whose ioctls
+ *	this VM answers, as in KVM.
+ * @ev: irqfds and ioeventfds (event.c).
+ * @stats: counters for KVM_SOC_GET_VM_STATS.
+ * @rcu: frees the struct after doorbells can no longer see it.
+ */
+struct soc_vm {
+	struct rcu_head rcu;	/* first: kfree_rcu() wants a small offset */
+	struct kref ref;
+	struct soc_kvm *sk;
+	struct soc_chan chan;
+	bool dead;
+	struct mutex lock; /* protects @vcpus, @nr_vcpus */
+	struct soc_vcpu __rcu *vcpus[KSOC_MAX_VCPUS];
+	u32 nr_vcpus;
+	u32 max_vcpus;
+	u32 xsave_size;
+	struct xarray slots;
+	struct mm_struct *mm;
+	struct soc_events ev;
+	struct soc_vm_stats stats;
+};
+
 /* chan.c */
 void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 		   const struct ksoc_layout *l, u32 nr_shared);
@@ -102,6 +183,14 @@ long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		   u32 xsave_size, u64 token);
 long soc_check_extension(struct soc_chan *c, u32 op, unsigned long cap);
 long soc_result(s64 r);
+
+/* event.c */
+void soc_ev_init(struct soc_vm *vm);
+long soc_vm_irqfd(struct soc_vm *vm, unsigned long arg);
+long soc_vm_ioeventfd(struct soc_vm *vm, unsigned long arg);
+void soc_ev_doorbell(struct soc_vm *vm);
+void soc_ev_stop(struct soc_vm *vm, bool release);
+void soc_ev_free_all(struct soc_vm *vm);
 
 /* vm.c */
 long soc_vm_create(struct soc_kvm *sk, unsigned long type);

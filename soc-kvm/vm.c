@@ -46,40 +46,6 @@ MODULE_PARM_DESC(poll_ns, "ns KVM_RUN polls for an exit before sleeping");
 /* KVM's own limit on a memory slot (KVM_MEM_MAX_NR_PAGES, not in uapi). */
 #define SOC_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
 
-struct soc_vcpu;
-
-/**
- * struct soc_vm - one VM.
- * @ref: the VM file and each vCPU file hold one.
- * @sk: the transport it was created on.
- * @chan: its window's channel.
- * @dead: detached: the window and transport are gone; answer -EIO.
- * @lock: protects @vcpus and @nr_vcpus against each other's writers;
- *	doorbells read them under RCU (a vCPU is freed after a grace period).
- * @vcpus: vCPUs by index.
- * @nr_vcpus: number of entries in @vcpus.
- * @max_vcpus: IOREQ slots of the window.
- * @xsave_size: KVM_CAP_XSAVE2 of the VM.
- * @slots: memory slot id -> struct soc_slot (under @lock).
- * @mm: the creating address space (mmgrab): the only one whose ioctls
- *	this VM answers, as in KVM.
- * @rcu: frees the struct after doorbells can no longer see it.
- */
-struct soc_vm {
-	struct kref ref;
-	struct soc_kvm *sk;
-	struct soc_chan chan;
-	bool dead;
-	struct mutex lock; /* protects @vcpus, @nr_vcpus */
-	struct soc_vcpu __rcu *vcpus[KSOC_MAX_VCPUS];
-	u32 nr_vcpus;
-	u32 max_vcpus;
-	u32 xsave_size;
-	struct xarray slots;
-	struct mm_struct *mm;
-	struct rcu_head rcu;
-};
-
 /**
  * struct soc_slot - a memory slot as the host was given it.
  * @uaddr: userspace_addr in the VM's process.
@@ -147,6 +113,8 @@ static void soc_vm_release_ref(struct kref *ref)
 	struct soc_kvm *sk;
 	struct ksoc_api_msg m = { .op = KVM_SOC_OP_DESTROY_VM };
 
+	/* Outside soc_kvm_rwsem: the event works take it. */
+	soc_ev_stop(vm, true);
 	down_read(&soc_kvm_rwsem);
 	sk = vm->sk;
 	if (!vm->dead) {
@@ -155,10 +123,13 @@ static void soc_vm_release_ref(struct kref *ref)
 		if (!soc_chan_call(&sk->ctrl, &m, NULL, NULL, 0) && m.result)
 			pr_warn_ratelimited("vm %u: host destroy failed: %lld\n",
 					    vm->chan.id, m.result);
+		/* Doorbells that still see the VM read its window. */
+		synchronize_rcu();
 		sk->t->window_unmap(sk->t, vm->chan.id);
 		soc_vm_drop_slots(vm, sk->t);
 	}
 	up_read(&soc_kvm_rwsem);
+	soc_ev_free_all(vm);
 	mmdrop(vm->mm);
 	kfree_rcu(vm, rcu);
 }
@@ -253,8 +224,11 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 	run->exit_reason = m->exit_reason;
 	memcpy((u8 *)run + SOC_RUN_HEAD, m->exit, sizeof(m->exit));
 
-	if (m->flags & BIT(KVM_SOC_IOREQ_F_EINTR))
+	atomic64_inc(&vcpu->vm->stats.exits);
+	if (m->flags & BIT(KVM_SOC_IOREQ_F_EINTR)) {
+		atomic64_inc(&vcpu->vm->stats.exits_intr);
 		return -EINTR;	/* exit_reason as KVM left it */
+	}
 	if (m->flags & BIT(KVM_SOC_IOREQ_F_ERROR)) {
 		memcpy(&err, m->exit, sizeof(err));
 		err = le32_to_cpu((__force __le32)err);
@@ -264,7 +238,10 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 		soc_chan_fail(c, "unexpected exit flags");
 		return -EIO;
 	}
+	if (m->exit_reason == KVM_EXIT_MMIO)
+		atomic64_inc(&vcpu->vm->stats.exits_mmio);
 	if (m->exit_reason == KVM_EXIT_IO) {
+		atomic64_inc(&vcpu->vm->stats.exits_io);
 		memcpy(&io, m->exit, sizeof(io));
 		len = (u64)io.size * io.count > KVM_SOC_IOREQ_DATA_SIZE ?
 		      U32_MAX : io.size * io.count;
@@ -625,6 +602,29 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 	return 0;
 }
 
+static long soc_vm_get_stats(struct soc_vm *vm, void __user *argp)
+{
+	struct kvm_soc_vm_stats st;
+	u32 argsz;
+
+	if (get_user(argsz, (u32 __user *)argp))
+		return -EFAULT;
+	if (copy_from_user(&st, argp, min_t(u32, argsz, sizeof(st))))
+		return -EFAULT;
+	if (argsz < sizeof(st) || st.flags)
+		return -EINVAL;
+	memset(&st, 0, sizeof(st));
+	st.argsz = sizeof(st);
+	st.exits = atomic64_read(&vm->stats.exits);
+	st.exits_io = atomic64_read(&vm->stats.exits_io);
+	st.exits_mmio = atomic64_read(&vm->stats.exits_mmio);
+	st.exits_intr = atomic64_read(&vm->stats.exits_intr);
+	st.irqfd_triggers = atomic64_read(&vm->stats.irqfd_triggers);
+	st.irqfd_resamples = atomic64_read(&vm->stats.irqfd_resamples);
+	st.ioeventfd_kicks = atomic64_read(&vm->stats.ioeventfd_kicks);
+	return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
 static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct soc_vm *vm = filp->private_data;
@@ -633,6 +633,9 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	/* Like KVM: a VM belongs to the address space that created it. */
 	if (vm->mm != current->mm)
 		return -EIO;
+	/* Counters stay readable after the host or the transport is gone. */
+	if (cmd == KVM_SOC_GET_VM_STATS)
+		return soc_vm_get_stats(vm, (void __user *)arg);
 	if (_IOC_TYPE(cmd) != KVMIO)
 		return -ENOTTY;
 	down_read(&soc_kvm_rwsem);
@@ -648,6 +651,16 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		break;
 	case KVM_CHECK_EXTENSION:
 		r = soc_check_extension(&vm->chan, KVM_SOC_OP_VM_IOCTL, arg);
+		break;
+	case KVM_IRQFD:
+		mutex_lock(&vm->lock);
+		r = soc_vm_irqfd(vm, arg);
+		mutex_unlock(&vm->lock);
+		break;
+	case KVM_IOEVENTFD:
+		mutex_lock(&vm->lock);
+		r = soc_vm_ioeventfd(vm, arg);
+		mutex_unlock(&vm->lock);
 		break;
 	case KVM_SET_USER_MEMORY_REGION:
 #ifdef KVM_SET_USER_MEMORY_REGION2
@@ -703,6 +716,7 @@ static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
 	    KVM_SOC_PEER_UP)
 		goto err_unmap;
 	if (ksoc_window_parse(win, size, &l) || l.window_id != id ||
+	    l.event_nr > KSOC_VM_EVENTS ||
 	    !max || max > KSOC_MAX_VCPUS || l.ioreq_nr_slots != max ||
 	    slots != KSOC_VM_API_SLOTS || l.api_nr_slots != slots + max)
 		goto err_unmap;
@@ -763,6 +777,7 @@ long soc_vm_create(struct soc_kvm *sk, unsigned long type)
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
 	xa_init(&vm->slots);
+	soc_ev_init(vm);
 	vm->sk = sk;
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
@@ -809,6 +824,7 @@ void soc_vm_doorbell(struct soc_kvm *sk, unsigned int vec)
 	if (vm) {
 		wake_up_all(&vm->chan.wq);
 		soc_vm_wake_vcpus(vm, false);
+		soc_ev_doorbell(vm);
 	}
 	rcu_read_unlock();
 }
@@ -843,6 +859,7 @@ void soc_vm_detach_all(struct soc_kvm *sk)
 
 	xa_for_each(&sk->vms, id, vm) {
 		xa_erase(&sk->vms, id);
+		soc_ev_stop(vm, false);
 		vm->dead = true;
 		sk->t->window_unmap(sk->t, id);
 		mutex_lock(&vm->lock);

@@ -11,6 +11,8 @@
  * no state, no logic and no policy:
  *
  *   ioctl returns 1      start one more thread (host-kvm needs a vCPU thread)
+ *   ioctl returns 2      make an eventfd and pass its number + 1 (or the
+ *                        negative errno) when entering again
  *   ioctl returns 0      this thread is done: exit it
  *   ioctl fails, EINTR   a signal was handled (a vCPU kick): enter again
  *   anything else        exit the whole process; host-kvm cleans up
@@ -20,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -34,12 +37,18 @@ static void on_kick(int sig)
 static void *enter(void *unused)
 {
 	pthread_attr_t attr;
+	unsigned long arg = 0;
 	pthread_t t;
 	long r;
+	int fd;
 
 	for (;;) {
-		r = ioctl(ctx_fd, KVM_SOC_HOST_CTX_ENTER, 0);
-		if (r == 1) {
+		r = ioctl(ctx_fd, KVM_SOC_HOST_CTX_ENTER, arg);
+		arg = 0;
+		if (r == 2) {
+			fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			arg = fd >= 0 ? (unsigned long)fd + 1 : (unsigned long)(long)-errno;
+		} else if (r == 1) {
 			pthread_attr_init(&attr);
 			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 			pthread_attr_setstacksize(&attr, 64 * 1024);
