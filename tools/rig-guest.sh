@@ -78,6 +78,13 @@ run_test() { # <path>
 	echo "rig-guest: ---- $name: exit $rc"
 }
 
+# Keep KVM's VM-count static keys on for the whole run (see kvm_hold.c).
+hold_pid=
+if [ -c /dev/kvm ] && [ -x "$top/build/selftests/rig/kvm_hold" ]; then
+	"$top/build/selftests/rig/kvm_hold" &
+	hold_pid=$!
+fi
+
 case "$KSOC_MODE" in
 run)
 	while IFS= read -r t; do
@@ -93,6 +100,7 @@ bench)
 	echo "${PIPESTATUS[0]}" > "$out/tests/bench.rc"
 	;;
 esac
+[ -n "$hold_pid" ] && kill "$hold_pid" && wait "$hold_pid" 2>/dev/null
 
 if [ "$KSOC_NO_MODULES" != 1 ]; then
 	tap_begin zz-modules-unload

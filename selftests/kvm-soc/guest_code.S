@@ -6,6 +6,7 @@
  * Assembled into the test binary as data (.rodata), never executed there.
  */
 #define MMIO	0x10000000
+#define GUEST_DATA	0x8000
 
 	.section .rodata
 	.code64
@@ -184,5 +185,76 @@ guest_hello:
 2:	.ascii "Hello from a KVM guest whose exits are handled through kvm-soc.\n"
 3:	.asciz "Every character of this line is one PIO exit.\n"
 guest_hello_end:
+
+/*
+ * ioeventfd kicks: (GUEST_DATA) one-byte PIO writes to port 0x90, then the
+ * count on port 0x91 (one exit).
+ */
+	.globl guest_kick_loop, guest_kick_loop_end
+guest_kick_loop:
+	movl GUEST_DATA, %ecx
+1:	out %al, $0x90
+	dec %ecx
+	jnz 1b
+	movl GUEST_DATA, %eax
+	out %eax, $0x91
+	hlt
+guest_kick_loop_end:
+
+/*
+ * ioeventfds of every length: (GUEST_DATA) rounds of MMIO writes of 1, 2,
+ * 4 and 8 bytes at MMIO + 0x100/0x200/0x300/0x400, a 4-byte write at
+ * MMIO + 0x500, a 2-byte PIO write of 0x1234 and one of 0x4321 to port
+ * 0x94; then port 0x91.
+ */
+	.globl guest_kick_sizes, guest_kick_sizes_end
+guest_kick_sizes:
+	movl GUEST_DATA, %ecx
+1:	movb %al, MMIO + 0x100
+	movw %ax, MMIO + 0x200
+	movl %eax, MMIO + 0x300
+	movq %rax, MMIO + 0x400
+	movl %eax, MMIO + 0x500
+	mov $0x1234, %ax
+	out %ax, $0x94
+	mov $0x4321, %ax
+	out %ax, $0x94
+	dec %ecx
+	jnz 1b
+	out %eax, $0x91
+	hlt
+guest_kick_sizes_end:
+
+/*
+ * Latency loops for tools/kvm-soc-bench, with an in-kernel LAPIC:
+ * guest_kick_wait kicks port 0x90 and spins until the word at GUEST_DATA
+ * changes (the SoC thread's answer), forever; guest_irq_count halts with
+ * interrupts on and its handler (vector 0x40) counts in GUEST_DATA + 64.
+ */
+	.globl guest_kick_wait, guest_kick_wait_end
+guest_kick_wait:
+1:	movl GUEST_DATA, %ebx
+	out %al, $0x90
+2:	pause
+	cmpl GUEST_DATA, %ebx
+	je 2b
+	jmp 1b
+guest_kick_wait_end:
+
+	.globl guest_irq_count, guest_irq_count_end, guest_irq_count_handler
+guest_irq_count:
+	mov $0xfee000f0, %eax
+	movl $0x1ff, (%rax)
+1:	sti
+	hlt
+	jmp 1b
+guest_irq_count_handler:
+	lock incl GUEST_DATA + 64
+	push %rax
+	mov $0xfee000b0, %eax
+	movl $0, (%rax)
+	pop %rax
+	iretq
+guest_irq_count_end:
 
 	.section .note.GNU-stack, "", @progbits

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -420,6 +421,60 @@ TEST_F(soc, hostile_exit_fails_kvm_run)
 	EXPECT_EQ(-EIO, r.ret);
 	EXPECT_EQ(-EIO, tvm_run(&a, 0));
 	tvm_close(&a);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+}
+
+/* Offset of a VM window's event area: after the API and IOREQ slots. */
+static unsigned long event_area(void)
+{
+	unsigned long ioreq = (sizeof(struct kvm_soc_ioreq) + 63) & ~63UL;
+	unsigned long off = 4096 + 36 * 16384 + 32 * ioreq;
+
+	return (off + 4095) & ~4095UL;
+}
+
+/*
+ * Counts on the wire reach an ioeventfd exactly (here the wire says 5),
+ * and a host counter that jumps by more than the protocol allows fails
+ * that VM: nothing of the jump is delivered, later calls get EIO, and the
+ * VM still closes cleanly.
+ */
+TEST_F(soc, hostile_event_count_fails_vm)
+{
+	const unsigned long ev = event_area();
+	const unsigned long host_count0 = ev + 128 + 256 * 8;
+	struct kvm_ioeventfd io = {
+		.addr = 0x90, .len = 1, .flags = KVM_IOEVENTFD_FLAG_PIO,
+	};
+	struct tvm a;
+	uint64_t v = 0;
+	int efd, id = create_vm_window(&a);
+
+	if (id == -ENOENT)
+		SKIP(return, "no kvm-soc-loop debugfs");
+	ASSERT_LT(0, id);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	io.fd = efd;
+	ASSERT_EQ(0, ioctl(a.vm, KVM_IOEVENTFD, &io));	/* channel 0 */
+
+	ASSERT_EQ(0, loop_poke(id, host_count0, 5));
+	ASSERT_EQ(0, loop_poke(id, ev + 64, 0x1001));		/* host_seq */
+	usleep(200 * 1000);
+	ASSERT_EQ(8, read(efd, &v, 8));
+	EXPECT_EQ(5, v);
+
+	ASSERT_EQ(0, loop_poke(id, host_count0 + 4, 0x10));	/* +2^36 */
+	ASSERT_EQ(0, loop_poke(id, ev + 64, 0x1002));
+	usleep(200 * 1000);
+	EXPECT_EQ(-1, read(efd, &v, 8));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, ioctl(a.vm, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, ioctl(a.vm, KVM_IOEVENTFD, &io));
+	EXPECT_EQ(EIO, errno);
+	tvm_close(&a);
+	close(efd);
 	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
 }
 

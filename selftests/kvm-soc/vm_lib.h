@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <linux/kvm.h>
+#include <linux/kvm_soc.h>
 
 #define GUEST_MEM_SIZE	0x200000UL
 #define GUEST_CODE	0x1000UL
@@ -52,7 +53,12 @@ GUEST_PROG(mmio_r_loop);
 GUEST_PROG(hello);
 GUEST_PROG(irq);
 GUEST_PROG(halt);
+GUEST_PROG(kick_loop);
+GUEST_PROG(kick_sizes);
+GUEST_PROG(kick_wait);
+GUEST_PROG(irq_count);
 extern const uint8_t guest_irq_handler[];
+extern const uint8_t guest_irq_count_handler[];
 
 struct tvm {
 	const char *path;
