@@ -112,7 +112,7 @@ $(BUILD)/tools/kvm-soc-vmctx: tools/kvm-soc-vmctx.c include/uapi/linux/kvm_soc.h
 $(BUILD)/tools/kvm-soc-demo $(BUILD)/tools/kvm-soc-bench: $(BUILD)/tools/%: tools/%.c \
 		selftests/kvm-soc/guest_code.S selftests/kvm-soc/vm_lib.h
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -Wall -Werror -Iinclude/uapi -o $@ $< selftests/kvm-soc/guest_code.S
+	$(CC) -O2 -g -Wall -Werror -pthread -Iinclude/uapi -o $@ $< selftests/kvm-soc/guest_code.S
 
 TOOLS := $(addprefix $(BUILD)/tools/,kvm-soc-info kvm-soc-vmctx kvm-soc-demo kvm-soc-bench)
 

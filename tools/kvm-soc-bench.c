@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvm-soc-bench: exit round trips through /dev/kvm-soc against the same
- * exits on native /dev/kvm, in the same machine and run, printed as
- * ratios; then host-side memory and wakeups per idle VM with 64 VMs.
- * A benchmark, not a test: it asserts nothing.
+ * kvm-soc-bench: exit round trips, ioeventfd and irqfd latencies through
+ * /dev/kvm-soc against the same on native /dev/kvm, in the same machine
+ * and run, printed as ratios; then host-side memory and wakeups per idle
+ * VM with 64 VMs.  A benchmark, not a test: it asserts nothing.
  *
- *   kvm-soc-bench [exits-per-sample] [idle-vms]
+ *   kvm-soc-bench [exits-per-sample] [idle-vms] [events-per-sample]
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
 
 #include "../selftests/kvm-soc/vm_lib.h"
@@ -60,6 +63,161 @@ static double sample(const char *dev, const struct kind *k, int n)
 	}
 	b = now();
 	tvm_close(&t);
+	return (b - a) * 1e9 / n;
+}
+
+/* ---- event latencies -------------------------------------------------- */
+
+struct spinner {
+	struct tvm *t;
+	volatile int stop;
+	int ret;
+};
+
+static void on_kick(int sig)
+{
+}
+
+/* Keep the vCPU in KVM_RUN (it never exits) until told to stop. */
+static void *spin_vcpu(void *arg)
+{
+	struct spinner *s = arg;
+	int r;
+
+	while (!s->stop) {
+		r = tvm_run(s->t, 0);
+		if (r && r != -EINTR) {
+			s->ret = r;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void stop_vcpu(struct spinner *s, pthread_t th)
+{
+	s->stop = 1;
+	s->t->run[0]->immediate_exit = 1;
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+}
+
+static volatile uint32_t *guest_word(struct tvm *t, unsigned long off)
+{
+	return (volatile uint32_t *)(t->mem + GUEST_DATA + off);
+}
+
+/*
+ * ioeventfd kick -> SoC wakeup: the guest kicks a PIO ioeventfd and spins
+ * until the word at GUEST_DATA changes; this thread sleeps in read() on
+ * the eventfd and changes the word when woken.  ns per round.
+ */
+static double sample_ioeventfd(const char *dev, int n)
+{
+	struct kvm_ioeventfd io = {
+		.addr = 0x90, .len = 1, .flags = KVM_IOEVENTFD_FLAG_PIO,
+	};
+	struct spinner s = { 0 };
+	struct tvm t;
+	pthread_t th;
+	uint64_t v;
+	double a = 0, b;
+	int i, r;
+
+	r = tvm_open(&t, dev);
+	if (!r)
+		r = tvm_create_vm(&t, NULL);
+	if (r)
+		return r;
+	s.t = &t;
+	tvm_load(&t, guest_kick_wait, guest_kick_wait_end - guest_kick_wait);
+	io.fd = eventfd(0, EFD_CLOEXEC);
+	if (tvm_add_vcpu(&t) < 0 || io.fd < 0 || ioctl(t.vm, KVM_IOEVENTFD, &io)) {
+		tvm_close(&t);
+		return -errno;
+	}
+	if (pthread_create(&th, NULL, spin_vcpu, &s)) {
+		tvm_close(&t);
+		return -EAGAIN;
+	}
+	for (i = -200; i < n; i++) {
+		if (!i)
+			a = now();
+		if (read(io.fd, &v, 8) != 8)
+			break;
+		(*guest_word(&t, 0))++;
+	}
+	b = now();
+	stop_vcpu(&s, th);
+	close(io.fd);
+	tvm_close(&t);
+	if (i < n || s.ret)
+		return -EIO;
+	return (b - a) * 1e9 / n;
+}
+
+/*
+ * irqfd signal -> guest interrupt handler: this thread signals an irqfd
+ * (MSI to the halted vCPU) and spins until the guest's handler has
+ * counted it at GUEST_DATA + 64.  ns per round.
+ */
+static double sample_irqfd(const char *dev, int n)
+{
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[1];
+	} routes = { .r.nr = 1 };
+	struct kvm_irqfd irqfd = { .gsi = 24 };
+	struct spinner s = { 0 };
+	uint64_t one = 1;
+	struct tvm t;
+	pthread_t th;
+	double a = 0, b, end;
+	uint32_t want;
+	int i, r;
+
+	r = tvm_open(&t, dev);
+	if (!r)
+		r = tvm_create_vm(&t, NULL);
+	if (r)
+		return r;
+	s.t = &t;
+	routes.e[0].gsi = 24;
+	routes.e[0].type = KVM_IRQ_ROUTING_MSI;
+	routes.e[0].u.msi.address_lo = 0xfee00000;
+	routes.e[0].u.msi.data = 0x40;
+	tvm_load(&t, guest_irq_count, guest_irq_count_end - guest_irq_count);
+	tvm_set_gate(&t, 0x40, GUEST_CODE + (guest_irq_count_handler - guest_irq_count));
+	irqfd.fd = eventfd(0, EFD_CLOEXEC);
+	if (ioctl(t.vm, KVM_CREATE_IRQCHIP, 0) ||
+	    ioctl(t.vm, KVM_SET_GSI_ROUTING, &routes) || tvm_add_vcpu(&t) < 0 ||
+	    tvm_lapic_on(&t, 0) || irqfd.fd < 0 || ioctl(t.vm, KVM_IRQFD, &irqfd)) {
+		tvm_close(&t);
+		return -errno;
+	}
+	if (pthread_create(&th, NULL, spin_vcpu, &s)) {
+		tvm_close(&t);
+		return -EAGAIN;
+	}
+	usleep(100 * 1000);			/* halted in the guest */
+	for (i = -200; i < n; i++) {
+		if (!i)
+			a = now();
+		want = *guest_word(&t, 64) + 1;
+		if (write(irqfd.fd, &one, 8) != 8)
+			break;
+		end = now() + 5;
+		while (*guest_word(&t, 64) != want && now() < end)
+			;
+		if (*guest_word(&t, 64) != want)
+			break;
+	}
+	b = now();
+	stop_vcpu(&s, th);
+	close(irqfd.fd);
+	tvm_close(&t);
+	if (i < n || s.ret)
+		return -EIO;
 	return (b - a) * 1e9 / n;
 }
 
@@ -149,6 +307,8 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 5000;
 	int nvms = argc > 2 ? atoi(argv[2]) : 64;
+	int nev = argc > 3 ? atoi(argv[3]) : 2000;
+	struct sigaction sa = { .sa_handler = on_kick };
 	const struct kind kinds[] = {
 		{ "PIO out", guest_pio_loop, guest_pio_loop_end - guest_pio_loop, KVM_EXIT_IO },
 		{ "PIO in", guest_pio_in_loop, guest_pio_in_loop_end - guest_pio_in_loop,
@@ -158,8 +318,14 @@ int main(int argc, char **argv)
 		{ "MMIO read", guest_mmio_r_loop, guest_mmio_r_loop_end - guest_mmio_r_loop,
 		  KVM_EXIT_MMIO },
 	};
+	double (*const ev_fn[2])(const char *, int) = { sample_ioeventfd, sample_irqfd };
+	static const char * const ev_name[2] = {
+		"ioeventfd kick -> SoC thread woken", "irqfd signal -> guest handler",
+	};
 	double kvm[ROUNDS], soc[ROUNDS];
 	unsigned int k, r;
+
+	sigaction(SIGUSR1, &sa, NULL);
 
 	printf("exit round trip, %d exits per sample, median of %d interleaved samples\n",
 	       n, ROUNDS);
@@ -179,6 +345,25 @@ int main(int argc, char **argv)
 		printf("%-11s %12.0f %14.0f %8.2f\n", kinds[k].name, kvm[ROUNDS / 2],
 		       soc[ROUNDS / 2], soc[ROUNDS / 2] / kvm[ROUNDS / 2]);
 	}
+	printf("\nevent latency, %d events per sample, median of %d interleaved samples\n",
+	       nev, ROUNDS);
+	printf("%-36s %9s %11s %7s\n", "event", "kvm ns", "kvm-soc ns", "ratio");
+	for (k = 0; k < 2 && nev > 0; k++) {
+		for (r = 0; r < ROUNDS; r++) {
+			kvm[r] = ev_fn[k]("/dev/kvm", nev);
+			soc[r] = ev_fn[k]("/dev/kvm-soc", nev);
+			if (kvm[r] < 0 || soc[r] < 0) {
+				fprintf(stderr, "kvm-soc-bench: %s failed (%.0f, %.0f)\n",
+					ev_name[k], kvm[r], soc[r]);
+				return 1;
+			}
+		}
+		qsort(kvm, ROUNDS, sizeof(double), cmp);
+		qsort(soc, ROUNDS, sizeof(double), cmp);
+		printf("%-36s %9.0f %11.0f %7.2f\n", ev_name[k], kvm[ROUNDS / 2],
+		       soc[ROUNDS / 2], soc[ROUNDS / 2] / kvm[ROUNDS / 2]);
+	}
+	fflush(stdout);
 	if (nvms > 0) {
 		idle_vms("/dev/kvm", nvms);
 		idle_vms("/dev/kvm-soc", nvms);

@@ -108,27 +108,6 @@ static int msi_routes(struct tvm *t, int n)
 	return ioctl(t->vm, KVM_SET_GSI_ROUTING, &routes);
 }
 
-/*
- * Make vCPU @i take interrupts from the start: software-enable its LAPIC
- * (an interrupt sent to a disabled LAPIC is dropped, as on hardware) and
- * make an AP runnable without INIT/SIPI.
- */
-static int lapic_on(struct tvm *t, int i)
-{
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
-	struct kvm_lapic_state lapic;
-	uint32_t svr = 0x1ff;
-
-	if (ioctl(t->vcpu[i], KVM_GET_LAPIC, &lapic))
-		return -errno;
-	memcpy(lapic.regs + 0xf0, &svr, 4);
-	if (ioctl(t->vcpu[i], KVM_SET_LAPIC, &lapic))
-		return -errno;
-	if (i && ioctl(t->vcpu[i], KVM_SET_MP_STATE, &mp))
-		return -errno;
-	return 0;
-}
-
 static int irqfd(struct tvm *t, int fd, int gsi, int flags, int rfd)
 {
 	struct kvm_irqfd a = {
@@ -261,7 +240,7 @@ TEST_F(ev, irqfd_msi_counted_including_halted)
 	TVM_LOAD(t, irq);
 	tvm_set_gate(t, 0x40, GUEST_CODE + (guest_irq_handler - guest_irq));
 	ASSERT_EQ(0, tvm_add_vcpu(t));
-	ASSERT_EQ(0, lapic_on(t, 0));
+	ASSERT_EQ(0, tvm_lapic_on(t, 0));
 	s.efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, s.efd);
 	ASSERT_EQ(0, irqfd(t, s.efd, 24, 0, 0));
@@ -447,7 +426,7 @@ TEST_F(ev, irqfd_resample_level_ioapic)
 	TVM_LOAD(t, irq);
 	tvm_set_gate(t, 0x42, GUEST_CODE + (guest_irq_handler - guest_irq));
 	ASSERT_EQ(0, tvm_add_vcpu(t));
-	ASSERT_EQ(0, lapic_on(t, 0));
+	ASSERT_EQ(0, tvm_lapic_on(t, 0));
 	r.efd = eventfd(0, EFD_CLOEXEC);
 	r.rfd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, r.efd);
@@ -613,7 +592,7 @@ TEST_F_TIMEOUT(ev, pause_resume_four_vcpus_loses_no_interrupt, 240)
 	tvm_set_gate(t, 0x40, GUEST_CODE + (guest_irq_handler - guest_irq));
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(i, tvm_add_vcpu(t));
-		ASSERT_EQ(0, lapic_on(t, i));
+		ASSERT_EQ(0, tvm_lapic_on(t, i));
 		/* A stack of its own for each vCPU's interrupt frames. */
 		ASSERT_EQ(0, ioctl(t->vcpu[i], KVM_GET_REGS, &regs));
 		regs.rsp = GUEST_STACK - i * 0x200;

@@ -199,6 +199,27 @@ static inline int tvm_add_vcpu(struct tvm *t)
 	return i;
 }
 
+/*
+ * Make vCPU @i take interrupts from the start: software-enable its LAPIC
+ * (an interrupt sent to a disabled LAPIC is dropped, as on hardware) and
+ * make an AP runnable without INIT/SIPI.
+ */
+static inline int tvm_lapic_on(struct tvm *t, int i)
+{
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_lapic_state lapic;
+	uint32_t svr = 0x1ff;
+
+	if (ioctl(t->vcpu[i], KVM_GET_LAPIC, &lapic))
+		return -errno;
+	memcpy(lapic.regs + 0xf0, &svr, 4);
+	if (ioctl(t->vcpu[i], KVM_SET_LAPIC, &lapic))
+		return -errno;
+	if (i && ioctl(t->vcpu[i], KVM_SET_MP_STATE, &mp))
+		return -errno;
+	return 0;
+}
+
 static inline int tvm_run(struct tvm *t, int i)
 {
 	return ioctl(t->vcpu[i], KVM_RUN, 0) ? -errno : 0;
