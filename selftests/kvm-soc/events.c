@@ -457,6 +457,49 @@ TEST_F(ev, irqfd_resample_level_ioapic)
 	close(r.rfd);
 }
 
+/*
+ * A userspace irqchip, as QEMU without an in-kernel one: the vCPU halts
+ * (KVM_EXIT_HLT), userspace asks for an interrupt window
+ * (request_interrupt_window), KVM exits with KVM_EXIT_IRQ_WINDOW_OPEN,
+ * userspace injects with KVM_INTERRUPT and the guest's handler runs;
+ * KVM_NMI reaches the NMI handler.
+ */
+TEST_F(ev, userspace_irqchip_window_interrupt_nmi)
+{
+	struct tvm *t = &self->t;
+	struct kvm_interrupt irq = { .irq = 0x40 };
+	struct kvm_run *run;
+	uint32_t v;
+	int i;
+
+	TVM_LOAD(t, uirq);
+	tvm_set_gate(t, 0x40, GUEST_CODE + (guest_uirq_handler - guest_uirq));
+	tvm_set_gate(t, 2, GUEST_CODE + (guest_uirq_nmi - guest_uirq));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	run = t->run[0];
+	for (i = 1; i <= 5; i++) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		ASSERT_EQ(KVM_EXIT_HLT, run->exit_reason) TH_LOG("exit %u", run->exit_reason);
+		EXPECT_EQ(1, run->if_flag);
+		run->request_interrupt_window = 1;
+		ASSERT_EQ(0, tvm_run(t, 0));
+		ASSERT_EQ(KVM_EXIT_IRQ_WINDOW_OPEN, run->exit_reason)
+			TH_LOG("exit %u", run->exit_reason);
+		EXPECT_EQ(1, run->ready_for_interrupt_injection);
+		run->request_interrupt_window = 0;
+		ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_INTERRUPT, &irq));
+		ASSERT_EQ(0, tvm_run(t, 0));
+		EXPECT_PORT(t, 0, 0x61);
+		memcpy(&v, tvm_io(t, 0), 4);
+		ASSERT_EQ(i, v);
+	}
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_NMI, 0));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_PORT(t, 0, 0x62);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(0x494d4e, v);
+}
+
 /* ---- pause and resume, as QEMU stops and starts vCPUs ------------------ */
 
 struct pauser {

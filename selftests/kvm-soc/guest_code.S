@@ -257,4 +257,26 @@ guest_irq_count_handler:
 	iretq
 guest_irq_count_end:
 
+/*
+ * A userspace irqchip (no in-kernel LAPIC): halt with interrupts on; the
+ * handler for vector 0x40 counts in %ebx and reports on port 0x61, the
+ * NMI handler (vector 2) reports "NMI" on port 0x62.
+ */
+	.globl guest_uirq, guest_uirq_end, guest_uirq_handler, guest_uirq_nmi
+guest_uirq:
+	xor %ebx, %ebx
+	sti
+1:	hlt
+	jmp 1b
+guest_uirq_handler:
+	inc %ebx
+	mov %ebx, %eax
+	out %eax, $0x61
+	iretq
+guest_uirq_nmi:
+	mov $0x494d4e, %eax
+	out %eax, $0x62
+	iretq
+guest_uirq_end:
+
 	.section .note.GNU-stack, "", @progbits
