@@ -98,7 +98,7 @@ static void hk_ev_work(struct irq_work *w)
 	/* Pairs with the SoC's release of soc_seq after its counters. */
 	seq = le64_to_cpu(smp_load_acquire(&hk_ev_hdr(vm)->soc_seq));
 	if (seq != e->soc_seq_seen) {
-		e->soc_seq_seen = seq;
+		WRITE_ONCE(e->soc_seq_seen, seq);
 		for (i = 0; i < vm->l.event_nr; i++) {
 			ev = e->ev[i];
 			if (!ev || ev->kind != HK_EV_IRQFD)
@@ -318,11 +318,13 @@ static int hk_ev_req(struct hk_vm *vm, struct ksoc_api_msg *m, const u8 *buf,
 		     void *req, size_t len, const __le32 *reserved,
 		     unsigned int nr_reserved)
 {
+	u32 got = m->len;
 	unsigned int i;
 
-	if (m->len != len || m->flags || m->target >= vm->l.event_nr)
-		return -EINVAL;
+	/* No response payload, whatever the outcome. */
 	m->len = 0;
+	if (got != len || m->flags || m->target >= vm->l.event_nr)
+		return -EINVAL;
 	memcpy(req, buf, len);
 	for (i = 0; i < nr_reserved; i++)
 		if (reserved[i])

@@ -680,10 +680,14 @@ long hk_vm_main(struct hk_vm *vm, bool first, long arg)
 			return -EINTR;
 		if (READ_ONCE(vm->ctx->dead))
 			return hk_vm_teardown(vm) ? -EINTR : 0;
-		for (i = 0; i < KSOC_VM_API_SLOTS && !READ_ONCE(vm->failed); i++)
+		for (i = 0; i < KSOC_VM_API_SLOTS && !READ_ONCE(vm->failed); i++) {
+			/* An assign may have used the spare eventfds: refill. */
+			if (hk_ev_pool_want(vm))
+				return 2;
 			if (hk_serve_slot(vm, i, vm->buf, hk_vm_dispatch, NULL) ==
 			    HK_SPAWN)
 				return 1;
+		}
 		/* Release what fput() deferred, on the way through userspace. */
 		if (task_work_pending(current))
 			return -EINTR;

@@ -8,7 +8,8 @@
  *   resample   host counter moved -> doorbell -> soc_ev_work() -> signal
  *              the resamplefd
  *   ioeventfd  host counter moved by n -> doorbell -> soc_ev_work() -> add
- *              n to the SoC eventfd (exactly n: one per guest write)
+ *              n to the SoC eventfd (exactly n: one per guest write; at
+ *              most SOC_EV_BUDGET_IRQ per run, the rest in more_work)
  *
  * Each channel is assigned through the API channel (KVM_SOC_OP_IRQFD,
  * KVM_SOC_OP_IOEVENTFD) and KVM on the host gives the errnos; what KVM
@@ -39,10 +40,10 @@
 #include "soc.h"
 #include "ksoc_eventfd.h"
 
-/* ioeventfd counts delivered per channel by one run of the irq_work. */
-#define SOC_EV_BATCH_IRQ	64
+/* ioeventfd counts delivered by one run of the irq_work, all channels. */
+#define SOC_EV_BUDGET_IRQ	256
 /* ... and by one locked step of its process-context tail. */
-#define SOC_EV_BATCH_TASK	1024
+#define SOC_EV_BUDGET_TASK	4096
 
 enum soc_ev_kind {
 	SOC_EV_IRQFD = 1,
@@ -94,11 +95,11 @@ static struct kvm_soc_event_hdr *soc_ev_hdr(struct soc_vm *vm)
 }
 
 /*
- * Act on host counters that moved, delivering at most @batch counts per
- * ioeventfd.  Caller holds ev.lock.  Returns false when the host broke
- * the protocol.
+ * Act on host counters that moved, delivering at most @budget ioeventfd
+ * counts in all (the rest on the next run).  Caller holds ev.lock.
+ * Returns false when the host broke the protocol.
  */
-static bool soc_ev_process(struct soc_vm *vm, u64 batch)
+static bool soc_ev_process(struct soc_vm *vm, u64 budget)
 {
 	__le64 *cnt = ksoc_event_host_count(vm->chan.win, &vm->chan.l);
 	struct soc_events *e = &vm->ev;
@@ -113,7 +114,7 @@ static bool soc_ev_process(struct soc_vm *vm, u64 batch)
 	seq = le64_to_cpu(smp_load_acquire(&soc_ev_hdr(vm)->host_seq));
 	if (seq == e->host_seq_seen && !e->more)
 		return true;
-	e->host_seq_seen = seq;
+	WRITE_ONCE(e->host_seq_seen, seq);
 	e->more = false;
 	for (i = 0; i < vm->chan.l.event_nr; i++) {
 		ev = e->ev[i];
@@ -124,14 +125,18 @@ static bool soc_ev_process(struct soc_vm *vm, u64 batch)
 		if (!d)
 			continue;
 		if (ev->kind == SOC_EV_IOEVENTFD) {
+			/* Undelivered counts are bounded: no endless work. */
 			if (d > KVM_SOC_EVENT_MAX_DELTA)
 				return false;
-			n = min(d, batch);
+			n = min(d, budget);
 			ev->seen += n;
+			budget -= n;
 			if (n < d)
 				e->more = true;
-			ksoc_eventfd_add(ev->ctx, n);
-			atomic64_add(n, &vm->stats.ioeventfd_kicks);
+			if (n) {
+				ksoc_eventfd_add(ev->ctx, n);
+				atomic64_add(n, &vm->stats.ioeventfd_kicks);
+			}
 		} else {
 			ev->seen = c;
 			if (ev->rctx) {
@@ -149,7 +154,7 @@ static void soc_ev_work(struct irq_work *w)
 	bool ok, more;
 
 	spin_lock(&vm->ev.lock);
-	ok = soc_ev_process(vm, SOC_EV_BATCH_IRQ);
+	ok = soc_ev_process(vm, SOC_EV_BUDGET_IRQ);
 	more = vm->ev.more && !vm->ev.stopped;
 	spin_unlock(&vm->ev.lock);
 	if (!ok)
@@ -166,7 +171,7 @@ static void soc_ev_more_work(struct work_struct *w)
 
 	do {
 		spin_lock_irq(&vm->ev.lock);
-		ok = soc_ev_process(vm, SOC_EV_BATCH_TASK);
+		ok = soc_ev_process(vm, SOC_EV_BUDGET_TASK);
 		more = ok && vm->ev.more && !vm->ev.stopped;
 		spin_unlock_irq(&vm->ev.lock);
 		cond_resched();
@@ -347,17 +352,62 @@ static long soc_ioeventfd_host(struct soc_vm *vm, struct soc_event *ev,
 	return soc_ev_call(vm, KVM_SOC_OP_IOEVENTFD, ev->idx, &req, sizeof(req));
 }
 
+/*
+ * Deassign an ioeventfd on both sides.  It stays published until the
+ * host's KVM has dropped it, and what the host counted up to then is
+ * delivered before this returns: as with KVM, every guest write that
+ * completed before the deassign is in the eventfd (QEMU reads it after
+ * deassigning).  If the host keeps it (an error other than a dead VM, or
+ * the request never reached it), so does the SoC.
+ */
+static long soc_ioeventfd_deassign(struct soc_vm *vm, struct soc_event *ev)
+{
+	u64 c, n = 0;
+	bool bad = false;
+	long r;
+
+	r = soc_ioeventfd_host(vm, ev, true);
+	if (r && (r != -EIO || soc_ev_vm_ok(vm)))
+		return r;
+	spin_lock_irq(&vm->ev.lock);
+	if (!r) {
+		/* Ordered by the acquire of the host's response. */
+		c = le64_to_cpu(READ_ONCE(ksoc_event_host_count(vm->chan.win,
+								 &vm->chan.l)[ev->idx]));
+		n = c - ev->seen;
+		bad = n > KVM_SOC_EVENT_MAX_DELTA;
+		ev->seen = c;
+	}
+	if (vm->ev.ev[ev->idx] == ev)
+		vm->ev.ev[ev->idx] = NULL;
+	spin_unlock_irq(&vm->ev.lock);
+	if (bad) {
+		soc_chan_fail(&vm->chan, "implausible event count");
+		n = 0;
+	}
+	atomic64_add(n, &vm->stats.ioeventfd_kicks);
+	while (n) {
+		u64 k = min_t(u64, n, SOC_EV_BUDGET_TASK);
+
+		ksoc_eventfd_add(ev->ctx, k);
+		n -= k;
+		cond_resched();
+	}
+	soc_ev_free(vm, ev);
+	return r;
+}
+
 /* Deassign a channel on both sides.  Caller holds the VM's lock. */
 static long soc_ev_deassign(struct soc_vm *vm, struct soc_event *ev)
 {
 	long r;
 
+	if (ev->kind == SOC_EV_IOEVENTFD)
+		return soc_ioeventfd_deassign(vm, ev);
+	/* No trigger after this; the host then drops its irqfd. */
 	soc_ev_unpoll(ev);
 	soc_ev_unpublish(vm, ev);
-	if (ev->kind == SOC_EV_IRQFD)
-		r = soc_irqfd_host(vm, ev, BIT(KVM_SOC_IRQFD_F_DEASSIGN));
-	else
-		r = soc_ioeventfd_host(vm, ev, true);
+	r = soc_irqfd_host(vm, ev, BIT(KVM_SOC_IRQFD_F_DEASSIGN));
 	soc_ev_free(vm, ev);
 	return r;
 }
@@ -611,7 +661,7 @@ void soc_ev_stop(struct soc_vm *vm, bool release)
 			soc_ev_unpoll(vm->ev.ev[i]);
 	mutex_unlock(&vm->lock);
 	spin_lock_irq(&vm->ev.lock);
-	vm->ev.stopped = true;
+	WRITE_ONCE(vm->ev.stopped, true);
 	spin_unlock_irq(&vm->ev.lock);
 	irq_work_sync(&vm->ev.work);
 	cancel_work_sync(&vm->ev.more_work);
@@ -625,6 +675,9 @@ void soc_ev_free_all(struct soc_vm *vm)
 	u32 i;
 
 	cancel_work_sync(&vm->ev.gc);
+	/* A doorbell that raced with soc_ev_stop() may have queued it. */
+	irq_work_sync(&vm->ev.work);
+	cancel_work_sync(&vm->ev.more_work);
 	for (i = 0; i < vm->chan.l.event_nr; i++) {
 		if (vm->ev.ev[i]) {
 			soc_ev_unpoll(vm->ev.ev[i]);

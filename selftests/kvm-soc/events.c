@@ -326,6 +326,42 @@ TEST_F_TIMEOUT(ev, ioeventfd_million_kicks_no_exits, 600)
 }
 
 /*
+ * Deassigning an ioeventfd keeps what it counted: every guest write that
+ * completed before KVM_IOEVENTFD(DEASSIGN) returned is in the eventfd
+ * right after it (QEMU reads its notifier then), none is added later.
+ */
+TEST_F(ev, ioeventfd_deassign_keeps_counted_writes)
+{
+	struct tvm *t = &self->t;
+	const uint32_t kicks = 3000;
+	uint64_t v = 0;
+	int efd, round;
+
+	TVM_LOAD(t, kick_loop);
+	memcpy(t->mem + GUEST_DATA, &kicks, 4);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	for (round = 0; round < 3; round++) {
+		struct kvm_regs regs;
+
+		ASSERT_EQ(0, ioeventfd(t, efd, 0x90, 1, KVM_IOEVENTFD_FLAG_PIO, 0));
+		ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_REGS, &regs));
+		regs.rip = GUEST_CODE;
+		ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_REGS, &regs));
+		ASSERT_EQ(0, tvm_run(t, 0));
+		EXPECT_PORT(t, 0, 0x91);
+		ASSERT_EQ(0, ioeventfd(t, efd, 0x90, 1, KVM_IOEVENTFD_FLAG_PIO |
+				       KVM_IOEVENTFD_FLAG_DEASSIGN, 0));
+		ASSERT_EQ(8, read(efd, &v, 8));
+		EXPECT_EQ(kicks, v) TH_LOG("round %d", round);
+		usleep(50 * 1000);
+		EXPECT_EQ(0, efd_drain(efd));
+	}
+	close(efd);
+}
+
+/*
  * MMIO ioeventfds of length 1, 2, 4, 8 and 0 (any), and a PIO one with
  * datamatch: each counts exactly its writes; a PIO write that does not
  * match exits to userspace as usual.

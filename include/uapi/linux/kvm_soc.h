@@ -437,7 +437,7 @@ struct kvm_soc_ioreq {
  * __le64 soc_count[event_nr], then __le64 host_count[event_nr].
  */
 
-#define KVM_SOC_EVENT_MAX_DELTA		(1ULL << 32)
+#define KVM_SOC_EVENT_MAX_DELTA		(1ULL << 24)
 
 /**
  * struct kvm_soc_event_hdr - header of a VM window's event area.

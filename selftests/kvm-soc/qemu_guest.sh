@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The patched QEMU in the rig: the same Linux guest (virtio-blk on an
+# iothread, virtio-net, serial console) boots under -accel kvm-soc and
+# -accel kvm and passes the same checks; under kvm-soc its interrupts
+# come through irqfds and its queue kicks through ioeventfds (counters);
+# a 2-vCPU guest is stopped, continued and reset over QMP and quits;
+# bad input fails at once with one clear message.  TAP.
+top=${KSOC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+guest=$top/tools/linux-guest.sh
+qemu=$(cat "$top/build/qemu-path" 2>/dev/null)
+n=0
+fails=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fails=$((fails + 1)); fi; }
+echo "TAP version 13"
+if [ ! -x "$qemu" ]; then
+	echo "1..0 # SKIP no patched QEMU (make qemu)"
+	exit 0
+fi
+
+# 1, 2: the same guest under both accelerators.
+for accel in kvm-soc kvm; do
+	GUEST_QUIET=1 GUEST_LOG=/tmp/qg-$accel.log bash "$guest" $accel 1 > /tmp/qg-$accel.out 2>&1
+	rc=$?
+	sed 's/^/# /' /tmp/qg-$accel.out
+	ok $rc "Linux guest under -accel $accel: userspace, disk write/drop caches/read back, DHCP"
+done
+grep -q '^KSOC-GUEST: all checks passed' /tmp/qg-kvm-soc.log &&
+	grep -q '^KSOC-GUEST: all checks passed' /tmp/qg-kvm.log
+ok $? "same marker under both"
+line=$(grep 'kvm-soc: exits' /tmp/qg-kvm-soc.log)
+irqfd=$(echo "$line" | sed -n 's/.*irqfd triggers \([0-9]*\).*/\1/p')
+kicks=$(echo "$line" | sed -n 's/.*ioeventfd kicks \([0-9]*\).*/\1/p')
+[ "${irqfd:-0}" -gt 0 ] && [ "${kicks:-0}" -gt 0 ]
+ok $? "virtio interrupts via irqfd ($irqfd) and kicks via ioeventfd ($kicks)"
+
+# 3: 2 vCPUs, QMP stop / cont / system_reset / quit.
+sock=/tmp/qg-qmp.sock
+rm -f "$sock" /tmp/qg-qmp.log
+GUEST_QUIET=1 GUEST_LOG=/tmp/qg-qmp.log GUEST_APPEND=ksoc_guest=stay \
+	bash "$guest" kvm-soc 2 -qmp "unix:$sock,server=on,wait=off" > /tmp/qg-qmp.out 2>&1 &
+gpid=$!
+wait_log() { # <pattern> <count> <seconds>
+	local i
+	for ((i = 0; i < $3 * 2; i++)); do
+		[ "$(grep -c "$1" /tmp/qg-qmp.log 2>/dev/null)" -ge "$2" ] && return 0
+		kill -0 $gpid 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+wait_log 'KSOC-GUEST: all checks passed' 1 300; ok $? "2-vCPU guest up"
+grep -q 'userspace up after .* 2 CPUs' /tmp/qg-qmp.log; ok $? "the guest sees 2 CPUs"
+st=$(python3 "$top/tools/qmp.py" "$sock" stop query-status | tail -1)
+echo "$st" | grep -q '"status": "paused"'; ok $? "QMP stop: $st"
+st=$(python3 "$top/tools/qmp.py" "$sock" cont query-status | tail -1)
+echo "$st" | grep -q '"status": "running"'; ok $? "QMP cont: $st"
+python3 "$top/tools/qmp.py" "$sock" system_reset > /dev/null
+wait_log 'KSOC-GUEST: userspace up' 2 300; ok $? "QMP system_reset: the guest boots again"
+wait_log 'KSOC-GUEST: all checks passed' 2 300; ok $? "and passes its checks again"
+python3 "$top/tools/qmp.py" "$sock" quit > /dev/null
+for i in $(seq 60); do kill -0 $gpid 2>/dev/null || break; sleep 0.5; done
+! kill -0 $gpid 2>/dev/null; ok $? "QMP quit: QEMU exits"
+kill -9 $gpid 2>/dev/null
+wait $gpid 2>/dev/null
+sed 's/^/# /' /tmp/qg-qmp.out | tail -8
+
+# 4: bad input: one clear error, non-zero exit, no hang.
+bad() { # <expected message> <accel args>
+	local out rc
+	out=$(timeout 60 "$qemu" -nodefaults -display none -accel "$2" -machine pc 2>&1 < /dev/null)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	[ $rc != 0 ] && [ $rc != 124 ] && echo "$out" | grep -q "$1"
+}
+bad "kvm-soc: /dev/kvm is not a kvm-soc device" kvm-soc,device=/dev/kvm
+ok $? "-accel kvm-soc on a device that is not kvm-soc: clear error"
+mods=$top/build/k612
+if rmmod kvm-soc-loop soc-kvm 2>/dev/null; then
+	bad "cannot open /dev/kvm-soc: No such file or directory (is the soc-kvm module loaded?)" kvm-soc
+	ok $? "-accel kvm-soc without soc-kvm loaded: clear error"
+	insmod "$mods/soc-kvm.ko" && insmod "$mods/kvm-soc-loop.ko"
+	for i in $(seq 20); do [ -c /dev/kvm-soc ] && break; sleep 0.5; done
+	[ -c /dev/kvm-soc ]; ok $? "soc-kvm and the loop transport load again"
+else
+	ok 1 "could not unload soc-kvm for the module-missing case"
+fi
+echo "1..$n"
+[ $fails = 0 ]
