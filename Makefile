@@ -30,7 +30,7 @@ SELFTESTS := $(patsubst selftests/kvm-soc/%.c,$(BUILD)/selftests/%,\
 RIGTESTS := $(patsubst selftests/rig/%.c,$(BUILD)/selftests/rig/%,\
 		$(filter-out selftests/rig/ksoc_rig_fault.c,$(wildcard selftests/rig/*.c)))
 
-.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz \
+.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz qemu \
 	selftests rig rig-selftest check run clean
 
 all: modules selftests
@@ -118,6 +118,14 @@ TOOLS := $(addprefix $(BUILD)/tools/,kvm-soc-info kvm-soc-vmctx kvm-soc-demo kvm
 
 selftests: $(SELFTESTS) $(RIGTESTS) $(TOOLS)
 
+# make qemu: qemu-system-x86_64 with qemu-patches/ applied (cached by
+# source and series hash), and the rig's Linux guest initramfs.
+qemu: deps
+	@mkdir -p $(BUILD)
+	@bash tools/qemu-build.sh > $(BUILD)/qemu-path.tmp && mv $(BUILD)/qemu-path.tmp $(BUILD)/qemu-path
+	@bash tools/guest-initrd.sh > $(BUILD)/guest-initrd-path
+	@echo ">>> patched QEMU: $$(cat $(BUILD)/qemu-path)"
+
 # make rig [T="test ..."]: boot the rig and run the suite (or the named tests).
 rig: modules selftests
 	@bash tools/rig run $(T)
@@ -126,25 +134,27 @@ rig-selftest: modules selftests
 	@bash tools/rig-selftest.sh
 
 check: deps
-	@echo ">>> [1/8] build (6.12) and selftests"
+	@echo ">>> [1/9] build (6.12) and selftests"
 	@$(MAKE) --no-print-directory modules selftests
-	@echo ">>> [2/8] build against 6.1 headers"
+	@echo ">>> [2/9] build against 6.1 headers"
 	@$(MAKE) --no-print-directory modules-61
-	@echo ">>> [3/8] static gates: W=1, sparse, checkpatch"
+	@echo ">>> [3/9] static gates: W=1, sparse, checkpatch"
 	@$(MAKE) --no-print-directory static
-	@echo ">>> [4/8] UAPI header: C89, C99, C11, C++ and wire asserts"
+	@echo ">>> [4/9] UAPI header: C89, C99, C11, C++ and wire asserts"
 	@$(MAKE) --no-print-directory header
-	@echo ">>> [5/8] channel helper unit tests"
+	@echo ">>> [5/9] channel helper unit tests"
 	@$(MAKE) --no-print-directory unit
-	@echo ">>> [6/8] fuzz smoke run ($(FUZZ_SECONDS) s)"
+	@echo ">>> [6/9] fuzz smoke run ($(FUZZ_SECONDS) s)"
 	@$(MAKE) --no-print-directory fuzz
-	@echo ">>> [7/8] rig self-test: the rig must catch failures"
+	@echo ">>> [7/9] patched QEMU (qemu-patches/ on QEMU 10.0.2)"
+	@$(MAKE) --no-print-directory qemu
+	@echo ">>> [8/9] rig self-test: the rig must catch failures"
 	@bash tools/rig-selftest.sh
-	@echo ">>> [8/8] rig: every selftest"
+	@echo ">>> [9/9] rig: every selftest"
 	@bash tools/rig run
 
 run: deps
-	@$(MAKE) --no-print-directory modules selftests
+	@$(MAKE) --no-print-directory modules selftests qemu
 	@bash tools/rig demo
 
 # make bench: exit round trips and idle-VM costs, kvm-soc vs native KVM,

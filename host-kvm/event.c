@@ -155,10 +155,10 @@ static int hk_ev_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync,
 		   cpu_to_le64(ev->count));
 	/*
 	 * Every value of host_seq is written once, so a reader never misses
-	 * a change even when two channels race here.  Pairs with the SoC's
-	 * acquire of host_seq.
+	 * a change even when two channels race here.
 	 */
 	seq = atomic64_inc_return(&vm->ev.host_seq);
+	/* Publishes the count; pairs with the SoC's acquire of host_seq. */
 	smp_store_release(&hk_ev_hdr(vm)->host_seq, cpu_to_le64(seq));
 	vm->hk->t->kick(vm->hk->t, vm->id);
 	return 0;

@@ -204,9 +204,10 @@ static void soc_irqfd_trigger(struct soc_event *ev)
 		   cpu_to_le64(ev->count));
 	/*
 	 * Every value of soc_seq is written once, so the host never misses a
-	 * change when channels race.  Pairs with the host's acquire.
+	 * change when channels race.
 	 */
 	seq = atomic64_inc_return(&vm->ev.soc_seq);
+	/* Publishes the count; pairs with the host's acquire of soc_seq. */
 	smp_store_release(&soc_ev_hdr(vm)->soc_seq, cpu_to_le64(seq));
 	spin_unlock_irqrestore(&ev->tlock, flags);
 	atomic64_inc(&vm->stats.irqfd_triggers);
@@ -371,9 +372,10 @@ static long soc_ioeventfd_deassign(struct soc_vm *vm, struct soc_event *ev)
 		return r;
 	spin_lock_irq(&vm->ev.lock);
 	if (!r) {
+		__le64 *cnt = ksoc_event_host_count(vm->chan.win, &vm->chan.l);
+
 		/* Ordered by the acquire of the host's response. */
-		c = le64_to_cpu(READ_ONCE(ksoc_event_host_count(vm->chan.win,
-								 &vm->chan.l)[ev->idx]));
+		c = le64_to_cpu(READ_ONCE(cnt[ev->idx]));
 		n = c - ev->seen;
 		bad = n > KVM_SOC_EVENT_MAX_DELTA;
 		ev->seen = c;

@@ -70,7 +70,7 @@ static double sample(const char *dev, const struct kind *k, int n)
 
 struct spinner {
 	struct tvm *t;
-	volatile int stop;
+	int stop;	/* atomic */
 	int ret;
 };
 
@@ -84,7 +84,7 @@ static void *spin_vcpu(void *arg)
 	struct spinner *s = arg;
 	int r;
 
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		r = tvm_run(s->t, 0);
 		if (r && r != -EINTR) {
 			s->ret = r;
@@ -96,15 +96,21 @@ static void *spin_vcpu(void *arg)
 
 static void stop_vcpu(struct spinner *s, pthread_t th)
 {
-	s->stop = 1;
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 	s->t->run[0]->immediate_exit = 1;
 	pthread_kill(th, SIGUSR1);
 	pthread_join(th, NULL);
 }
 
-static volatile uint32_t *guest_word(struct tvm *t, unsigned long off)
+/* A word of guest memory the guest reads or writes concurrently. */
+static uint32_t *guest_word(struct tvm *t, unsigned long off)
 {
-	return (volatile uint32_t *)(t->mem + GUEST_DATA + off);
+	return (uint32_t *)(t->mem + GUEST_DATA + off);
+}
+
+static uint32_t guest_load(struct tvm *t, unsigned long off)
+{
+	return __atomic_load_n(guest_word(t, off), __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -145,7 +151,7 @@ static double sample_ioeventfd(const char *dev, int n)
 			a = now();
 		if (read(io.fd, &v, 8) != 8)
 			break;
-		(*guest_word(&t, 0))++;
+		__atomic_fetch_add(guest_word(&t, 0), 1, __ATOMIC_RELEASE);
 	}
 	b = now();
 	stop_vcpu(&s, th);
@@ -203,13 +209,13 @@ static double sample_irqfd(const char *dev, int n)
 	for (i = -200; i < n; i++) {
 		if (!i)
 			a = now();
-		want = *guest_word(&t, 64) + 1;
+		want = guest_load(&t, 64) + 1;
 		if (write(irqfd.fd, &one, 8) != 8)
 			break;
 		end = now() + 5;
-		while (*guest_word(&t, 64) != want && now() < end)
+		while (guest_load(&t, 64) != want && now() < end)
 			;
-		if (*guest_word(&t, 64) != want)
+		if (guest_load(&t, 64) != want)
 			break;
 	}
 	b = now();

@@ -129,9 +129,10 @@ static int ioeventfd(struct tvm *t, int fd, uint64_t addr, int len,
 }
 
 #define EXPECT_PORT(tv, i, p) do {					\
-	ASSERT_EQ(KVM_EXIT_IO, (tv)->run[i]->exit_reason)		\
-		TH_LOG("exit %u", (tv)->run[i]->exit_reason);		\
-	ASSERT_EQ(p, (tv)->run[i]->io.port);				\
+	struct kvm_run *__r = (tv)->run[i];				\
+	ASSERT_EQ(KVM_EXIT_IO, __r->exit_reason)			\
+		TH_LOG("exit %u", __r->exit_reason);			\
+	ASSERT_EQ(p, __r->io.port);					\
 } while (0)
 
 TEST_F(ev, capabilities)
@@ -148,7 +149,7 @@ struct sender {
 	int first;	/* the first interrupt this thread sends */
 	int n;		/* the last */
 	int delay_ms;
-	volatile int acked;	/* interrupts the vCPU thread has seen */
+	int acked;	/* interrupts the vCPU thread has seen (atomic) */
 	int ret;
 };
 

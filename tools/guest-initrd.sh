@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The initramfs of the rig's Linux guest: busybox, the virtio-blk and
+# virtio-net modules of the rig's Debian kernel, tools/guest-init.sh as
+# /init.  Cached by content; prints its path.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${KVM_SOC_CACHE:-/var/cache/kvm-soc}
+# shellcheck disable=SC1091
+. <(sed 's/^\([A-Z0-9_]*\)=\(.*\)$/\1="\2"/' "$cache/deps.mk")
+kroot=$cache/kernel/root
+kver=$KVER_RIG
+mods=(virtio_blk virtio_net)
+
+inputs() {
+	cat "$top/tools/guest-init.sh"
+	echo "$kver"
+	for m in "${mods[@]}"; do
+		modprobe -d "$kroot" -S "$kver" --show-depends "$m"
+	done
+	readlink -f /bin/busybox
+}
+hash=$(inputs | sha256sum | cut -c1-16)
+initrd=$cache/guest-initrd-$hash.cpio.gz
+if [ ! -f "$initrd" ]; then
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp"/{bin,dev,proc,sys,tmp,lib/mod}
+	cp /bin/busybox "$tmp/bin/busybox"
+	cp "$top/tools/guest-init.sh" "$tmp/init"
+	chmod +x "$tmp/init"
+	n=0
+	for m in "${mods[@]}"; do
+		modprobe -d "$kroot" -S "$kver" --show-depends "$m" |
+			awk '$1 == "insmod" { print $2 }'
+	done | awk '!seen[$0]++' | while read -r ko; do
+		n=$((n + 1))
+		xz -dc "$ko" > "$tmp/lib/mod/$(printf '%02d-%s' "$n" "$(basename "$ko" .xz)")"
+	done
+	(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"
+	rm -rf "$tmp"
+fi
+echo "$initrd"
