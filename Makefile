@@ -160,7 +160,7 @@ run: deps
 # make bench: exit round trips and idle-VM costs, kvm-soc vs native KVM,
 # measured in the rig; the table ends up in build/rig/bench/tests/bench.log.
 bench: deps
-	@$(MAKE) --no-print-directory modules selftests
+	@$(MAKE) --no-print-directory modules selftests qemu
 	@bash tools/rig bench
 
 clean:

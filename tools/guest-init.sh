@@ -8,7 +8,8 @@
 #   - virtio-net (user networking): gets a DHCP lease;
 #   - prints its virtio interrupt counts.
 # ksoc_guest=stay on the command line keeps it running after the checks
-# (QMP tests stop, continue and reset it); the default powers off.
+# (QMP tests stop, continue and reset it); ksoc_guest=bench also times a
+# sequential read of the disk; the default powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -44,6 +45,14 @@ if ip link set eth0 up 2>/dev/null && udhcpc -i eth0 -n -q -t 10 -T 1 -s /bin/tr
 	echo "KSOC-GUEST: net ok (DHCP lease on eth0)"
 else
 	echo "KSOC-GUEST: net FAILED"; fail=1
+fi
+
+# ksoc_guest=bench: sequential read throughput of the disk (64 MiB, direct).
+if [ "$mode" = bench ] && [ -b /dev/vda ]; then
+	t0=$(date +%s%N)
+	dd if=/dev/vda of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null
+	t1=$(date +%s%N)
+	echo "KSOC-GUEST: read 64 MiB in $(( (t1 - t0) / 1000000 )) ms"
 fi
 
 grep -i virtio /proc/interrupts | awk '{ n = 0; for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i; print "KSOC-GUEST: irq", $NF, n }'

@@ -39,7 +39,8 @@ ok $? "virtio interrupts via irqfd ($irqfd) and kicks via ioeventfd ($kicks)"
 sock=/tmp/qg-qmp.sock
 rm -f "$sock" /tmp/qg-qmp.log
 GUEST_QUIET=1 GUEST_LOG=/tmp/qg-qmp.log GUEST_APPEND=ksoc_guest=stay \
-	bash "$guest" kvm-soc 2 -qmp "unix:$sock,server=on,wait=off" > /tmp/qg-qmp.out 2>&1 &
+	bash "$guest" kvm-soc 2 -qmp "unix:$sock,server=on,wait=off" -action reboot=reset \
+	> /tmp/qg-qmp.out 2>&1 &
 gpid=$!
 wait_log() { # <pattern> <count> <seconds>
 	local i
