@@ -245,9 +245,8 @@ static struct file *loop_mem_file(unsigned long uaddr, u64 size,
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
 	struct file *file = NULL;
-	unsigned long prot, start;
+	unsigned long prot;
 	bool shared;
-	u64 len;
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, uaddr);
@@ -263,22 +262,11 @@ static struct file *loop_mem_file(unsigned long uaddr, u64 size,
 		file = get_file(vma->vm_file);
 		*pgoff = vma->vm_pgoff + ((uaddr - vma->vm_start) >> PAGE_SHIFT);
 	}
-	/*
-	 * Move the whole mapping, not just the range: VMMs map parts of one
-	 * block at several guest addresses (QEMU's BIOS is also at 0xe0000),
-	 * and each slot must then find the same shared file.
-	 */
-	start = uaddr;
-	len = size;
-	if (!shared && uaddr + size <= vma->vm_end) {
-		start = vma->vm_start;
-		len = vma->vm_end - vma->vm_start;
-	}
 	mmap_read_unlock(mm);
 	if (shared)
 		return file;
-	*pgoff = (uaddr - start) >> PAGE_SHIFT;
-	file = loop_mem_share(start, len, prot);
+	*pgoff = 0;
+	file = loop_mem_share(uaddr, size, prot);
 	return file;
 }
 
