@@ -75,7 +75,7 @@ rm -f "$disk"
 
 echo "---- linux-guest summary ($accel, $smp vCPU) ----"
 sed -n 's/^KSOC-HOST: //p' "$log" | sed 's/^/time to guest userspace (QEMU start to marker): /'
-grep -E '^KSOC-GUEST: (disk|net|irq|all|checks)' "$log"
+grep -E '^KSOC-GUEST: (userspace|disk|net|irq|all|checks)' "$log"
 grep -E 'kvm-soc: exits' "$log" | sed 's/^.*kvm-soc: /kvm-soc counters: /'
 printf 'QEMU exited %d after %s s\n' "$rc" "$(awk -v a="$end" -v b="$start" 'BEGIN { printf "%.1f", a - b }')"
 grep -q 'KSOC-GUEST: all checks passed' "$log" && [ "$rc" = 0 ]
