@@ -16,6 +16,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
@@ -28,6 +29,14 @@
 #include <linux/uaccess.h>
 
 #include "soc.h"
+
+/*
+ * The ABI version KVM_SOC_GET_ABI_VERSION reports.  Fault injection for
+ * tests (debugfs soc-kvm/abi_version): userspace sees a SoC of another
+ * ABI version while the wire keeps speaking this one.
+ */
+static u32 soc_abi_version = KVM_SOC_ABI_VERSION;
+static struct dentry *soc_debugfs;
 
 #define SOC_FEATURES		BIT_ULL(KVM_SOC_F_HEARTBEAT)
 
@@ -264,7 +273,7 @@ static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 
 	switch (cmd) {
 	case KVM_SOC_GET_ABI_VERSION:
-		r = arg ? -EINVAL : KVM_SOC_ABI_VERSION;
+		r = arg ? -EINVAL : (long)READ_ONCE(soc_abi_version);
 		break;
 	case KVM_SOC_GET_INFO:
 		r = soc_dev_get_info(sk, argp);
@@ -314,11 +323,19 @@ static struct miscdevice soc_dev = {
 
 static int __init soc_kvm_init(void)
 {
-	return misc_register(&soc_dev);
+	int ret = misc_register(&soc_dev);
+
+	if (ret)
+		return ret;
+	/* Optional: without debugfs the override just does not exist. */
+	soc_debugfs = debugfs_create_dir("soc-kvm", NULL);
+	debugfs_create_u32("abi_version", 0600, soc_debugfs, &soc_abi_version);
+	return 0;
 }
 
 static void __exit soc_kvm_exit(void)
 {
+	debugfs_remove_recursive(soc_debugfs);
 	misc_deregister(&soc_dev);
 }
 

@@ -77,6 +77,16 @@ bad() { # <expected message> <accel args>
 }
 bad "kvm-soc: /dev/kvm is not a kvm-soc device" kvm-soc,device=/dev/kvm
 ok $? "-accel kvm-soc on a device that is not kvm-soc: clear error"
+dbg=/sys/kernel/debug/soc-kvm/abi_version
+[ -e "$dbg" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+if [ -w "$dbg" ]; then
+	echo 7 > "$dbg"
+	bad "kvm-soc: /dev/kvm-soc speaks kvm-soc ABI version 7, this QEMU speaks version 0" kvm-soc
+	ok $? "-accel kvm-soc on a SoC of another ABI version: clear error"
+	echo 0 > "$dbg"
+else
+	ok 1 "no soc-kvm debugfs to play another ABI version"
+fi
 mods=$top/build/k612
 if rmmod kvm-soc-loop soc-kvm 2>/dev/null; then
 	bad "cannot open /dev/kvm-soc: No such file or directory (is the soc-kvm module loaded?)" kvm-soc
