@@ -584,6 +584,8 @@ struct vcpu_worker {
 	int errors;
 	int progress;
 	int done;
+	int bad_ret;		/* the failing KVM_RUN: its return, exit reason */
+	unsigned int bad_exit;
 	pthread_t thread;
 };
 
@@ -601,6 +603,8 @@ static void *pio_worker(void *arg)
 			continue;
 		}
 		if (r || w->t->run[w->idx]->exit_reason != KVM_EXIT_IO) {
+			w->bad_ret = r;
+			w->bad_exit = w->t->run[w->idx]->exit_reason;
 			w->errors++;
 			break;
 		}
@@ -653,7 +657,9 @@ TEST_F_TIMEOUT(vm, four_vcpus_exit_concurrently, 120)
 	}
 	for (i = 0; i < 4; i++) {
 		pthread_join(w[i].thread, NULL);
-		EXPECT_EQ(0, w[i].errors) TH_LOG("vcpu %d", i);
+		EXPECT_EQ(0, w[i].errors) TH_LOG("vcpu %d: KVM_RUN %d, exit %u at %d",
+						 i, w[i].bad_ret, w[i].bad_exit,
+						 w[i].progress);
 		EXPECT_EQ(150, w[i].progress);
 	}
 	if (kicks)
