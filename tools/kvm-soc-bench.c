@@ -35,6 +35,14 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Open @dev and create a VM with guest memory in @t: 0 or -errno. */
+static int bench_vm(struct tvm *t, const char *dev)
+{
+	int r = tvm_open(t, dev);
+
+	return r ? r : tvm_create_vm(t, NULL);
+}
+
 /* Nanoseconds per exit round trip, or a negative errno. */
 static double sample(const char *dev, const struct kind *k, int n)
 {
@@ -42,9 +50,7 @@ static double sample(const char *dev, const struct kind *k, int n)
 	double a, b;
 	int i, r;
 
-	r = tvm_open(&t, dev);
-	if (!r)
-		r = tvm_create_vm(&t, NULL);
+	r = bench_vm(&t, dev);
 	if (r)
 		return r;
 	tvm_load(&t, k->code, k->len);
@@ -130,9 +136,7 @@ static double sample_ioeventfd(const char *dev, int n)
 	double a = 0, b;
 	int i, r;
 
-	r = tvm_open(&t, dev);
-	if (!r)
-		r = tvm_create_vm(&t, NULL);
+	r = bench_vm(&t, dev);
 	if (r)
 		return r;
 	s.t = &t;
@@ -182,9 +186,7 @@ static double sample_irqfd(const char *dev, int n)
 	uint32_t want;
 	int i, r;
 
-	r = tvm_open(&t, dev);
-	if (!r)
-		r = tvm_create_vm(&t, NULL);
+	r = bench_vm(&t, dev);
 	if (r)
 		return r;
 	s.t = &t;
