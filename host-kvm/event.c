@@ -22,7 +22,9 @@
  *    ours and never signals an eventfd;
  *  - hk_ev_work() is an irq_work (hardirq context) under ev.lock, which
  *    process context takes with irqs off to publish and unpublish channels,
- *    so a channel is never freed under it.  Doorbells only queue it: a
+ *    so a channel is never freed under it; task_work is its fallback in
+ *    process context, for a run inside an eventfd wakeup or with ev.lock
+ *    taken on the same CPU.  Doorbells only queue it: a
  *    doorbell may come from inside another eventfd's wakeup (always, on
  *    the loop transport), where eventfd_signal() is not allowed.
  *  Lock order: ev.lock -> eventfd wait-queue locks.
@@ -84,40 +86,68 @@ static struct kvm_soc_event_hdr *hk_ev_hdr(struct hk_vm *vm)
 	return ksoc_event_hdr(vm->win, &vm->l);
 }
 
-/* irq_work: act on SoC counters that moved.  Hardirq context. */
-static void hk_ev_work(struct irq_work *w)
+/* Act on SoC counters that moved.  Caller holds ev.lock. */
+static void hk_ev_process(struct hk_vm *vm)
 {
-	struct hk_vm *vm = container_of(w, struct hk_vm, ev.work);
 	__le64 *cnt = ksoc_event_soc_count(vm->win, &vm->l);
 	struct hk_events *e = &vm->ev;
 	struct hk_event *ev;
 	u64 seq, c;
 	u32 i;
 
-	spin_lock(&e->lock);
+	lockdep_assert_held(&e->lock);
 	/* Pairs with the SoC's release of soc_seq after its counters. */
 	seq = le64_to_cpu(smp_load_acquire(&hk_ev_hdr(vm)->soc_seq));
-	if (seq != e->soc_seq_seen) {
-		WRITE_ONCE(e->soc_seq_seen, seq);
-		for (i = 0; i < vm->l.event_nr; i++) {
-			ev = e->ev[i];
-			if (!ev || ev->kind != HK_EV_IRQFD)
-				continue;
-			c = le64_to_cpu(READ_ONCE(cnt[i]));
-			if (c == e->soc_seen[i])
-				continue;
-			/* Any number of triggers is one edge: they coalesce. */
-			e->soc_seen[i] = c;
-			ksoc_eventfd_add(ev->ctx, 1);
-		}
+	if (seq == e->soc_seq_seen)
+		return;
+	WRITE_ONCE(e->soc_seq_seen, seq);
+	for (i = 0; i < vm->l.event_nr; i++) {
+		ev = e->ev[i];
+		if (!ev || ev->kind != HK_EV_IRQFD)
+			continue;
+		c = le64_to_cpu(READ_ONCE(cnt[i]));
+		if (c == e->soc_seen[i])
+			continue;
+		/* Any number of triggers is one edge: they coalesce. */
+		e->soc_seen[i] = c;
+		ksoc_eventfd_add(ev->ctx, 1);
 	}
-	spin_unlock(&e->lock);
+}
+
+/* irq_work: act on SoC counters that moved.  Hardirq context. */
+static void hk_ev_work(struct irq_work *w)
+{
+	struct hk_vm *vm = container_of(w, struct hk_vm, ev.work);
+
+	/*
+	 * Should this ever interrupt an eventfd wakeup or a holder of
+	 * ev.lock on this CPU (an emulated CPU has delivered interrupts with
+	 * IF clear), process context does the run instead: no signal is
+	 * dropped and nothing deadlocks.
+	 */
+	if (!eventfd_signal_allowed() || !spin_trylock(&vm->ev.lock)) {
+		queue_work(system_highpri_wq, &vm->ev.task_work);
+		return;
+	}
+	hk_ev_process(vm);
+	spin_unlock(&vm->ev.lock);
+}
+
+/* The irq_work's fallback, in process context. */
+static void hk_ev_task_work(struct work_struct *w)
+{
+	struct hk_vm *vm = container_of(w, struct hk_vm, ev.task_work);
+
+	spin_lock_irq(&vm->ev.lock);
+	hk_ev_process(vm);
+	spin_unlock_irq(&vm->ev.lock);
 }
 
 void hk_ev_init(struct hk_vm *vm)
 {
 	spin_lock_init(&vm->ev.lock);
 	init_irq_work(&vm->ev.work, hk_ev_work);
+	INIT_WORK(&vm->ev.task_work, hk_ev_task_work);
 	atomic64_set(&vm->ev.host_seq, 0);
 }
 
@@ -480,4 +510,5 @@ void hk_ev_release_all(struct hk_vm *vm)
 		if (vm->ev.ev[i])
 			hk_ev_drop(vm, vm->ev.ev[i], false);
 	irq_work_sync(&vm->ev.work);
+	cancel_work_sync(&vm->ev.task_work);
 }

@@ -40,6 +40,7 @@ struct hk_event;
  * struct hk_events - a VM's event channels (event.c).
  * @lock: protects @ev against @work; process context takes it with irqs off.
  * @work: signals KVM irqfds for moved SoC counters, in hardirq context.
+ * @task_work: does the same in process context when @work may not.
  * @ev: channel -> event; written by the VM's main thread under @lock.
  * @soc_seen: per channel, the SoC counter last acted on (under @lock).
  * @host_count: per channel, the host counter as last written (private).
@@ -52,6 +53,7 @@ struct hk_event;
 struct hk_events {
 	spinlock_t lock; /* protects @ev, @soc_seen, @soc_seq_seen */
 	struct irq_work work;
+	struct work_struct task_work;
 	struct hk_event *ev[KSOC_VM_EVENTS];
 	u64 soc_seen[KSOC_VM_EVENTS];
 	u64 host_count[KSOC_VM_EVENTS];

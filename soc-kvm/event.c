@@ -23,9 +23,10 @@
  *    serialises one channel's counter with the channel's @tlock and never
  *    signals an eventfd (it may be nested in eventfd_signal());
  *  - soc_ev_work() is an irq_work (hardirq context) and more_work its
- *    process-context tail; both run under ev.lock, which process context
- *    takes with irqs off to publish and unpublish channels, so a channel
- *    is never freed under them.
+ *    process-context tail (and its fallback, should it find itself inside
+ *    an eventfd wakeup or ev.lock taken); both run under ev.lock, which
+ *    process context takes with irqs off to publish and unpublish
+ *    channels, so a channel is never freed under them.
  *  Lock order: ev.lock -> eventfd wait-queue locks -> a channel's @tlock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -153,7 +154,17 @@ static void soc_ev_work(struct irq_work *w)
 	struct soc_vm *vm = container_of(w, struct soc_vm, ev.work);
 	bool ok, more;
 
-	spin_lock(&vm->ev.lock);
+	/*
+	 * An irq_work normally runs where eventfd_signal() is allowed and
+	 * ev.lock is free.  Should it ever interrupt an eventfd wakeup or a
+	 * holder of ev.lock on this CPU (an emulated CPU has delivered
+	 * interrupts with IF clear), process context does the run instead:
+	 * nothing is dropped, nothing deadlocks.
+	 */
+	if (!eventfd_signal_allowed() || !spin_trylock(&vm->ev.lock)) {
+		queue_work(system_highpri_wq, &vm->ev.more_work);
+		return;
+	}
 	ok = soc_ev_process(vm, SOC_EV_BUDGET_IRQ);
 	more = vm->ev.more && !vm->ev.stopped;
 	spin_unlock(&vm->ev.lock);
@@ -163,7 +174,10 @@ static void soc_ev_work(struct irq_work *w)
 		queue_work(system_unbound_wq, &vm->ev.more_work);
 }
 
-/* Long bursts (the SoC fell behind): deliver them where we may sleep. */
+/*
+ * Long bursts (the SoC fell behind), and runs the irq_work could not do:
+ * deliver them where we may sleep.
+ */
 static void soc_ev_more_work(struct work_struct *w)
 {
 	struct soc_vm *vm = container_of(w, struct soc_vm, ev.more_work);

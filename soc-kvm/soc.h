@@ -97,7 +97,7 @@ struct soc_event;
  * @work: acts on host counters (ioeventfd kicks, resamples) in hardirq
  *	context.
  * @more_work: delivers, in process context, ioeventfd counts that
- *	@work left (more than a batch).
+ *	@work left (more than a batch), or a whole run @work could not do.
  * @gc: deassigns irqfds whose eventfd was closed, as KVM does.
  * @ev: channel -> event; changed under the VM's lock and @lock.
  * @soc_count: per channel, soc_count as last written (private; keeps the
