@@ -29,6 +29,7 @@
 #include <linux/uaccess.h>
 
 #include "soc.h"
+#include "ksoc_shmem.h"
 
 /*
  * The ABI version KVM_SOC_GET_ABI_VERSION reports.  Fault injection for
@@ -37,6 +38,13 @@
  */
 static u32 soc_abi_version = KVM_SOC_ABI_VERSION;
 static struct dentry *soc_debugfs;
+
+static bool huge_pages = true;
+module_param(huge_pages, bool, 0444);
+MODULE_PARM_DESC(huge_pages, "back memory objects with transparent huge pages (default on)");
+
+/* Where memory objects live (NULL: the kernel's internal shmem mount). */
+static struct vfsmount *soc_mem_mnt;
 
 #define SOC_FEATURES		BIT_ULL(KVM_SOC_F_HEARTBEAT)
 
@@ -222,7 +230,9 @@ static long soc_dev_get_info(struct soc_kvm *sk, void __user *argp)
 
 /*
  * A guest-memory object: shmem the SoC process (and others it passes the
- * fd to) maps; on the loop transport its pages are the guest's.
+ * fd to) maps; on the loop transport its pages are the guest's, so they
+ * come from a huge=within_size mount and host KVM maps them with 2 MiB
+ * pages (as it maps a VMM's anonymous THP memory).
  */
 static long soc_dev_create_memory(void __user *argp)
 {
@@ -239,7 +249,7 @@ static long soc_dev_create_memory(void __user *argp)
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	file = shmem_file_setup("kvm-soc-mem", req.size, VM_NORESERVE);
+	file = ksoc_shmem_file(soc_mem_mnt, "kvm-soc-mem", req.size);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		return PTR_ERR(file);
@@ -323,10 +333,14 @@ static struct miscdevice soc_dev = {
 
 static int __init soc_kvm_init(void)
 {
-	int ret = misc_register(&soc_dev);
+	int ret;
 
-	if (ret)
+	soc_mem_mnt = ksoc_shmem_mount(huge_pages);
+	ret = misc_register(&soc_dev);
+	if (ret) {
+		ksoc_shmem_umount(soc_mem_mnt);
 		return ret;
+	}
 	/* Optional: without debugfs the override just does not exist. */
 	soc_debugfs = debugfs_create_dir("soc-kvm", NULL);
 	debugfs_create_u32("abi_version", 0600, soc_debugfs, &soc_abi_version);
@@ -337,6 +351,8 @@ static void __exit soc_kvm_exit(void)
 {
 	debugfs_remove_recursive(soc_debugfs);
 	misc_deregister(&soc_dev);
+	/* Open memory objects keep the mount's superblock (tmpfs) alive. */
+	ksoc_shmem_umount(soc_mem_mnt);
 }
 
 module_init(soc_kvm_init);

@@ -256,6 +256,141 @@ TEST_F(soc, memory_object_is_guest_memory)
 	close(fd);
 }
 
+/* A field of /proc/self/smaps (kB) for the mapping that starts at @addr. */
+static long smaps_kb(const void *addr, const char *key)
+{
+	char line[256], start[32];
+	bool in = false;
+	long kb = -1;
+	FILE *f;
+
+	snprintf(start, sizeof(start), "%lx-", (unsigned long)addr);
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ')) {
+			in = !strncmp(line, start, strlen(start));
+			continue;
+		}
+		if (in && !strncmp(line, key, strlen(key))) {
+			kb = strtol(line + strlen(key), NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Names of KVM's per-VM debugfs directories, space separated. */
+static void kvm_vm_dirs(char *buf, size_t len)
+{
+	struct dirent *d;
+	DIR *dir;
+
+	buf[0] = 0;
+	count_kvm_vms();	/* mounts debugfs if needed */
+	dir = opendir("/sys/kernel/debug/kvm");
+	if (!dir)
+		return;
+	while ((d = readdir(dir)))
+		if (strchr(d->d_name, '-') && strlen(buf) + strlen(d->d_name) + 2 < len) {
+			strcat(buf, d->d_name);
+			strcat(buf, " ");
+		}
+	closedir(dir);
+}
+
+/* A KVM per-VM statistic of the VM whose directory is not in @before. */
+static long new_vm_stat(const char *before, const char *stat)
+{
+	char now[4096], name[64], path[256];
+	const char *p, *e;
+	long v = -1;
+	FILE *f;
+
+	kvm_vm_dirs(now, sizeof(now));
+	for (p = now; (e = strchr(p, ' ')); p = e + 1) {
+		snprintf(name, sizeof(name), "%.*s ", (int)(e - p), p);
+		if (strstr(before, name))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%.*s/%s",
+			 (int)(e - p), p, stat);
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%ld", &v) != 1)
+				v = -1;
+			fclose(f);
+		}
+		break;
+	}
+	return v;
+}
+
+/*
+ * Guest RAM gets huge pages, as a VMM's anonymous RAM does with THP: a
+ * memory object (a huge=within_size tmpfs file) and anonymous memory the
+ * loop moves into one are both PMD-mapped in the SoC process, and the
+ * host's KVM maps the 2 MiB slot with one 2 MiB page.
+ */
+TEST_F(soc, guest_ram_gets_huge_pages)
+{
+	struct kvm_soc_create_memory req = {
+		.argsz = sizeof(req), .size = GUEST_MEM_SIZE,
+	};
+	char before[4096], nx[8] = "N";
+	int fd, pass;
+	uint8_t *m;
+	FILE *f;
+
+	f = fopen("/sys/module/kvm/parameters/nx_huge_pages", "r");
+	if (f) {
+		if (!fgets(nx, sizeof(nx), f))
+			nx[0] = 'N';
+		fclose(f);
+	}
+	if (nx[0] == 'Y')
+		SKIP(return, "KVM splits executable huge pages (nx_huge_pages=Y)");
+	for (pass = 0; pass < 2; pass++) {
+		struct tvm t;
+
+		ASSERT_EQ(0, tvm_open(&t, DEV));
+		fd = -1;
+		if (pass == 0) {
+			fd = ioctl(t.dev, KVM_SOC_CREATE_MEMORY, &req);
+			ASSERT_LE(0, fd) TH_LOG("KVM_SOC_CREATE_MEMORY: %s", strerror(errno));
+			m = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, fd, 0);
+		} else {
+			m = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		}
+		ASSERT_NE(MAP_FAILED, m);
+		EXPECT_EQ(0, (uintptr_t)m % GUEST_MEM_SIZE)
+			TH_LOG("pass %d: mapping at %p is not 2 MiB aligned", pass, m);
+		kvm_vm_dirs(before, sizeof(before));
+		ASSERT_EQ(0, tvm_create_vm(&t, m));
+		TVM_LOAD(&t, mem);
+		ASSERT_EQ(0, tvm_add_vcpu(&t));
+		ASSERT_EQ(0, tvm_run(&t, 0));
+		ASSERT_EQ(KVM_EXIT_IO, t.run[0]->exit_reason);
+		/* Memory objects are shmem; moved anonymous memory is too. */
+		EXPECT_EQ(2048, smaps_kb(m, "ShmemPmdMapped:"))
+			TH_LOG("pass %d (%s): not PMD-mapped in the SoC process", pass,
+			       pass ? "anonymous" : "memory object");
+		EXPECT_EQ(1, new_vm_stat(before, "pages_2m"))
+			TH_LOG("pass %d (%s): host KVM pages_2m %ld, pages_4k %ld", pass,
+			       pass ? "anonymous" : "memory object",
+			       new_vm_stat(before, "pages_2m"),
+			       new_vm_stat(before, "pages_4k"));
+		t.mem = NULL;
+		tvm_close(&t);
+		munmap(m, GUEST_MEM_SIZE);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 TEST_F(soc, memory_object_bad_arguments_are_einval)
 {
 	struct kvm_soc_create_memory req = { .argsz = sizeof(req), .size = 4096 };
