@@ -855,6 +855,40 @@ TEST_F(vm, other_mm_is_eio)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+/*
+ * Features of KVM that need no ioctl of their own read the same as on
+ * stock KVM, on the device and on the VM: QEMU builds the guest's CPUID
+ * from some of them (TSC deadline timer), and probes the VM first when
+ * KVM_CAP_CHECK_EXTENSION_VM says it may.
+ */
+TEST_F(vm, feature_caps_match_kvm)
+{
+	static const int caps[] = {
+		KVM_CAP_TSC_DEADLINE_TIMER, KVM_CAP_CLOCKSOURCE,
+		KVM_CAP_NOP_IO_DELAY, KVM_CAP_IOAPIC_POLARITY_IGNORED,
+		KVM_CAP_USER_NMI, KVM_CAP_ENABLE_CAP_VM,
+		KVM_CAP_CHECK_EXTENSION_VM,
+	};
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), kvm_vm, want;
+	unsigned int i;
+
+	ASSERT_LE(0, kvm);
+	kvm_vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	ASSERT_LE(0, kvm_vm);
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		want = ioctl(kvm_vm, KVM_CHECK_EXTENSION, caps[i]);
+		EXPECT_EQ(want, ioctl(self->t.vm, KVM_CHECK_EXTENSION, caps[i]))
+			TH_LOG("%s: VM cap %d", self->t.path, caps[i]);
+		EXPECT_EQ(ioctl(kvm, KVM_CHECK_EXTENSION, caps[i]),
+			  ioctl(self->t.dev, KVM_CHECK_EXTENSION, caps[i]))
+			TH_LOG("%s: cap %d", self->t.path, caps[i]);
+	}
+	/* The rig's KVM has a TSC deadline timer, so the guest gets one. */
+	EXPECT_EQ(1, ioctl(self->t.vm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER));
+	close(kvm_vm);
+	close(kvm);
+}
+
 TEST_F(vm, system_ioctls)
 {
 	struct {
