@@ -9,7 +9,8 @@
 #   - prints its virtio interrupt counts.
 # ksoc_guest=stay on the command line keeps it running after the checks
 # (QMP tests stop, continue and reset it); ksoc_guest=bench also times a
-# sequential read of the disk; the default powers off.
+# sequential read of the disk; the default powers off.  ksoc_dmesg=1 prints
+# the guest's kernel log (with times) before powering off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -60,6 +61,9 @@ if [ $fail = 0 ]; then
 	echo "KSOC-GUEST: all checks passed"
 else
 	echo "KSOC-GUEST: checks FAILED"
+fi
+if grep -q 'ksoc_dmesg=1' /proc/cmdline; then
+	dmesg | sed 's/^/KSOC-DMESG: /'
 fi
 if [ "$mode" = stay ]; then
 	while :; do sleep 1; done
