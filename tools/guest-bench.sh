@@ -2,12 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Inside the rig (make bench): the Linux guest of tools/linux-guest.sh
-# under -accel kvm and -accel kvm-soc, interleaved, 3 boots each: time
+# under -accel kvm and -accel kvm-soc, interleaved, 5 boots each: time
 # from QEMU start to the guest's userspace marker, and sequential read
 # throughput of its virtio-blk disk (64 MiB, O_DIRECT, in the guest).
 # Medians and kvm-soc / kvm ratios.  A benchmark: it asserts nothing.
 top=${KSOC_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-rounds=${GUEST_BENCH_ROUNDS:-3}
+rounds=${GUEST_BENCH_ROUNDS:-5}
 declare -A boot read kern
 for r in $(seq "$rounds"); do
 	for accel in kvm kvm-soc; do
