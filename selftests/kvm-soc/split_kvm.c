@@ -875,7 +875,7 @@ TEST_F(vm, feature_caps_match_kvm)
 	ASSERT_LE(0, kvm);
 	kvm_vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, kvm_vm);
-	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(caps); i++) {
 		want = ioctl(kvm_vm, KVM_CHECK_EXTENSION, caps[i]);
 		EXPECT_EQ(want, ioctl(self->t.vm, KVM_CHECK_EXTENSION, caps[i]))
 			TH_LOG("%s: VM cap %d", self->t.path, caps[i]);
