@@ -13,6 +13,8 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+struct file;
+
 /* A region of SoC memory made reachable by the host (transport-private). */
 struct ksoc_mem;
 
@@ -114,5 +116,7 @@ int host_kvm_attach(struct ksoc_transport *t);
 void host_kvm_detach(struct ksoc_transport *t);
 int soc_kvm_attach(struct ksoc_transport *t);
 void soc_kvm_detach(struct ksoc_transport *t);
+/* Guest memory as a shmem file (huge pages where possible); soc-kvm. */
+struct file *soc_kvm_mem_file(const char *name, loff_t size);
 
 #endif /* _KSOC_TRANSPORT_H */

@@ -24,12 +24,13 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pgtable.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "soc.h"
-#include "ksoc_shmem.h"
 
 /*
  * The ABI version KVM_SOC_GET_ABI_VERSION reports.  Fault injection for
@@ -41,10 +42,57 @@ static struct dentry *soc_debugfs;
 
 static bool huge_pages = true;
 module_param(huge_pages, bool, 0444);
-MODULE_PARM_DESC(huge_pages, "back memory objects with transparent huge pages (default on)");
+MODULE_PARM_DESC(huge_pages, "back guest memory (memory objects, RAM the transport moves) with transparent huge pages (default on)");
 
-/* Where memory objects live (NULL: the kernel's internal shmem mount). */
+/*
+ * Guest memory lives in shmem files on a private tmpfs mount with
+ * huge=within_size (as i915 keeps its objects), so whoever maps it, the
+ * SoC's processes and on the loop transport the host's KVM, maps it with
+ * 2 MiB pages, as KVM maps a VMM's anonymous THP memory.  NULL: no THP,
+ * or turned off; the kernel's internal shmem mount then.
+ */
 static struct vfsmount *soc_mem_mnt;
+
+static struct vfsmount *soc_mem_mount(void)
+{
+	char opts[] = "huge=within_size";	/* parsed in place */
+	struct file_system_type *type;
+	struct vfsmount *mnt;
+
+	if (!huge_pages || !IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) ||
+	    !has_transparent_hugepage())
+		return NULL;
+	type = get_fs_type("tmpfs");
+	if (!type)
+		return NULL;
+	mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
+	return IS_ERR(mnt) ? NULL : mnt;
+}
+
+static void soc_mem_umount(void)
+{
+	/* Open files keep the mount's superblock (tmpfs) alive. */
+	if (soc_mem_mnt)
+		kern_unmount(soc_mem_mnt);
+}
+
+/**
+ * soc_kvm_mem_file - an unlinked shmem file for guest memory.
+ * @name: its name (shown in /proc/<pid>/maps).
+ * @size: bytes.
+ *
+ * Used for memory objects and by transports that move a VMM's private
+ * guest RAM into a shared file (the loop).  Returns the file or an
+ * ERR_PTR().
+ */
+struct file *soc_kvm_mem_file(const char *name, loff_t size)
+{
+	if (soc_mem_mnt)
+		return shmem_file_setup_with_mnt(soc_mem_mnt, name, size,
+						 VM_NORESERVE);
+	return shmem_file_setup(name, size, VM_NORESERVE);
+}
+EXPORT_SYMBOL_GPL(soc_kvm_mem_file);
 
 #define SOC_FEATURES		BIT_ULL(KVM_SOC_F_HEARTBEAT)
 
@@ -249,7 +297,7 @@ static long soc_dev_create_memory(void __user *argp)
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	file = ksoc_shmem_file(soc_mem_mnt, "kvm-soc-mem", req.size);
+	file = soc_kvm_mem_file("kvm-soc-mem", req.size);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		return PTR_ERR(file);
@@ -335,10 +383,10 @@ static int __init soc_kvm_init(void)
 {
 	int ret;
 
-	soc_mem_mnt = ksoc_shmem_mount(huge_pages);
+	soc_mem_mnt = soc_mem_mount();
 	ret = misc_register(&soc_dev);
 	if (ret) {
-		ksoc_shmem_umount(soc_mem_mnt);
+		soc_mem_umount();
 		return ret;
 	}
 	/* Optional: without debugfs the override just does not exist. */
@@ -351,8 +399,7 @@ static void __exit soc_kvm_exit(void)
 {
 	debugfs_remove_recursive(soc_debugfs);
 	misc_deregister(&soc_dev);
-	/* Open memory objects keep the mount's superblock (tmpfs) alive. */
-	ksoc_shmem_umount(soc_mem_mnt);
+	soc_mem_umount();
 }
 
 module_init(soc_kvm_init);

@@ -31,7 +31,6 @@
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
-#include <linux/shmem_fs.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/sizes.h>
@@ -39,12 +38,7 @@
 #include <linux/vmalloc.h>
 #include <linux/xarray.h>
 
-#include "ksoc_shmem.h"
 #include "ksoc_transport.h"
-
-static bool huge_pages = true;
-module_param(huge_pages, bool, 0444);
-MODULE_PARM_DESC(huge_pages, "move anonymous guest RAM into transparent huge pages (default on)");
 
 static unsigned int ctrl_window_kib = 1024;
 module_param(ctrl_window_kib, uint, 0444);
@@ -70,8 +64,6 @@ struct loop_window {
  * @windows: window id -> struct loop_window (ids from 1).
  * @tokens: memory token -> struct ksoc_mem (a reference each).
  * @dbg: debugfs directory (fault injection, see loop_poke_write()).
- * @mem_mnt: where anonymous guest RAM moves to (huge pages; NULL: the
- *	kernel's internal shmem mount).
  */
 struct ksoc_loop {
 	struct ksoc_transport host;
@@ -80,7 +72,6 @@ struct ksoc_loop {
 	struct xarray windows;
 	struct xarray tokens;
 	struct dentry *dbg;
-	struct vfsmount *mem_mnt;
 };
 
 static struct ksoc_loop loop;
@@ -209,7 +200,7 @@ static struct file *loop_mem_share(unsigned long uaddr, u64 size,
 	ssize_t n;
 	int ret;
 
-	file = ksoc_shmem_file(loop.mem_mnt, "kvm-soc-guest-ram", size);
+	file = soc_kvm_mem_file("kvm-soc-guest-ram", size);
 	if (IS_ERR(file))
 		return file;
 	ret = -ENOMEM;
@@ -422,7 +413,6 @@ static int __init ksoc_loop_init(void)
 		return -ENOMEM;
 	xa_init_flags(&loop.windows, XA_FLAGS_ALLOC1);
 	xa_init_flags(&loop.tokens, XA_FLAGS_ALLOC);
-	loop.mem_mnt = ksoc_shmem_mount(huge_pages);
 
 	ksoc_transport_init(&loop.host);
 	loop.host.name = "loop";
@@ -459,7 +449,6 @@ static int __init ksoc_loop_init(void)
 err_host:
 	host_kvm_detach(&loop.host);
 err_free:
-	ksoc_shmem_umount(loop.mem_mnt);
 	vfree(loop.win);
 	return ret;
 }
@@ -473,7 +462,6 @@ static void __exit ksoc_loop_exit(void)
 	WARN_ON(!xa_empty(&loop.tokens));
 	xa_destroy(&loop.windows);
 	xa_destroy(&loop.tokens);
-	ksoc_shmem_umount(loop.mem_mnt);
 	vfree(loop.win);
 }
 
