@@ -27,6 +27,24 @@ static int count_helpers(void)
 	return tvm_list_helpers(NULL, NULL);
 }
 
+/* KVM's debugfs directory (mounting debugfs if needed), or NULL. */
+static DIR *kvm_debugfs(void)
+{
+	DIR *dir = opendir("/sys/kernel/debug/kvm");
+
+	if (!dir) {
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+		dir = opendir("/sys/kernel/debug/kvm");
+	}
+	return dir;
+}
+
+/* A per-VM directory of KVM's debugfs: "<pid>-<fd>". */
+static bool kvm_vm_dir(const char *name)
+{
+	return name[0] >= '1' && name[0] <= '9' && strchr(name, '-');
+}
+
 /* VMs alive in the host's KVM: its debugfs has a directory per VM. */
 static int count_kvm_vms(void)
 {
@@ -34,15 +52,11 @@ static int count_kvm_vms(void)
 	DIR *dir;
 	int n = 0;
 
-	dir = opendir("/sys/kernel/debug/kvm");
-	if (!dir) {
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-		dir = opendir("/sys/kernel/debug/kvm");
-	}
+	dir = kvm_debugfs();
 	if (!dir)
 		return -1;
 	while ((d = readdir(dir)))
-		if (d->d_name[0] >= '1' && d->d_name[0] <= '9' && strchr(d->d_name, '-'))
+		if (kvm_vm_dir(d->d_name))
 			n++;
 	closedir(dir);
 	return n;
@@ -289,12 +303,11 @@ static void kvm_vm_dirs(char *buf, size_t len)
 	DIR *dir;
 
 	buf[0] = 0;
-	count_kvm_vms();	/* mounts debugfs if needed */
-	dir = opendir("/sys/kernel/debug/kvm");
+	dir = kvm_debugfs();
 	if (!dir)
 		return;
 	while ((d = readdir(dir)))
-		if (strchr(d->d_name, '-') && strlen(buf) + strlen(d->d_name) + 2 < len) {
+		if (kvm_vm_dir(d->d_name) && strlen(buf) + strlen(d->d_name) + 2 < len) {
 			strcat(buf, d->d_name);
 			strcat(buf, " ");
 		}
