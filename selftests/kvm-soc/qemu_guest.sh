@@ -7,6 +7,10 @@
 # come through irqfds and its queue kicks through ioeventfds (counters);
 # a 2-vCPU guest is stopped, continued and reset over QMP and quits;
 # bad input fails at once with one clear message.  TAP.
+#
+# rig: one CPU
+# (tools/rig runs this in a one-CPU boot: with two TCG CPUs, nested SVM
+# corrupts the rig kernel now and then while SMP Linux guests run.)
 top=${KSOC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 guest=$top/tools/linux-guest.sh
 qemu=$(cat "$top/build/qemu-path" 2>/dev/null)
