@@ -10,7 +10,23 @@
 
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
-CACHE ?= /var/cache/kvm-soc
+
+# Heavy results (rig kernel, linux-source extract, patched QEMU) are cached
+# in $(KVM_SOC_CACHE), default /var/cache/kvm-soc.  Under CI (CI=true) every
+# run starts from a new, empty cache of its own, so a warm cache can never
+# hide a broken first-run step: each landing proves the README's commands
+# from zero.  Only the newest CI cache is kept.
+CI_CACHES := /var/cache/kvm-soc-ci
+ifeq ($(CI),true)
+ifndef KVM_SOC_CACHE
+KVM_SOC_CACHE := $(CI_CACHES)/run-$(shell date +%Y%m%d-%H%M%S)-$(shell echo $$$$)
+$(info >>> CI=true: starting from an empty cache, $(KVM_SOC_CACHE))
+$(shell rm -rf $(CI_CACHES)/run-* 2>/dev/null)
+endif
+endif
+KVM_SOC_CACHE ?= /var/cache/kvm-soc
+export KVM_SOC_CACHE
+CACHE := $(KVM_SOC_CACHE)
 
 -include $(CACHE)/deps.mk
 

@@ -38,6 +38,12 @@ for p in "${pkgs[@]}" "${bpo[@]}"; do
 done
 dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" ge 1.5 ||
 	missing+=(meson)
+# Under CI, ask the archive for every package even if installed (deps.sh).
+if [ "${CI:-}" = true ]; then
+	"$here/setup-apt.sh"
+	apt-get install -s -q -t bookworm-backports "${pkgs[@]}" "${bpo[@]}" > "$cache/apt-sim-qemu.log" 2>&1 ||
+		{ cat "$cache/apt-sim-qemu.log" >&2; echo "qemu-build: the archive does not serve these packages" >&2; exit 1; }
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	"$here/setup-apt.sh"
 	step "apt-get install ${missing[*]}"
@@ -49,13 +55,29 @@ src=$cache/qemu-src
 mkdir -p "$src"
 if ! echo "$sha256  $src/$tarball" | sha256sum -c --status 2>/dev/null; then
 	"$here/setup-apt.sh"
-	step "fetching QEMU $version source (Debian's orig tarball, ~40 MB)"
+	# apt-get source takes no version glob: ask the archive which Debian
+	# revisions of $version+ds it serves and take the newest.
+	qver=$(apt-cache showsrc qemu 2>/dev/null |
+		awk -v p="1:$version+ds-" '$1 == "Version:" && index($2, p) == 1 { print $2 }' |
+		sort -V | tail -n 1)
+	if [ -z "$qver" ]; then
+		echo "qemu-build: the archive serves no source of qemu 1:$version+ds; it has:" >&2
+		apt-cache showsrc qemu 2>&1 | awk '$1 == "Version:" { print "  " $2 }' >&2
+		exit 1
+	fi
+	step "fetching QEMU $version source (qemu=$qver, Debian's orig tarball, ~40 MB)"
 	rm -f "$src/$tarball"
 	# The backports .dsc may be missing from the archive while the tarball
-	# is there: judge by the tarball's hash, not apt's exit code.
-	(cd "$src" && apt-get source --download-only -q "qemu=1:$version+ds*" >/dev/null 2>&1) || true
-	echo "$sha256  $src/$tarball" | sha256sum -c --status ||
-		{ echo "qemu-build: $tarball missing or its sha256 is wrong" >&2; exit 1; }
+	# is there: judge by the tarball's hash, not apt's exit code, and show
+	# apt's own words when the tarball did not come.
+	(cd "$src" && apt-get source --download-only -q "qemu=$qver") > "$src/fetch.log" 2>&1 || true
+	if ! echo "$sha256  $src/$tarball" | sha256sum -c --status 2>/dev/null; then
+		echo "qemu-build: 'apt-get source --download-only qemu=$qver' gave no $tarball" \
+			"with sha256 $sha256; apt said:" >&2
+		sed 's/^/  /' "$src/fetch.log" >&2
+		[ -f "$src/$tarball" ] && sha256sum "$src/$tarball" >&2
+		exit 1
+	fi
 fi
 
 step "unpacking QEMU $version and applying qemu-patches/ (git am)"

@@ -20,13 +20,14 @@ for m in /lib/mod/*.ko; do
 	insmod "$m" || die "insmod $m failed"
 done
 
-top= out= mode= kroot= nomod=0
+top= out= mode= kroot= cache= nomod=0
 for a in $(cat /proc/cmdline); do
 	case "$a" in
 	ksoc_top=*) top=${a#ksoc_top=} ;;
 	ksoc_out=*) out=${a#ksoc_out=} ;;
 	ksoc_mode=*) mode=${a#ksoc_mode=} ;;
 	ksoc_kroot=*) kroot=${a#ksoc_kroot=} ;;
+	ksoc_cache=*) cache=${a#ksoc_cache=} ;;
 	ksoc_no_modules=*) nomod=${a#ksoc_no_modules=} ;;
 	esac
 done
@@ -37,28 +38,36 @@ mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts 2>/dev/null; mount -t devpts devpts /host/dev/pts 2>/dev/null
-# Writable scratch directories are fresh tmpfs.  The source tree may live
-# under one of them (a clone in /tmp): keep it visible by moving a bind
-# mount of it over the tmpfs.
-case "$top" in
-/tmp/*|/run/*|/var/tmp/*|/root/*)
-	mkdir -p /stash
-	mount --bind "/host$top" /stash || die "cannot bind $top"
-	;;
-esac
+# Writable scratch directories are fresh tmpfs.  The source tree and the
+# cache may live under one of them (a clone in /tmp, KVM_SOC_CACHE=/tmp/x):
+# keep them visible by moving bind mounts of them over the tmpfs.
+n=0
+for d in $top $cache; do
+	case "$d" in
+	/tmp/*|/run/*|/var/tmp/*|/root/*)
+		n=$((n + 1))
+		mkdir -p "/stash/$n"
+		mount --bind "/host$d" "/stash/$n" || die "cannot bind $d"
+		echo "$d" > "/stash/$n.path"
+		;;
+	esac
+done
 mount -t tmpfs -o mode=1777 tmp /host/tmp
 mount -t tmpfs run /host/run
 mount -t tmpfs -o mode=1777 vartmp /host/var/tmp 2>/dev/null
 mount -t tmpfs -o mode=0700 roothome /host/root 2>/dev/null
-if [ -d /stash ]; then
-	mkdir -p "/host$top"
-	mount --move /stash "/host$top" || die "cannot move $top back"
-fi
+for p in /stash/*.path; do
+	[ -f "$p" ] || continue
+	d=$(cat "$p")
+	mkdir -p "/host$d"
+	mount --move "${p%.path}" "/host$d" || die "cannot move $d back"
+done
 mkdir -p "/host$out" 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out "/host$out" ||
 	die "cannot mount the results share at $out"
 
 export KSOC_TOP=$top KSOC_OUT=$out KSOC_MODE=$mode KSOC_KROOT=$kroot KSOC_NO_MODULES=$nomod
+export KVM_SOC_CACHE=$cache
 export HOME=/root TERM=dumb
 chroot /host /bin/bash "$top/tools/rig-guest.sh"
 echo "rig-init: guest script exited $?"

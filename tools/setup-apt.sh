@@ -8,7 +8,8 @@ set -euo pipefail
 
 src=/etc/apt/sources.list.d/debian.sources
 dst=/etc/apt/sources.list.d/kvm-soc.sources
-stamp=/var/cache/kvm-soc/apt-updated
+cache=${KVM_SOC_CACHE:-/var/cache/kvm-soc}
+stamp=$cache/apt-updated
 
 if [ ! -f "$dst" ]; then
 	[ -f "$src" ] || { echo "setup-apt: $src not found" >&2; exit 1; }
@@ -33,7 +34,7 @@ EOT
 	rm -f "$stamp"
 fi
 
-mkdir -p /var/cache/kvm-soc
+mkdir -p "$cache"
 if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
 	echo ">>> apt-get update"
 	apt-get update -q >/dev/null
