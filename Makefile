@@ -91,8 +91,18 @@ $(BUILD)/unit/test_chan: tests/unit/test_chan.c common/ksoc_chan.c common/*.h in
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN) -pthread -o $@ tests/unit/test_chan.c common/ksoc_chan.c
 
-unit: $(BUILD)/unit/test_chan
+$(BUILD)/unit/test_ivshmem_server: tests/ivshmem/test_server.c include/uapi/linux/kvm_soc_ivshmem.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN) -o $@ tests/ivshmem/test_server.c
+
+$(BUILD)/tools/kvm-soc-ivshmem-server: tools/kvm-soc-ivshmem-server.c include/uapi/linux/kvm_soc_ivshmem.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN) -o $@ $<
+
+unit: $(BUILD)/unit/test_chan $(BUILD)/unit/test_ivshmem_server $(BUILD)/tools/kvm-soc-ivshmem-server
 	$(BUILD)/unit/test_chan
+	KSOC_IVSHMEM_SERVER=$(BUILD)/tools/kvm-soc-ivshmem-server $(BUILD)/unit/test_ivshmem_server
+	bash tests/ivshmem/qemu_interop.sh $(BUILD)/tools/kvm-soc-ivshmem-server
 
 $(BUILD)/fuzz/fuzz_chan: tests/fuzz/fuzz_chan.c common/ksoc_chan.c common/*.h include/uapi/linux/kvm_soc.h
 	@mkdir -p $(@D)
@@ -158,7 +168,7 @@ check: deps
 	@$(MAKE) --no-print-directory static
 	@echo ">>> [4/9] UAPI header: C89, C99, C11, C++ and wire asserts"
 	@$(MAKE) --no-print-directory header
-	@echo ">>> [5/9] channel helper unit tests"
+	@echo ">>> [5/9] unit tests: channel helpers, ivshmem server (with QEMU's ivshmem-doorbell)"
 	@$(MAKE) --no-print-directory unit
 	@echo ">>> [6/9] fuzz smoke run ($(FUZZ_SECONDS) s)"
 	@$(MAKE) --no-print-directory fuzz

@@ -52,7 +52,8 @@ done
 # was checked with.
 # The selftests need 6.12's KVM uapi (KVM_SET_USER_MEMORY_REGION2, ...).
 for p in qemu-system-x86 linux-libc-dev; do
-	dpkg-query -W -f='${Version}' "$p" 2>/dev/null | grep -q bpo || missing+=("$p")
+	dpkg-query -W -f='${Version}' "$p" 2>/dev/null | grep -q bpo ||
+		[[ " ${missing[*]} " == *" $p "* ]] || missing+=("$p")
 done
 # Under CI the packages may already be on the machine from an earlier run:
 # still ask the archive for every one of them (a dry run), so a package the

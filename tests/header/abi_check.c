@@ -5,6 +5,7 @@
  * is pinned here.  A change to any of them is an ABI break.
  */
 #include <linux/kvm_soc.h>
+#include <linux/kvm_soc_ivshmem.h>
 #include <stddef.h>
 
 #define KSOC_ASSERT(name, cond) typedef char ksoc_assert_##name[(cond) ? 1 : -1]
@@ -144,3 +145,31 @@ int main(void)
 {
 	return 0;
 }
+
+SZ(kvm_soc_ivshmem_desc, 64);
+OFF(kvm_soc_ivshmem_desc, magic, 0);
+OFF(kvm_soc_ivshmem_desc, version, 4);
+OFF(kvm_soc_ivshmem_desc, shm_size, 8);
+OFF(kvm_soc_ivshmem_desc, hdr_size, 16);
+OFF(kvm_soc_ivshmem_desc, nr_vectors, 20);
+OFF(kvm_soc_ivshmem_desc, ctrl_offset, 24);
+OFF(kvm_soc_ivshmem_desc, ctrl_size, 32);
+OFF(kvm_soc_ivshmem_desc, pool_offset, 40);
+OFF(kvm_soc_ivshmem_desc, pool_size, 48);
+OFF(kvm_soc_ivshmem_desc, reserved, 56);
+SZ(kvm_soc_ivshmem_peer, 64);
+OFF(kvm_soc_ivshmem_peer, state, 0);
+OFF(kvm_soc_ivshmem_peer, generation, 4);
+OFF(kvm_soc_ivshmem_peer, heartbeat, 8);
+OFF(kvm_soc_ivshmem_peer, reserved, 16);
+SZ(kvm_soc_ivshmem_win, 32);
+OFF(kvm_soc_ivshmem_win, offset, 0);
+OFF(kvm_soc_ivshmem_win, size, 8);
+OFF(kvm_soc_ivshmem_win, generation, 16);
+OFF(kvm_soc_ivshmem_win, reserved, 20);
+SZ(kvm_soc_ivshmem_hdr, 16384);
+OFF(kvm_soc_ivshmem_hdr, desc, 0);
+OFF(kvm_soc_ivshmem_hdr, peer, 64);
+OFF(kvm_soc_ivshmem_hdr, reserved, 192);
+OFF(kvm_soc_ivshmem_hdr, win, 256);
+KSOC_ASSERT(ivshmem_nr_windows, KVM_SOC_IVSHMEM_NR_WINDOWS == 504);

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-soc-ivshmem-server: the server QEMU's ivshmem-doorbell devices
+ * connect to, for the ivshmem transport's two machines (host and SoC).
+ *
+ * It speaks QEMU's ivshmem client-server protocol (docs/specs/
+ * ivshmem-spec.rst in QEMU's source): every message is one little-endian
+ * int64, some with one file descriptor (SCM_RIGHTS).  On connect a client
+ * is sent
+ *
+ *	0                      protocol version
+ *	ID                     its own peer id
+ *	-1  + shm fd           the shared memory
+ *	P   + fd, N times      for each connected peer P: its N vectors
+ *	ID  + fd, N times      its own N vectors (eventfds it is woken by)
+ *
+ * and afterwards P + fd x N when peer P connects, P alone when it goes.
+ *
+ * Unlike QEMU's contrib server, peer ids are fixed by the socket a client
+ * connects to (-s ID:PATH, one listening socket per id): the host machine
+ * is always 0 and the SoC 1, so either may restart and come back under the
+ * same id.  A second client on a socket whose id is taken is refused.
+ * Each connection gets new eventfds, so a restarted peer never inherits
+ * doorbells rung for its predecessor.  The server creates the shared
+ * memory file, writes the layout header (linux/kvm_soc_ivshmem.h) and
+ * outlives its clients; it stops on SIGTERM or SIGINT.
+ *
+ *   kvm-soc-ivshmem-server -m FILE -l SIZE [-n VECTORS] [-c CTRL_SIZE]
+ *                          -s ID:PATH [-s ID:PATH ...] [-p PIDFILE]
+ *
+ * Logs one line per event on stderr: "connect ID", "disconnect ID",
+ * "refuse ID" (tests read them).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <endian.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/kvm_soc_ivshmem.h>
+
+#define MAX_PEERS	8
+#define MAX_ID		65535
+
+struct peer {
+	unsigned int id;
+	const char *path;
+	int lfd;			/* listening socket */
+	int sock;			/* the connected client, or -1 */
+	int efd[KVM_SOC_IVSHMEM_MAX_VECTORS];
+};
+
+static struct peer peers[MAX_PEERS];
+static unsigned int nr_peers, nr_vectors = 2;
+static int shm_fd = -1;
+static volatile sig_atomic_t stop;
+
+static void logf_(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kvm-soc-ivshmem-server: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kvm-soc-ivshmem-server: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+/* One protocol message: a little-endian int64 and at most one fd. */
+static int send_msg(int sock, int64_t val, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	uint64_t le = htole64((uint64_t)val);
+	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(le) ? 0 : -1;
+}
+
+/* Tell @to about @p's vectors (connect) or that @p is gone (fds < 0). */
+static int send_peer(int to, const struct peer *p, int gone)
+{
+	unsigned int v;
+
+	if (gone)
+		return send_msg(to, p->id, -1);
+	for (v = 0; v < nr_vectors; v++)
+		if (send_msg(to, p->id, p->efd[v]))
+			return -1;
+	return 0;
+}
+
+static void close_vectors(struct peer *p)
+{
+	unsigned int v;
+
+	for (v = 0; v < nr_vectors; v++) {
+		if (p->efd[v] >= 0)
+			close(p->efd[v]);
+		p->efd[v] = -1;
+	}
+}
+
+static void drop(struct peer *p, const char *why)
+{
+	unsigned int i;
+
+	if (p->sock < 0)
+		return;
+	close(p->sock);
+	p->sock = -1;
+	close_vectors(p);
+	logf_("disconnect %u (%s)", p->id, why);
+	for (i = 0; i < nr_peers; i++)
+		if (peers[i].sock >= 0 && send_peer(peers[i].sock, p, 1))
+			drop(&peers[i], "send failed");
+}
+
+static void accept_one(struct peer *p)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	unsigned int i, v;
+	int s;
+
+	s = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (s < 0)
+		return;
+	if (p->sock >= 0) {
+		/* The id is taken: the newcomer gets nothing, not even a version. */
+		logf_("refuse %u (id in use)", p->id);
+		close(s);
+		return;
+	}
+	/* A client that stops reading must not stall the server. */
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (v = 0; v < nr_vectors; v++) {
+		p->efd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->efd[v] < 0) {
+			logf_("refuse %u (eventfd: %s)", p->id, strerror(errno));
+			close_vectors(p);
+			close(s);
+			return;
+		}
+	}
+	p->sock = s;
+	if (send_msg(s, 0, -1) || send_msg(s, p->id, -1) || send_msg(s, -1, shm_fd))
+		goto fail;
+	for (i = 0; i < nr_peers; i++)
+		if (&peers[i] != p && peers[i].sock >= 0 && send_peer(s, &peers[i], 0))
+			goto fail;
+	if (send_peer(s, p, 0))
+		goto fail;
+	logf_("connect %u", p->id);
+	for (i = 0; i < nr_peers; i++)
+		if (&peers[i] != p && peers[i].sock >= 0 && send_peer(peers[i].sock, p, 0))
+			drop(&peers[i], "send failed");
+	return;
+
+fail:
+	logf_("connect %u failed while sending the greeting", p->id);
+	close(p->sock);
+	p->sock = -1;
+	close_vectors(p);
+}
+
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end || !v)
+		die("bad size '%s'", s);
+	return v;
+}
+
+/* Create the shared memory and write its layout header. */
+static void shm_init(const char *path, uint64_t size, uint64_t ctrl_size)
+{
+	struct kvm_soc_ivshmem_hdr *h;
+	uint64_t pool;
+
+	if (size & (size - 1) || size < (1 << 20))
+		die("shm size %" PRIu64 " must be a power of two of at least 1 MiB "
+		    "(a PCI BAR)", size);
+	if (ctrl_size % KVM_SOC_AREA_ALIGN ||
+	    ctrl_size > size - KVM_SOC_IVSHMEM_HDR_SIZE - KVM_SOC_AREA_ALIGN)
+		die("control window size %" PRIu64 " must be a multiple of %u "
+		    "that leaves room for a pool", ctrl_size, KVM_SOC_AREA_ALIGN);
+	shm_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (shm_fd < 0)
+		die("%s: %s", path, strerror(errno));
+	/* Start from zeroes: nothing of an earlier run survives. */
+	if (ftruncate(shm_fd, 0) || ftruncate(shm_fd, size))
+		die("%s: truncate to %" PRIu64 ": %s", path, size, strerror(errno));
+	h = mmap(NULL, KVM_SOC_IVSHMEM_HDR_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED, shm_fd, 0);
+	if (h == MAP_FAILED)
+		die("%s: mmap: %s", path, strerror(errno));
+	pool = KVM_SOC_IVSHMEM_HDR_SIZE + ctrl_size;
+	h->desc.version = htole32(KVM_SOC_IVSHMEM_VERSION);
+	h->desc.shm_size = htole64(size);
+	h->desc.hdr_size = htole32(KVM_SOC_IVSHMEM_HDR_SIZE);
+	h->desc.nr_vectors = htole32(nr_vectors);
+	h->desc.ctrl_offset = htole64(KVM_SOC_IVSHMEM_HDR_SIZE);
+	h->desc.ctrl_size = htole64(ctrl_size);
+	h->desc.pool_offset = htole64(pool);
+	h->desc.pool_size = htole64(size - pool);
+	/* The magic last: a reader that sees it sees the rest. */
+	__atomic_store_n(&h->desc.magic, htole32(KVM_SOC_IVSHMEM_MAGIC),
+			 __ATOMIC_RELEASE);
+	munmap(h, KVM_SOC_IVSHMEM_HDR_SIZE);
+}
+
+static void add_socket(const char *arg)
+{
+	struct peer *p;
+	unsigned long id;
+	char *end;
+	unsigned int i;
+
+	if (nr_peers == MAX_PEERS)
+		die("at most %d sockets", MAX_PEERS);
+	id = strtoul(arg, &end, 10);
+	if (end == arg || *end != ':' || id > MAX_ID || !end[1])
+		die("bad socket '%s': want ID:PATH with ID 0..%d", arg, MAX_ID);
+	for (i = 0; i < nr_peers; i++)
+		if (peers[i].id == id)
+			die("peer id %lu given twice", id);
+	p = &peers[nr_peers++];
+	p->id = id;
+	p->path = end + 1;
+	p->lfd = -1;
+	p->sock = -1;
+	memset(p->efd, -1, sizeof(p->efd));
+}
+
+static void listen_on(struct peer *p)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(p->path) >= sizeof(sa.sun_path))
+		die("socket path too long: %s", p->path);
+	strcpy(sa.sun_path, p->path);
+	p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p->lfd < 0)
+		die("socket: %s", strerror(errno));
+	unlink(p->path);
+	if (bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(p->lfd, 4))
+		die("%s: %s", p->path, strerror(errno));
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: kvm-soc-ivshmem-server -m FILE -l SIZE [-n VECTORS] [-c CTRL_SIZE]\n"
+		"                              -s ID:PATH [-s ID:PATH ...] [-p PIDFILE]\n"
+		"  -m FILE       shared memory file to create (e.g. under /dev/shm)\n"
+		"  -l SIZE       its size: a power of two, at least 1M (suffixes k, M, G)\n"
+		"  -n VECTORS    doorbell vectors per peer (1..%d, default 2)\n"
+		"  -c CTRL_SIZE  control window size (default 1M)\n"
+		"  -s ID:PATH    listen on PATH for the client that is peer ID\n"
+		"  -p PIDFILE    write the server's pid there once it listens\n",
+		KVM_SOC_IVSHMEM_MAX_VECTORS);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct pollfd pfd[2 * MAX_PEERS];
+	const char *shm = NULL, *pidfile = NULL;
+	uint64_t size = 0, ctrl = 1 << 20;
+	struct sigaction sa = { .sa_handler = on_signal };
+	unsigned int i, n;
+	char junk[64];
+	FILE *f;
+	int c;
+
+	while ((c = getopt(argc, argv, "m:l:n:c:s:p:h")) != -1) {
+		switch (c) {
+		case 'm': shm = optarg; break;
+		case 'l': size = parse_size(optarg); break;
+		case 'c': ctrl = parse_size(optarg); break;
+		case 'n':
+			nr_vectors = strtoul(optarg, NULL, 10);
+			if (!nr_vectors || nr_vectors > KVM_SOC_IVSHMEM_MAX_VECTORS)
+				die("vectors must be 1..%d", KVM_SOC_IVSHMEM_MAX_VECTORS);
+			break;
+		case 's': add_socket(optarg); break;
+		case 'p': pidfile = optarg; break;
+		default: usage();
+		}
+	}
+	if (!shm || !size || !nr_peers || optind != argc)
+		usage();
+	shm_init(shm, size, ctrl);
+	for (i = 0; i < nr_peers; i++)
+		listen_on(&peers[i]);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pidfile) {
+		f = fopen(pidfile, "w");
+		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+			die("%s: %s", pidfile, strerror(errno));
+	}
+	logf_("listening: %s, %" PRIu64 " bytes, %u vectors", shm, size, nr_vectors);
+
+	while (!stop) {
+		n = 0;
+		for (i = 0; i < nr_peers; i++) {
+			pfd[n++] = (struct pollfd){ .fd = peers[i].lfd, .events = POLLIN };
+			pfd[n++] = (struct pollfd){ .fd = peers[i].sock, .events = POLLIN };
+		}
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", strerror(errno));
+		}
+		for (i = 0; i < nr_peers; i++) {
+			struct pollfd *l = &pfd[2 * i], *s = &pfd[2 * i + 1];
+			ssize_t r;
+
+			if (s->fd >= 0 && s->revents) {
+				/* Clients never talk: bytes or EOF both end the session. */
+				r = recv(s->fd, junk, sizeof(junk), MSG_DONTWAIT);
+				if (r > 0)
+					drop(&peers[i], "client sent data");
+				else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+					drop(&peers[i], "hung up");
+			}
+			if (l->revents & POLLIN)
+				accept_one(&peers[i]);
+		}
+	}
+	for (i = 0; i < nr_peers; i++) {
+		drop(&peers[i], "server stopping");
+		close(peers[i].lfd);
+		unlink(peers[i].path);
+	}
+	logf_("stopped");
+	return 0;
+}
