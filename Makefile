@@ -47,7 +47,7 @@ RIGTESTS := $(patsubst selftests/rig/%.c,$(BUILD)/selftests/rig/%,\
 		$(filter-out selftests/rig/ksoc_rig_fault.c,$(wildcard selftests/rig/*.c)))
 
 .PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz qemu \
-	selftests rig rig-selftest check run clean
+	selftests rig rig-selftest rig-ivshmem check run clean
 
 all: modules selftests
 
@@ -140,7 +140,7 @@ $(BUILD)/tools/kvm-soc-demo $(BUILD)/tools/kvm-soc-bench: $(BUILD)/tools/%: tool
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Werror -pthread -Iinclude/uapi -o $@ $< selftests/kvm-soc/guest_code.S
 
-TOOLS := $(addprefix $(BUILD)/tools/,kvm-soc-info kvm-soc-vmctx kvm-soc-demo kvm-soc-bench)
+TOOLS := $(addprefix $(BUILD)/tools/,kvm-soc-info kvm-soc-vmctx kvm-soc-demo kvm-soc-bench kvm-soc-ivshmem-server)
 
 selftests: $(SELFTESTS) $(RIGTESTS) $(TOOLS)
 
@@ -159,25 +159,32 @@ rig: modules selftests
 rig-selftest: modules selftests
 	@bash tools/rig-selftest.sh
 
+# make rig-ivshmem: the two-machine topology (host VM + SoC VM joined by
+# ivshmem, tools/kvm-soc-ivshmem-server between them).
+rig-ivshmem: modules selftests
+	@bash tools/rig ivshmem
+
 check: deps
-	@echo ">>> [1/9] build (6.12) and selftests"
+	@echo ">>> [1/10] build (6.12) and selftests"
 	@$(MAKE) --no-print-directory modules selftests
-	@echo ">>> [2/9] build against 6.1 headers"
+	@echo ">>> [2/10] build against 6.1 headers"
 	@$(MAKE) --no-print-directory modules-61
-	@echo ">>> [3/9] static gates: W=1, sparse, checkpatch"
+	@echo ">>> [3/10] static gates: W=1, sparse, checkpatch"
 	@$(MAKE) --no-print-directory static
-	@echo ">>> [4/9] UAPI header: C89, C99, C11, C++ and wire asserts"
+	@echo ">>> [4/10] UAPI header: C89, C99, C11, C++ and wire asserts"
 	@$(MAKE) --no-print-directory header
-	@echo ">>> [5/9] unit tests: channel helpers, ivshmem server (with QEMU's ivshmem-doorbell)"
+	@echo ">>> [5/10] unit tests: channel helpers, ivshmem server (with QEMU's ivshmem-doorbell)"
 	@$(MAKE) --no-print-directory unit
-	@echo ">>> [6/9] fuzz smoke run ($(FUZZ_SECONDS) s)"
+	@echo ">>> [6/10] fuzz smoke run ($(FUZZ_SECONDS) s)"
 	@$(MAKE) --no-print-directory fuzz
-	@echo ">>> [7/9] patched QEMU (qemu-patches/ on QEMU 10.0.2)"
+	@echo ">>> [7/10] patched QEMU (qemu-patches/ on QEMU 10.0.2)"
 	@$(MAKE) --no-print-directory qemu
-	@echo ">>> [8/9] rig self-test: the rig must catch failures"
+	@echo ">>> [8/10] rig self-test: the rig must catch failures"
 	@bash tools/rig-selftest.sh
-	@echo ">>> [9/9] rig: every selftest"
+	@echo ">>> [9/10] rig: every selftest"
 	@bash tools/rig run
+	@echo ">>> [10/10] rig, ivshmem topology: a host machine and a SoC machine"
+	@bash tools/rig ivshmem
 
 run: deps
 	@$(MAKE) --no-print-directory modules selftests qemu

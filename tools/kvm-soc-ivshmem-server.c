@@ -11,25 +11,37 @@
  *	0                      protocol version
  *	ID                     its own peer id
  *	-1  + shm fd           the shared memory
- *	P   + fd, N times      for each connected peer P: its N vectors
+ *	P   + fd, N times      for every other peer id P: its N vectors
  *	ID  + fd, N times      its own N vectors (eventfds it is woken by)
  *
- * and afterwards P + fd x N when peer P connects, P alone when it goes.
+ * and nothing after that.
  *
  * Unlike QEMU's contrib server, peer ids are fixed by the socket a client
  * connects to (-s ID:PATH, one listening socket per id): the host machine
  * is always 0 and the SoC 1, so either may restart and come back under the
  * same id.  A second client on a socket whose id is taken is refused.
- * Each connection gets new eventfds, so a restarted peer never inherits
- * doorbells rung for its predecessor.  The server creates the shared
- * memory file, writes the layout header (linux/kvm_soc_ivshmem.h) and
- * outlives its clients; it stops on SIGTERM or SIGINT.
+ *
+ * The vectors belong to the id, not to the connection: the server makes
+ * each id's eventfds once, hands every client all of them in its greeting
+ * (a peer not connected yet finds the doorbells rung for it when it comes)
+ * and never sends the protocol's later connect and disconnect messages.
+ * Liveness is the layout header's business (each side's peer line), and
+ * QEMU 10.0's ivshmem cannot take a disconnect followed by a connect of
+ * the same id: close_peer_eventfds() frees the peer's eventfd array and
+ * the next process_msg_connect() writes into the freed array, corrupting
+ * the heap of the machine that stayed (seen in the rig as glibc's
+ * "malloc(): unaligned fastbin chunk detected" abort of the host machine).
+ * Fixed ids are what trigger it; the contrib server hands out new ids.
+ *
+ * The server creates the shared memory file, writes the layout header
+ * (linux/kvm_soc_ivshmem.h) and outlives its clients; it stops on SIGTERM
+ * or SIGINT.
  *
  *   kvm-soc-ivshmem-server -m FILE -l SIZE [-n VECTORS] [-c CTRL_SIZE]
  *                          -s ID:PATH [-s ID:PATH ...] [-p PIDFILE]
  *
- * Logs one line per event on stderr: "connect ID", "disconnect ID",
- * "refuse ID" (tests read them).
+ * Logs one line per event on stderr: "connect ID", "disconnect ID (why)",
+ * "refuse ID (why)" (tests read them).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +55,7 @@
 #include <string.h>
 #include <endian.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,13 +72,12 @@ struct peer {
 	const char *path;
 	int lfd;			/* listening socket */
 	int sock;			/* the connected client, or -1 */
-	int efd[KVM_SOC_IVSHMEM_MAX_VECTORS];
+	int efd[KVM_SOC_IVSHMEM_MAX_VECTORS];	/* the id's vectors, for good */
 };
 
 static struct peer peers[MAX_PEERS];
 static unsigned int nr_peers, nr_vectors = 2;
 static int shm_fd = -1;
-static volatile sig_atomic_t stop;
 
 static void logf_(const char *fmt, ...)
 {
@@ -88,11 +100,6 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
-}
-
-static void on_signal(int sig)
-{
-	stop = 1;
 }
 
 /* One protocol message: a little-endian int64 and at most one fd. */
@@ -124,49 +131,31 @@ static int send_msg(int sock, int64_t val, int fd)
 	return n == (ssize_t)sizeof(le) ? 0 : -1;
 }
 
-/* Tell @to about @p's vectors (connect) or that @p is gone (fds < 0). */
-static int send_peer(int to, const struct peer *p, int gone)
+/* Hand @to the vectors of peer id @p. */
+static int send_vectors(int to, const struct peer *p)
 {
 	unsigned int v;
 
-	if (gone)
-		return send_msg(to, p->id, -1);
 	for (v = 0; v < nr_vectors; v++)
 		if (send_msg(to, p->id, p->efd[v]))
 			return -1;
 	return 0;
 }
 
-static void close_vectors(struct peer *p)
-{
-	unsigned int v;
-
-	for (v = 0; v < nr_vectors; v++) {
-		if (p->efd[v] >= 0)
-			close(p->efd[v]);
-		p->efd[v] = -1;
-	}
-}
-
+/* The client of id @p is gone; its vectors stay with the id. */
 static void drop(struct peer *p, const char *why)
 {
-	unsigned int i;
-
 	if (p->sock < 0)
 		return;
 	close(p->sock);
 	p->sock = -1;
-	close_vectors(p);
 	logf_("disconnect %u (%s)", p->id, why);
-	for (i = 0; i < nr_peers; i++)
-		if (peers[i].sock >= 0 && send_peer(peers[i].sock, p, 1))
-			drop(&peers[i], "send failed");
 }
 
 static void accept_one(struct peer *p)
 {
 	struct timeval tv = { .tv_sec = 2 };
-	unsigned int i, v;
+	unsigned int i;
 	int s;
 
 	s = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -180,34 +169,20 @@ static void accept_one(struct peer *p)
 	}
 	/* A client that stops reading must not stall the server. */
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	for (v = 0; v < nr_vectors; v++) {
-		p->efd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (p->efd[v] < 0) {
-			logf_("refuse %u (eventfd: %s)", p->id, strerror(errno));
-			close_vectors(p);
-			close(s);
-			return;
-		}
-	}
-	p->sock = s;
 	if (send_msg(s, 0, -1) || send_msg(s, p->id, -1) || send_msg(s, -1, shm_fd))
 		goto fail;
 	for (i = 0; i < nr_peers; i++)
-		if (&peers[i] != p && peers[i].sock >= 0 && send_peer(s, &peers[i], 0))
+		if (&peers[i] != p && send_vectors(s, &peers[i]))
 			goto fail;
-	if (send_peer(s, p, 0))
+	if (send_vectors(s, p))
 		goto fail;
+	p->sock = s;
 	logf_("connect %u", p->id);
-	for (i = 0; i < nr_peers; i++)
-		if (&peers[i] != p && peers[i].sock >= 0 && send_peer(peers[i].sock, p, 0))
-			drop(&peers[i], "send failed");
 	return;
 
 fail:
-	logf_("connect %u failed while sending the greeting", p->id);
-	close(p->sock);
-	p->sock = -1;
-	close_vectors(p);
+	logf_("refuse %u (the greeting could not be sent)", p->id);
+	close(s);
 }
 
 static uint64_t parse_size(const char *s)
@@ -216,9 +191,21 @@ static uint64_t parse_size(const char *s)
 	uint64_t v = strtoull(s, &end, 0);
 
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
 	}
 	if (*end || !v)
 		die("bad size '%s'", s);
@@ -232,12 +219,12 @@ static void shm_init(const char *path, uint64_t size, uint64_t ctrl_size)
 	uint64_t pool;
 
 	if (size & (size - 1) || size < (1 << 20))
-		die("shm size %" PRIu64 " must be a power of two of at least 1 MiB "
-		    "(a PCI BAR)", size);
+		die("shm size %" PRIu64 " must be a power of two of at least 1 MiB (a PCI BAR)",
+		    size);
 	if (ctrl_size % KVM_SOC_AREA_ALIGN ||
 	    ctrl_size > size - KVM_SOC_IVSHMEM_HDR_SIZE - KVM_SOC_AREA_ALIGN)
-		die("control window size %" PRIu64 " must be a multiple of %u "
-		    "that leaves room for a pool", ctrl_size, KVM_SOC_AREA_ALIGN);
+		die("control window size %" PRIu64 ": not a multiple of %u or too big",
+		    ctrl_size, KVM_SOC_AREA_ALIGN);
 	shm_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (shm_fd < 0)
 		die("%s: %s", path, strerror(errno));
@@ -286,13 +273,24 @@ static void add_socket(const char *arg)
 	memset(p->efd, -1, sizeof(p->efd));
 }
 
+static void make_vectors(struct peer *p)
+{
+	unsigned int v;
+
+	for (v = 0; v < nr_vectors; v++) {
+		p->efd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->efd[v] < 0)
+			die("eventfd: %s", strerror(errno));
+	}
+}
+
 static void listen_on(struct peer *p)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	if (strlen(p->path) >= sizeof(sa.sun_path))
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->path) >=
+	    (int)sizeof(sa.sun_path))
 		die("socket path too long: %s", p->path);
-	strcpy(sa.sun_path, p->path);
 	p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (p->lfd < 0)
 		die("socket: %s", strerror(errno));
@@ -301,7 +299,7 @@ static void listen_on(struct peer *p)
 		die("%s: %s", p->path, strerror(errno));
 }
 
-static void usage(void)
+static void print_help(void)
 {
 	fprintf(stderr,
 		"usage: kvm-soc-ivshmem-server -m FILE -l SIZE [-n VECTORS] [-c CTRL_SIZE]\n"
@@ -318,10 +316,12 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct pollfd pfd[2 * MAX_PEERS];
+	struct pollfd pfd[2 * MAX_PEERS + 1];
 	const char *shm = NULL, *pidfile = NULL;
 	uint64_t size = 0, ctrl = 1 << 20;
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct signalfd_siginfo si;
+	sigset_t sigs;
+	int sfd, stop = 0;
 	unsigned int i, n;
 	char junk[64];
 	FILE *f;
@@ -329,26 +329,45 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "m:l:n:c:s:p:h")) != -1) {
 		switch (c) {
-		case 'm': shm = optarg; break;
-		case 'l': size = parse_size(optarg); break;
-		case 'c': ctrl = parse_size(optarg); break;
+		case 'm':
+			shm = optarg;
+			break;
+		case 'l':
+			size = parse_size(optarg);
+			break;
+		case 'c':
+			ctrl = parse_size(optarg);
+			break;
 		case 'n':
 			nr_vectors = strtoul(optarg, NULL, 10);
 			if (!nr_vectors || nr_vectors > KVM_SOC_IVSHMEM_MAX_VECTORS)
 				die("vectors must be 1..%d", KVM_SOC_IVSHMEM_MAX_VECTORS);
 			break;
-		case 's': add_socket(optarg); break;
-		case 'p': pidfile = optarg; break;
-		default: usage();
+		case 's':
+			add_socket(optarg);
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		default:
+			print_help();
 		}
 	}
 	if (!shm || !size || !nr_peers || optind != argc)
-		usage();
+		print_help();
 	shm_init(shm, size, ctrl);
-	for (i = 0; i < nr_peers; i++)
+	for (i = 0; i < nr_peers; i++) {
+		make_vectors(&peers[i]);
 		listen_on(&peers[i]);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	}
+	/* SIGTERM and SIGINT end the loop below through a signalfd. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0)
+		die("signalfd: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	if (pidfile) {
 		f = fopen(pidfile, "w");
@@ -363,6 +382,7 @@ int main(int argc, char **argv)
 			pfd[n++] = (struct pollfd){ .fd = peers[i].lfd, .events = POLLIN };
 			pfd[n++] = (struct pollfd){ .fd = peers[i].sock, .events = POLLIN };
 		}
+		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -383,6 +403,8 @@ int main(int argc, char **argv)
 			if (l->revents & POLLIN)
 				accept_one(&peers[i]);
 		}
+		if (pfd[n - 1].revents & POLLIN)
+			stop = read(sfd, &si, sizeof(si)) == sizeof(si);
 	}
 	for (i = 0; i < nr_peers; i++) {
 		drop(&peers[i], "server stopping");

@@ -9,7 +9,14 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 top=$KSOC_TOP
 out=$KSOC_OUT
 kbuild=$top/build/k612
-mods=(host-kvm soc-kvm kvm-soc-loop)
+role=${KSOC_ROLE:-loop}
+# The modules of this machine's role: both cores and the loop transport,
+# or one side of the ivshmem topology.
+case "$role" in
+host) mods=(host-kvm kvm-soc-ivshmem-host) ;;
+soc) mods=(soc-kvm kvm-soc-ivshmem-soc) ;;
+*) mods=(host-kvm soc-kvm kvm-soc-loop) ;;
+esac
 mkdir -p "$out/tests"
 
 echo "rig-guest: $(uname -r), $(nproc) CPUs, mode $KSOC_MODE"
@@ -31,19 +38,32 @@ tap() { # <0|1|skip> <description>
 tap_end() { echo "1..$tap_n" >> "$tap_log"; echo 0 > "${tap_log%.log}.rc"; }
 
 # Stock KVM of the rig's kernel (nested SVM under TCG).
-modprobe -d "$KSOC_KROOT" kvm_amd 2>&1 || echo "rig-guest: kvm_amd did not load"
+# A SoC machine has no KVM of its own: it reaches its host's.
+[ "$role" = soc ] || modprobe -d "$KSOC_KROOT" kvm_amd 2>&1 || echo "rig-guest: kvm_amd did not load"
 [ -c /dev/kvm ] && echo "rig-guest: /dev/kvm is up" || echo "rig-guest: no /dev/kvm"
 
 load_modules() {
 	local m
 	# The kernel starts host-kvm's helper from the initramfs root, where
 	# this machine's root is mounted at /host.
-	insmod "$kbuild/host-kvm.ko" helper="/host$top/build/tools/kvm-soc-vmctx" || return 1
-	for m in "${mods[@]:1}"; do
-		insmod "$kbuild/$m.ko" || return 1
+	for m in "${mods[@]}"; do
+		if [ "$m" = host-kvm ]; then
+			insmod "$kbuild/host-kvm.ko" helper="/host$top/build/tools/kvm-soc-vmctx" || return 1
+		else
+			insmod "$kbuild/$m.ko" || return 1
+		fi
 	done
 	udevadm settle 2>/dev/null
-	[ -c /dev/kvm-soc ]
+	[ "$role" = host ] || [ -c /dev/kvm-soc ] || return 1
+	# The SoC machine attaches when its host is up, which may be later.
+	if [ "$role" = soc ]; then
+		local t=0
+		until "$top/build/tools/kvm-soc-info" > /dev/null 2>&1; do
+			[ $t -ge 300 ] && { echo "rig-guest: no host after ${t}s"; return 1; }
+			sleep 1
+			t=$((t + 1))
+		done
+	fi
 }
 
 unload_modules() {
@@ -56,10 +76,22 @@ unload_modules() {
 
 if [ "$KSOC_NO_MODULES" != 1 ]; then
 	tap_begin 00-modules-load
-	load_modules; tap $? "host-kvm, soc-kvm and kvm-soc-loop load"
-	st=$(stat -c '%F %a %U:%G' /dev/kvm-soc 2>/dev/null)
-	[ "$st" = "character special file 660 root:root" ]; tap $? "/dev/kvm-soc is a 0660 char device ($st)"
-	dmesg | grep -q 'soc_kvm: loop: attached, host ABI 0'; tap $? "SoC shook hands with the host over the loop transport"
+	load_modules; tap $? "${mods[*]} load"
+	case "$role" in
+	host)
+		dmesg | grep -q 'host_kvm: ivshmem: attached'; tap $? "host-kvm serves the control window in the ivshmem BAR"
+		;;
+	soc)
+		st=$(stat -c '%F %a %U:%G' /dev/kvm-soc 2>/dev/null)
+		[ "$st" = "character special file 660 root:root" ]; tap $? "/dev/kvm-soc is a 0660 char device ($st)"
+		dmesg | grep -q 'soc_kvm: ivshmem: attached, host ABI 0'; tap $? "SoC shook hands with the host machine over ivshmem"
+		;;
+	*)
+		st=$(stat -c '%F %a %U:%G' /dev/kvm-soc 2>/dev/null)
+		[ "$st" = "character special file 660 root:root" ]; tap $? "/dev/kvm-soc is a 0660 char device ($st)"
+		dmesg | grep -q 'soc_kvm: loop: attached, host ABI 0'; tap $? "SoC shook hands with the host over the loop transport"
+		;;
+	esac
 	tap_end
 fi
 

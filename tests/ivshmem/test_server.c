@@ -78,7 +78,7 @@ static int dial(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	strcpy(sa.sun_path, path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
 		if (s >= 0)
 			close(s);
@@ -137,36 +137,6 @@ static void client_close(struct client *c)
 		if (c->peer_id >= 0)
 			close(c->peer_fd[v]);
 	}
-}
-
-/* The next notification: a peer connecting (its NVEC fds) or gone. */
-static int read_notice(struct client *c, int64_t *id, int *connected)
-{
-	struct msg m;
-	int v;
-
-	if (get_msg(c->sock, &m, 3000))
-		return -1;
-	*id = m.val;
-	*connected = m.fd >= 0;
-	if (!*connected) {
-		if (c->peer_id == m.val) {
-			for (v = 0; v < NVEC; v++)
-				close(c->peer_fd[v]);
-			c->peer_id = -1;
-		}
-		return 0;
-	}
-	if (c->peer_id >= 0)
-		return -1;	/* a second connect without a disconnect */
-	c->peer_id = m.val;
-	c->peer_fd[0] = m.fd;
-	for (v = 1; v < NVEC; v++) {
-		if (get_msg(c->sock, &m, 2000) || m.val != c->peer_id || m.fd < 0)
-			return -1;
-		c->peer_fd[v] = m.fd;
-	}
-	return 0;
 }
 
 static void ring(int fd)
@@ -230,7 +200,7 @@ FIXTURE_SETUP(srv)
 	char sh[32], ss[128], sc[128], sz[32], nv[8];
 	int i, fd;
 
-	strcpy(self->dir, "/tmp/ksoc-ivsrv.XXXXXX");
+	snprintf(self->dir, sizeof(self->dir), "/tmp/ksoc-ivsrv.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	snprintf(self->host, sizeof(self->host), "%s/host.sock", self->dir);
 	snprintf(self->soc, sizeof(self->soc), "%s/soc.sock", self->dir);
@@ -240,7 +210,7 @@ FIXTURE_SETUP(srv)
 	snprintf(sc, sizeof(sc), "1:%s", self->soc);
 	snprintf(sz, sizeof(sz), "%d", SHM_SIZE);
 	snprintf(nv, sizeof(nv), "%d", NVEC);
-	strcpy(sh, "256k");
+	snprintf(sh, sizeof(sh), "256k");
 	self->pid = fork();
 	ASSERT_LE(0, self->pid);
 	if (!self->pid) {
@@ -280,20 +250,23 @@ static int log_has(const char *path, const char *what)
 	if (!f)
 		return 0;
 	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
+		found = !!strstr(line, what);
 	fclose(f);
 	return found;
 }
 
-/* A missing peer: the greeting has no peer vectors and nothing follows. */
+/*
+ * A missing peer: the greeting still has its vectors, nothing follows,
+ * and a doorbell rung for it waits until it comes.
+ */
 TEST_F(srv, alone_greeting_and_layout)
 {
 	struct kvm_soc_ivshmem_hdr *h;
-	struct client soc;
+	struct client soc, host;
 	struct stat st;
 
 	ASSERT_EQ(0, client_open(&soc, self->soc, 1));
-	EXPECT_EQ(-1, soc.peer_id);
+	EXPECT_EQ(0, soc.peer_id);
 	EXPECT_TRUE(quiet(soc.sock, 200));
 	ASSERT_EQ(0, fstat(soc.shm, &st));
 	EXPECT_EQ(SHM_SIZE, st.st_size);
@@ -312,31 +285,35 @@ TEST_F(srv, alone_greeting_and_layout)
 	EXPECT_EQ(0, le32toh(h->peer[0].state));
 	EXPECT_EQ(0, le32toh(h->peer[1].state));
 	munmap(h, KVM_SOC_IVSHMEM_HDR_SIZE);
+
+	ring(soc.peer_fd[1]);
+	ASSERT_EQ(0, client_open(&host, self->host, 0));
+	EXPECT_EQ(1, rung(host.own_fd[1], 1000)) TH_LOG("the waiting doorbell was lost");
+	EXPECT_TRUE(quiet(soc.sock, 200)) TH_LOG("the SoC was told of the host's arrival");
+	client_close(&host);
 	client_close(&soc);
 }
 
-/* Both peers: each learns the other's vectors; doorbells go both ways. */
+/* Both peers: each has the other's vectors; doorbells go both ways. */
 TEST_F(srv, two_peers_ring_each_other)
 {
 	struct client host, soc;
-	int64_t id;
-	int conn, v;
+	int v;
 
 	ASSERT_EQ(0, client_open(&host, self->host, 0));
-	EXPECT_EQ(-1, host.peer_id);
+	EXPECT_EQ(1, host.peer_id);
 	ASSERT_EQ(0, client_open(&soc, self->soc, 1));
 	EXPECT_EQ(0, soc.peer_id);
-	ASSERT_EQ(0, read_notice(&host, &id, &conn));
-	EXPECT_EQ(1, id);
-	EXPECT_TRUE(conn);
 	for (v = 0; v < NVEC; v++) {
 		/* Each vector is its own doorbell: look at the others first. */
 		ring(host.peer_fd[v]);
 		ring(host.peer_fd[v]);
-		EXPECT_EQ(0, rung(soc.own_fd[(v + 1) % NVEC], 0)) TH_LOG("vectors share a doorbell");
+		EXPECT_EQ(0, rung(soc.own_fd[(v + 1) % NVEC], 0))
+			TH_LOG("vectors share a doorbell");
 		EXPECT_EQ(2, rung(soc.own_fd[v], 1000)) TH_LOG("host -> soc vector %d", v);
 		ring(soc.peer_fd[v]);
-		EXPECT_EQ(0, rung(host.own_fd[(v + 1) % NVEC], 0)) TH_LOG("vectors share a doorbell");
+		EXPECT_EQ(0, rung(host.own_fd[(v + 1) % NVEC], 0))
+			TH_LOG("vectors share a doorbell");
 		EXPECT_EQ(1, rung(host.own_fd[v], 1000)) TH_LOG("soc -> host vector %d", v);
 	}
 	/* The shared memory is one memory. */
@@ -346,55 +323,48 @@ TEST_F(srv, two_peers_ring_each_other)
 
 		ASSERT_NE(MAP_FAILED, a);
 		ASSERT_NE(MAP_FAILED, b);
-		strcpy(a + SHM_SIZE - 64, "from the host");
+		snprintf(a + SHM_SIZE - 64, 64, "from the host");
 		EXPECT_STREQ("from the host", b + SHM_SIZE - 64);
 		munmap(a, SHM_SIZE);
 		munmap(b, SHM_SIZE);
 	}
+	EXPECT_TRUE(quiet(host.sock, 100));
+	EXPECT_TRUE(quiet(soc.sock, 100));
 	client_close(&soc);
 	client_close(&host);
 }
 
 /*
- * A peer that goes and comes back: the other side is told both, the new
- * peer has new doorbells (the old ones reach nobody) and the memory
- * outlived it.
+ * A peer that goes and comes back: the peer that stayed is told nothing
+ * (QEMU 10.0's ivshmem corrupts its heap on a disconnect followed by a
+ * connect of the same id), its doorbells for the id reach the newcomer,
+ * and the memory outlived the peer.
  */
 TEST_F(srv, disconnect_and_reconnect)
 {
-	int old_fd[NVEC], v, conn;
 	struct client host, soc;
-	int64_t id;
 	char *m;
+	int v;
 
 	ASSERT_EQ(0, client_open(&soc, self->soc, 1));
 	ASSERT_EQ(0, client_open(&host, self->host, 0));
-	ASSERT_EQ(0, read_notice(&soc, &id, &conn));
-	ASSERT_TRUE(conn);
 	m = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, host.shm, 0);
 	ASSERT_NE(MAP_FAILED, m);
-	strcpy(m + SHM_SIZE / 2, "survives");
+	snprintf(m + SHM_SIZE / 2, 64, "survives");
 	munmap(m, SHM_SIZE);
-	for (v = 0; v < NVEC; v++)
-		old_fd[v] = dup(soc.peer_fd[v]);
 	client_close(&host);
-
-	ASSERT_EQ(0, read_notice(&soc, &id, &conn));
-	EXPECT_EQ(0, id);
-	EXPECT_FALSE(conn);
-	EXPECT_EQ(-1, soc.peer_id);
+	usleep(100000);
+	EXPECT_TRUE(log_has(self->log, "disconnect 0"));
+	EXPECT_TRUE(quiet(soc.sock, 200)) TH_LOG("the SoC was told of the host leaving");
 
 	ASSERT_EQ(0, client_open(&host, self->host, 0));
 	EXPECT_EQ(1, host.peer_id);
-	ASSERT_EQ(0, read_notice(&soc, &id, &conn));
-	EXPECT_EQ(0, id);
-	EXPECT_TRUE(conn);
+	EXPECT_TRUE(quiet(soc.sock, 200)) TH_LOG("the SoC was told of the host's return");
 	for (v = 0; v < NVEC; v++) {
-		ring(old_fd[v]);
-		EXPECT_EQ(0, rung(host.own_fd[v], 100)) TH_LOG("a stale doorbell reached the new host");
 		ring(soc.peer_fd[v]);
-		EXPECT_EQ(1, rung(host.own_fd[v], 1000));
-		close(old_fd[v]);
+		EXPECT_EQ(1, rung(host.own_fd[v], 1000)) TH_LOG("vector %d", v);
+		ring(host.peer_fd[v]);
+		EXPECT_EQ(1, rung(soc.own_fd[v], 1000)) TH_LOG("vector %d", v);
 	}
 	m = mmap(NULL, SHM_SIZE, PROT_READ, MAP_SHARED, host.shm, 0);
 	ASSERT_NE(MAP_FAILED, m);
@@ -429,21 +399,17 @@ TEST_F(srv, id_in_use_is_refused)
 TEST_F(srv, hostile_client_is_dropped)
 {
 	struct client host, soc;
-	int64_t id;
-	int conn;
 
 	ASSERT_EQ(0, client_open(&host, self->host, 0));
 	ASSERT_EQ(0, client_open(&soc, self->soc, 1));
-	ASSERT_EQ(0, read_notice(&host, &id, &conn));
 	ASSERT_EQ(8, write(soc.sock, "garbage!", 8));
-	ASSERT_EQ(0, read_notice(&host, &id, &conn));
-	EXPECT_EQ(1, id);
-	EXPECT_FALSE(conn);
+	usleep(200000);
 	EXPECT_TRUE(log_has(self->log, "client sent data"));
+	EXPECT_TRUE(quiet(host.sock, 100));
 	client_close(&soc);
-	ASSERT_EQ(0, client_open(&soc, self->soc, 1));
-	ASSERT_EQ(0, read_notice(&host, &id, &conn));
-	EXPECT_TRUE(conn);
+	ASSERT_EQ(0, client_open(&soc, self->soc, 1)) TH_LOG("the id was not freed");
+	ring(host.peer_fd[0]);
+	EXPECT_EQ(1, rung(soc.own_fd[0], 1000));
 	client_close(&soc);
 	client_close(&host);
 }

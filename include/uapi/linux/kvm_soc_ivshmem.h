@@ -20,8 +20,8 @@
  *
  * Offset 0 of the shared memory holds struct kvm_soc_ivshmem_hdr.  The
  * server writes @desc when it creates the memory and zeroes the rest; from
- * then on each peer writes only its own @peer line, and the host alone
- * writes @win.  Every read of it by a peer is a fetch-once copy that is
+ * then on each peer writes only its own @peer line and the fields of @win
+ * named for it.  Every read of it by a peer is a fetch-once copy that is
  * validated before use.  The control window and the window pool lie after
  * the header, KVM_SOC_AREA_ALIGN aligned, inside the memory.
  */
@@ -78,17 +78,21 @@ struct kvm_soc_ivshmem_peer {
 };
 
 /**
- * struct kvm_soc_ivshmem_win - a VM window's place in the pool, host-written.
- * @offset: byte offset in the shared memory; inside the pool.
- * @size: bytes; 0 while the entry is free.  Written last (release).
- * @generation: advanced each time the entry is reused.
+ * struct kvm_soc_ivshmem_win - a VM window's place in the pool.
+ * @offset: host: byte offset in the shared memory, inside the pool.
+ * @size: host: bytes; 0 while the entry is free.  Written last (release).
+ * @generation: host: advanced each time the entry is (re)used; never 0.
+ * @soc_generation: SoC: the @generation it has mapped, 0 when it maps
+ *	none.  The host reuses a freed window's memory only once this
+ *	differs from @generation.
  * @reserved: must be zero.
  */
 struct kvm_soc_ivshmem_win {
 	__le64 offset;
 	__le64 size;
 	__le32 generation;
-	__le32 reserved[3];
+	__le32 soc_generation;
+	__le32 reserved[2];
 };
 
 #define KVM_SOC_IVSHMEM_NR_WINDOWS	((KVM_SOC_IVSHMEM_HDR_SIZE - 256) / 32)

@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The host machine of the rig's ivshmem topology (tools/rig ivshmem): stock
+# KVM, host-kvm and the host side of the transport serve the SoC machine
+# until the rig says it is done ($KSOC_OUT/finish), then check what the
+# SoC machine's run left in the shared header.  TAP.
+top=$(cd "$(dirname "$0")/../.." && pwd)
+hdr=/sys/kernel/debug/kvm-soc-ivshmem-host/header
+n=0 fails=0
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fails=$((fails + 1)); fi
+}
+val() { awk -v k="$1" '$1 == k { print $2 }' "$hdr" 2>/dev/null; }
+
+echo "TAP version 13"
+[ -d /sys/kernel/debug/kvm-soc-ivshmem-host ] || [ -d /sys/kernel/debug/kvm-soc-ivshmem-soc ] ||
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+[ -c /dev/kvm ]; ok $? "stock KVM is up on the host machine"
+drv=$(ls -d /sys/bus/pci/drivers/kvm-soc-ivshmem-host/0000:* 2>/dev/null | head -1)
+[ -n "$drv" ]; ok $? "kvm-soc-ivshmem-host is bound to the ivshmem-doorbell device (${drv##*/})"
+[ "$(val magic)" = 0x5649534b ] && [ "$(val shm_size)" = $((64 << 20)) ] && [ "$(val peer_id)" = 0 ]
+ok $? "BAR2 holds the server's layout: magic $(val magic), $(val shm_size) bytes"
+[ "$(val host_state)" = 1 ]; ok $? "the host's peer line says UP (generation $(val host_generation))"
+
+# Serve until the SoC machine is done.
+t=0
+until [ -e "$KSOC_OUT/finish" ] || [ $t -ge 1000 ]; do
+	sleep 1
+	t=$((t + 1))
+	[ $((t % 60)) = 0 ] && echo "# host_serve: serving the SoC machine for ${t}s"
+done
+[ -e "$KSOC_OUT/finish" ]; ok $? "the SoC machine finished within 1000 s (${t}s)"
+# Three SoC machines: the first attached, ran its tests, then unloaded and
+# reloaded its modules 3 times (rig-guest): generations 1-4, DOWN.  The
+# second attached (5) and was killed mid-call, UP to the end.  The third
+# attached (6), ran the same tests and reloaded 3 times (7-9), DOWN.
+g=$(val soc_generation) s=$(val soc_state)
+[ "$g" = 9 ] && [ "$s" = 0 ]
+ok $? "three SoC machines attached 9 times in all (generation $g), the last left cleanly (state $s)"
+[ "$(val host_state)" = 1 ]; ok $? "the host served through all of it"
+d=$(val doorbells_0)
+[ "${d:-0}" -ge 5000 ]; ok $? "the SoC's control doorbells reached the host machine by MSI-X ($d)"
+[ "$(val windows)" = 0 ]; ok $? "no VM window is left in the table"
+sed 's/^/# /' "$hdr"
+echo "1..$n"
+[ $fails = 0 ]

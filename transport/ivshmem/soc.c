@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-soc ivshmem transport, SoC side: a PCI driver for the SoC machine's
+ * ivshmem-doorbell device (peer 1).  It attaches soc-kvm to the control
+ * window once the host is up, and maps the VM windows the host publishes
+ * in the header's window table.
+ *
+ * The host may come up before or after the SoC, and a doorbell rung
+ * before our MSI-X vectors were enabled is lost, so the attach is a work
+ * item run once after setup and again on every control doorbell until it
+ * succeeds.  When the host goes away, soc-kvm's heartbeat check fails its
+ * callers with -EIO; a restarted host (a new generation in its peer line)
+ * is attached anew.
+ *
+ * Not yet: guest memory (mem_export is not offered, so KVM_CREATE_VM
+ * answers -EOPNOTSUPP).
+ *
+ * Locking: @lock serialises attach and detach against each other and
+ * against remove; window map/unmap are called by soc-kvm under its own
+ * locks and touch only the entry of their id.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+
+#include "ivsh.c"
+
+/**
+ * struct ivsh_soc - the SoC side.
+ * @iv: the device.
+ * @lock: serialises attach/detach.
+ * @attach_work: tries to attach soc-kvm (queued by control doorbells).
+ * @attached: soc-kvm is attached.
+ * @host_generation: the host generation soc-kvm is attached to.
+ * @removing: remove() has started; no more attaches.
+ */
+struct ivsh_soc {
+	struct ivsh iv;
+	struct mutex lock;
+	struct work_struct attach_work;
+	bool attached;
+	u32 host_generation;
+	bool removing;
+};
+
+static void *ivsh_soc_window_map(struct ksoc_transport *t, u32 id, u64 *size)
+{
+	struct ivsh *iv = container_of(t, struct ivsh, t);
+	struct kvm_soc_ivshmem_win *e;
+	u64 off, sz, pool, pool_end;
+	u32 gen;
+
+	if (!id || id > KVM_SOC_IVSHMEM_NR_WINDOWS)
+		return NULL;
+	e = &iv->hdr->win[id - 1];
+	/* Pairs with the host's release of size after offset/generation. */
+	sz = le64_to_cpu(smp_load_acquire(&e->size));
+	off = le64_to_cpu(READ_ONCE(e->offset));
+	gen = le32_to_cpu(READ_ONCE(e->generation));
+	pool = le64_to_cpu(iv->desc.pool_offset);
+	pool_end = pool + le64_to_cpu(iv->desc.pool_size);
+	if (!sz || !gen || off < pool || off > pool_end || sz > pool_end - off ||
+	    !IS_ALIGNED(off | sz, KVM_SOC_AREA_ALIGN)) {
+		pr_err_ratelimited("window %u: bad table entry (offset %llu, size %llu)\n",
+				   id, off, sz);
+		return NULL;
+	}
+	WRITE_ONCE(e->soc_generation, cpu_to_le32(gen));
+	set_bit(id, iv->ids);
+	*size = sz;
+	return iv->shm + off;
+}
+
+static void ivsh_soc_window_unmap(struct ksoc_transport *t, u32 id)
+{
+	struct ivsh *iv = container_of(t, struct ivsh, t);
+
+	if (!id || id > KVM_SOC_IVSHMEM_NR_WINDOWS)
+		return;
+	clear_bit(id, iv->ids);
+	/* The host may now reuse the window's memory. */
+	smp_store_release(&iv->hdr->win[id - 1].soc_generation, 0);
+}
+
+static void ivsh_soc_detach(struct ivsh_soc *s)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->attached)
+		return;
+	soc_kvm_detach(&s->iv.t);
+	s->attached = false;
+}
+
+static void ivsh_soc_attach_work(struct work_struct *work)
+{
+	struct ivsh_soc *s = container_of(work, struct ivsh_soc, attach_work);
+	struct ivsh *iv = &s->iv;
+	u32 gen, state;
+	int ret;
+
+	mutex_lock(&s->lock);
+	if (s->removing)
+		goto out;
+	state = ivsh_peer_state(iv, KVM_SOC_IVSHMEM_PEER_HOST, &gen);
+	if (s->attached && (state != KVM_SOC_PEER_UP || gen != s->host_generation)) {
+		pci_info(iv->pdev, "host generation %u went away\n", s->host_generation);
+		ivsh_soc_detach(s);
+	}
+	if (s->attached || state != KVM_SOC_PEER_UP)
+		goto out;
+	ret = soc_kvm_attach(&iv->t);
+	if (ret) {
+		/* Not up yet (-ENXIO): the host's next control doorbell retries. */
+		if (ret != -ENXIO)
+			pci_err(iv->pdev, "soc-kvm did not attach: %d\n", ret);
+		goto out;
+	}
+	s->attached = true;
+	s->host_generation = gen;
+	pci_info(iv->pdev, "attached to host generation %u\n", gen);
+out:
+	mutex_unlock(&s->lock);
+}
+
+/*
+ * A control doorbell may mean the host came (back) up.  Runs in hardirq
+ * before soc-kvm's own handler; only queues work.
+ */
+static void ivsh_soc_on_ctrl(struct ivsh *iv)
+{
+	struct ivsh_soc *s = container_of(iv, struct ivsh_soc, iv);
+
+	if (!READ_ONCE(s->removing))
+		schedule_work(&s->attach_work);
+}
+
+static int ivsh_soc_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
+{
+	struct ivsh_soc *s;
+	struct ivsh *iv;
+	unsigned int i;
+	int ret;
+
+	s = devm_kzalloc(&pdev->dev, sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	iv = &s->iv;
+	mutex_init(&s->lock);
+	INIT_WORK(&s->attach_work, ivsh_soc_attach_work);
+	iv->on_ctrl = ivsh_soc_on_ctrl;
+	ret = ivsh_setup(pdev, iv, KVM_SOC_IVSHMEM_PEER_SOC);
+	if (ret)
+		return ret;
+
+	/* Whatever windows an earlier SoC mapped, this one maps none. */
+	for (i = 0; i < KVM_SOC_IVSHMEM_NR_WINDOWS; i++)
+		WRITE_ONCE(iv->hdr->win[i].soc_generation, 0);
+	ksoc_transport_init(&iv->t);
+	iv->t.name = "ivshmem";
+	iv->t.ctrl_win = iv->shm + le64_to_cpu(iv->desc.ctrl_offset);
+	iv->t.ctrl_size = le64_to_cpu(iv->desc.ctrl_size);
+	iv->t.kick = ivsh_kick;
+	iv->t.window_map = ivsh_soc_window_map;
+	iv->t.window_unmap = ivsh_soc_window_unmap;
+	pci_set_drvdata(pdev, s);
+	ivsh_debugfs_init(iv, "kvm-soc-ivshmem-soc");
+	ivsh_set_peer_state(iv, KVM_SOC_PEER_UP);
+	/* Doorbells rung before MSI-X was on are lost: look now. */
+	schedule_work(&s->attach_work);
+	return 0;
+}
+
+static void ivsh_soc_remove(struct pci_dev *pdev)
+{
+	struct ivsh_soc *s = pci_get_drvdata(pdev);
+
+	WRITE_ONCE(s->removing, true);
+	cancel_work_sync(&s->attach_work);
+	mutex_lock(&s->lock);
+	ivsh_soc_detach(s);
+	mutex_unlock(&s->lock);
+	ivsh_set_peer_state(&s->iv, KVM_SOC_PEER_DOWN);
+	ivsh_teardown(&s->iv);
+	/* A doorbell that raced with the first cancel queued it again. */
+	cancel_work_sync(&s->attach_work);
+}
+
+static const struct pci_device_id ivsh_soc_ids[] = {
+	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, ivsh_soc_ids);
+
+static struct pci_driver ivsh_soc_driver = {
+	.name		= "kvm-soc-ivshmem-soc",
+	.id_table	= ivsh_soc_ids,
+	.probe		= ivsh_soc_probe,
+	.remove		= ivsh_soc_remove,
+};
+module_pci_driver(ivsh_soc_driver);
+
+MODULE_DESCRIPTION("kvm-soc ivshmem transport, SoC side");
+MODULE_LICENSE("GPL");
