@@ -38,6 +38,8 @@ static unsigned long hk_mem_map(struct hk_vm *vm, u64 token, u64 size)
 	struct ksoc_mem *mem;
 	unsigned long hva;
 
+	if (!t->mem_import)
+		return 0;	/* the transport cannot reach SoC memory */
 	mem = t->mem_import(t, token, size);
 	if (!mem)
 		return 0;

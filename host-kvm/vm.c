@@ -761,7 +761,7 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	for (i = 0; i < ARRAY_SIZE(req.reserved); i++)
 		if (req.reserved[i])
 			return -EINVAL;
-	if (!t->window_alloc || !t->mem_import)
+	if (!t->window_alloc)
 		return -EOPNOTSUPP;
 
 	ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS + KSOC_MAX_VCPUS,

@@ -194,8 +194,15 @@ long soc_check_extension(struct soc_chan *c, u32 op, unsigned long cap)
 	return r;
 }
 
+/* Ioctls whose size is the count in their argument's first 32-bit word. */
+static bool first_sized(const struct ksoc_kvm_ioctl *d)
+{
+	return d->kind == KSOC_IOC_CPUID2 || d->kind == KSOC_IOC_MSRS ||
+	       d->kind == KSOC_IOC_MSR_LIST || d->kind == KSOC_IOC_ROUTING;
+}
+
 /**
- * soc_fwd_ioctl - forward one table ioctl to the host.
+ * __soc_fwd_ioctl - forward one table ioctl to the host.
  * @c: the window.
  * @op: KVM_SOC_OP_{SYS,VM,VCPU}_IOCTL.
  * @target: op target (vCPU index for vCPU ioctls).
@@ -205,13 +212,16 @@ long soc_check_extension(struct soc_chan *c, u32 op, unsigned long cap)
  * @arg: its argument (a user pointer, or a value for scalar ioctls).
  * @xsave_size: the VM's KVM_CAP_XSAVE2 size.
  * @token: transport memory token of the caller (system ioctls), or 0.
+ * @karg: the argument as the caller already copied it in (it was checked:
+ *	it must be what is forwarded, not a second fetch of user memory), or
+ *	NULL to copy it from @arg.  Only for ioctls without output.
  *
  * Return: what the host's KVM returned, or -ENOTTY for an ioctl kvm-soc
  * does not carry, -EFAULT, -E2BIG, -EIO.
  */
-long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
-		   unsigned int level, unsigned int cmd, unsigned long arg,
-		   u32 xsave_size, u64 token)
+static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
+			    unsigned int level, unsigned int cmd, unsigned long arg,
+			    u32 xsave_size, u64 token, const void *karg)
 {
 	void __user *argp = (void __user *)arg;
 	const struct ksoc_kvm_ioctl *d;
@@ -227,13 +237,15 @@ long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	if (!d)
 		return -ENOTTY;
 	/* The variable kinds size themselves by the count in their first word. */
-	if ((d->kind == KSOC_IOC_CPUID2 || d->kind == KSOC_IOC_MSRS ||
-	     d->kind == KSOC_IOC_MSR_LIST || d->kind == KSOC_IOC_ROUTING) &&
-	    get_user(first, (u32 __user *)argp))
+	if (first_sized(d) && karg)
+		memcpy(&first, karg, sizeof(first));
+	else if (first_sized(d) && get_user(first, (u32 __user *)argp))
 		return -EFAULT;
 	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
 	if (ret)
 		return ret;
+	if (karg && out)
+		return -EINVAL;
 	if (in > ksoc_api_payload_max(&c->l) || out > ksoc_api_payload_max(&c->l))
 		return -E2BIG;
 
@@ -244,9 +256,18 @@ long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		__le64 v = cpu_to_le64(arg);
 
 		memcpy(buf, &v, sizeof(v));
+	} else if (karg) {
+		memcpy(buf, karg, in);
 	} else if (in && copy_from_user(buf, argp, in)) {
 		r = -EFAULT;
 		goto out;
+	} else if (first_sized(d) && in >= sizeof(first)) {
+		/*
+		 * The count was fetched once, above, and sized the call: the
+		 * host gets that count, whatever the caller's memory says now
+		 * (another thread may have rewritten it since).
+		 */
+		memcpy(buf, &first, sizeof(first));
 	}
 	m.len = in;
 	if (slot < 0)
@@ -271,4 +292,20 @@ long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 out:
 	kvfree(buf);
 	return r;
+}
+
+/* Forward a table ioctl whose argument is in the caller's memory at @arg. */
+long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
+		   unsigned int level, unsigned int cmd, unsigned long arg,
+		   u32 xsave_size, u64 token)
+{
+	return __soc_fwd_ioctl(c, op, target, slot, level, cmd, arg, xsave_size,
+			       token, NULL);
+}
+
+/* Forward a table ioctl whose argument the caller fetched (and checked). */
+long soc_fwd_ioctl_kern(struct soc_chan *c, u32 op, unsigned int level,
+			unsigned int cmd, const void *karg, u32 xsave_size, u64 token)
+{
+	return __soc_fwd_ioctl(c, op, 0, -1, level, cmd, 0, xsave_size, token, karg);
 }

@@ -337,7 +337,8 @@ static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 		r = soc_dev_get_info(sk, argp);
 		break;
 	case KVM_SOC_CREATE_MEMORY:
-		r = soc_dev_create_memory(argp);
+		/* Memory the host could never reach is no guest memory. */
+		r = sk->t->mem_export ? soc_dev_create_memory(argp) : -EOPNOTSUPP;
 		break;
 	case KVM_GET_API_VERSION:
 		if (arg)

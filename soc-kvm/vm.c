@@ -203,6 +203,44 @@ static void soc_vcpu_complete(struct soc_vcpu *vcpu, struct kvm_run *run)
 		memcpy(m->data, page_address(vcpu->pio), vcpu->io_in_len);
 }
 
+/*
+ * The lengths and counts an exit hands to userspace, checked as KVM
+ * guarantees them (userspace uses them as lengths into the exit union):
+ * MMIO at most 8 bytes, the data[] counts of internal errors, system
+ * events and emulation failures within their arrays.  PIO is checked by
+ * the caller, with its data.  Reads the SoC's own copy of the exit.
+ */
+static bool soc_exit_fields_ok(const struct ksoc_ioreq_msg *m)
+{
+	/* The exit union as KVM lays it out, copied out of our own copy. */
+	union {
+		typeof(((struct kvm_run *)0)->mmio) mmio;
+		typeof(((struct kvm_run *)0)->internal) internal;
+		typeof(((struct kvm_run *)0)->system_event) system_event;
+#ifdef KVM_EXIT_X86_RDMSR
+		typeof(((struct kvm_run *)0)->msr) msr;
+#endif
+	} e;
+
+	BUILD_BUG_ON(sizeof(e) > sizeof(m->exit));
+	memcpy(&e, m->exit, sizeof(e));
+	switch (m->exit_reason) {
+	case KVM_EXIT_MMIO:
+		return e.mmio.len && e.mmio.len <= sizeof(e.mmio.data) &&
+		       e.mmio.is_write <= 1;
+	case KVM_EXIT_INTERNAL_ERROR:
+		return e.internal.ndata <= ARRAY_SIZE(e.internal.data);
+	case KVM_EXIT_SYSTEM_EVENT:
+		return e.system_event.ndata <= ARRAY_SIZE(e.system_event.data);
+#ifdef KVM_EXIT_X86_RDMSR
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		return e.msr.error <= 1;
+#endif
+	}
+	return true;
+}
+
 /* Take the next exit into kvm_run.  Returns KVM_RUN's return value. */
 static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 {
@@ -236,6 +274,10 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 	}
 	if (m->flags) {
 		soc_chan_fail(c, "unexpected exit flags");
+		return -EIO;
+	}
+	if (!soc_exit_fields_ok(m)) {
+		soc_chan_fail(c, "malformed exit fields");
 		return -EIO;
 	}
 	if (m->exit_reason == KVM_EXIT_MMIO)
@@ -544,14 +586,25 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 			      unsigned long arg)
 {
 	struct ksoc_transport *t = vm->chan.t;
+	/* Both forms start with the same fields (KVM's own code relies on it). */
+	union {
+		struct kvm_userspace_memory_region r1;
+#ifdef KVM_SET_USER_MEMORY_REGION2
+		struct kvm_userspace_memory_region2 r2;
+#endif
+	} u;
 	struct kvm_userspace_memory_region r;
 	struct soc_slot *old, *s = NULL;
 	u64 token = 0;
 	s64 ret;
 
 	lockdep_assert_held(&vm->lock);
-	if (copy_from_user(&r, (void __user *)arg, sizeof(r)))
+	if (_IOC_SIZE(cmd) > sizeof(u))
+		return -EINVAL;
+	/* Fetched once: what is checked here is what the host gets. */
+	if (copy_from_user(&u, (void __user *)arg, _IOC_SIZE(cmd)))
 		return -EFAULT;
+	memcpy(&r, &u, sizeof(r));
 	if (!PAGE_ALIGNED(r.memory_size) || !PAGE_ALIGNED(r.guest_phys_addr) ||
 	    !PAGE_ALIGNED(r.userspace_addr) ||
 	    r.guest_phys_addr + r.memory_size < r.guest_phys_addr ||
@@ -565,6 +618,9 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 	    old->size == r.memory_size) {
 		token = old->token;		/* flags change or move */
 	} else if (r.memory_size) {
+		/* A transport that cannot reach this process's memory. */
+		if (!t->mem_export)
+			return -EOPNOTSUPP;
 		s = kzalloc(sizeof(*s), GFP_KERNEL);
 		if (!s)
 			return -ENOMEM;
@@ -578,8 +634,9 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 		s->size = r.memory_size;
 		s->token = token;
 	}
-	ret = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VM_IOCTL, 0, -1, KSOC_LVL_VM,
-			    cmd, arg, vm->xsave_size, token);
+	/* The region as checked above, not a second fetch of it. */
+	ret = soc_fwd_ioctl_kern(&vm->chan, KVM_SOC_OP_VM_IOCTL, KSOC_LVL_VM,
+				 cmd, &u, vm->xsave_size, token);
 	if (ret) {
 		if (s) {
 			t->mem_unexport(t, s->token);
@@ -740,7 +797,8 @@ err_unmap:
  * @type: machine type.
  *
  * Return: a new VM fd, or KVM's errno from the host, -EOPNOTSUPP when the
- * transport cannot reach this process's memory, -EIO.
+ * transport has no VM windows, -EIO.  (A transport that cannot reach this
+ * process's memory makes VMs whose memory slots answer -EOPNOTSUPP.)
  */
 long soc_vm_create(struct soc_kvm *sk, unsigned long type)
 {
@@ -757,7 +815,7 @@ long soc_vm_create(struct soc_kvm *sk, unsigned long type)
 
 	if (type > U32_MAX)
 		return -EINVAL;
-	if (!t->mem_export || !t->window_map)
+	if (!t->window_map)
 		return -EOPNOTSUPP;
 	r = soc_chan_call(&sk->ctrl, &m, &req, &resp, sizeof(resp));
 	if (r)

@@ -24,11 +24,28 @@ drv=$(ls -d /sys/bus/pci/drivers/kvm-soc-ivshmem-host/0000:* 2>/dev/null | head 
 ok $? "BAR2 holds the server's layout: magic $(val magic), $(val shm_size) bytes"
 [ "$(val host_state)" = 1 ]; ok $? "the host's peer line says UP (generation $(val host_generation))"
 
-# Serve until the SoC machine is done.
-t=0
+# The same VM without memory on this machine's own KVM: soc_link.sh
+# expects what this prints.
+p=$(python3 "$top/selftests/ivshmem/vm_probe.py" /dev/kvm 2>&1)
+sed 's/^/# native: /' <<< "$p"
+pv() { awk -v k="$1" '$1 == k { print $2 }' <<< "$p"; }
+[ "$(pv run)" = 0 ] && [ "$(pv exit_reason)" = 17 ] && [ "$(pv suberror)" = 1 ]
+ok $? "native KVM_RUN with no memory: exit $(pv exit_reason), suberror $(pv suberror) (what the SoC must see)"
+[ "$(pv memory_slot)" = 0 ]; ok $? "native KVM takes the same memory slot"
+[ "$(pv irqchip)" = 0 ] && [ "$(pv irqchip_again)" = 17 ] && [ "$(pv vcpu_again)" = 17 ]
+ok $? "native: irqchip, then EEXIST for a second irqchip and a second vCPU 0"
+
+# KVM VMs here: debugfs has a directory per VM (kvm_hold keeps 2).
+nvms() { find /sys/kernel/debug/kvm -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
+helpers() { pgrep -c -f kvm-soc-vmctx; }
+base=$(nvms)
+# Serve until the SoC machine is done, watching the VM count.
+t=0 max=$base
 until [ -e "$KSOC_OUT/finish" ] || [ $t -ge 1000 ]; do
 	sleep 1
 	t=$((t + 1))
+	n=$(nvms)
+	[ "$n" -gt "$max" ] && max=$n
 	[ $((t % 60)) = 0 ] && echo "# host_serve: serving the SoC machine for ${t}s"
 done
 [ -e "$KSOC_OUT/finish" ]; ok $? "the SoC machine finished within 1000 s (${t}s)"
@@ -40,6 +57,12 @@ g=$(val soc_generation) s=$(val soc_state)
 [ "$g" = 9 ] && [ "$s" = 0 ]
 ok $? "three SoC machines attached 9 times in all (generation $g), the last left cleanly (state $s)"
 [ "$(val host_state)" = 1 ]; ok $? "the host served through all of it"
+[ "$max" -ge $((base + 3)) ]; ok $? "the SoC machines' VMs ran here (up to $((max - base)) at once)"
+sleep 2
+[ "$(nvms)" = "$base" ] && [ "$(helpers)" = 1 ]
+ok $? "every VM of the killed SoC was freed: $(nvms) KVM VMs (baseline $base), $(helpers) helper(s)"
+dmesg | grep -q 'kvm-soc-ivshmem-host.*the SoC stopped (no heartbeat): resetting host-kvm'
+ok $? "the killed SoC was noticed by its heartbeat"
 d=$(val doorbells_0)
 [ "${d:-0}" -ge 5000 ]; ok $? "the SoC's control doorbells reached the host machine by MSI-X ($d)"
 [ "$(val windows)" = 0 ]; ok $? "no VM window is left in the table"

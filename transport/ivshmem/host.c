@@ -5,14 +5,23 @@
  * control window in the shared memory and carves VM windows out of the
  * pool, publishing each in the header's window table.
  *
+ * It also answers for the SoC's lifetime, which only it can see: a new
+ * SoC generation is taken in only after host-kvm has been reset (every VM
+ * an earlier SoC left is destroyed, its windows reclaimed), and a SoC
+ * that stops its heartbeat for SOC_DEAD_MS, or goes DOWN, gets the same
+ * reset.  A reset is host_kvm_detach() + host_kvm_attach(): the cores'
+ * own teardown, then a freshly formatted control window.
+ *
  * Not yet: guest memory.  The SoC cannot reach host memory through this
- * transport yet (mem_import is not offered), so host-kvm refuses
- * KVM_CREATE_VM with -EOPNOTSUPP; system ioctls work.
+ * transport yet (mem_import is not offered): VMs, vCPUs and exits cross,
+ * memory slots answer -EOPNOTSUPP on the SoC.
  *
  * Locking: @lock (a mutex) serialises window allocation and release, the
- * pool and the window table's host fields.  Doorbells run in hardirq and
- * only read the ids bitmap (set before a window is published, cleared
- * after it is withdrawn).
+ * pool and the window table's host fields.  @watch_lock serialises the
+ * SoC watch (and with it every reset) against remove.  Doorbells run in
+ * hardirq and only read the ids bitmap (set before a window is published,
+ * cleared after it is withdrawn) and the SoC's generation.
+ * Lock order: @watch_lock -> host-kvm's locks -> @lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -23,6 +32,9 @@
 
 #include "ivsh.c"
 
+/* A SoC whose heartbeat stands still this long is gone. */
+#define SOC_DEAD_MS	(4 * KVM_SOC_HEARTBEAT_MS)
+
 /**
  * struct ivsh_host - the host side.
  * @iv: the device.
@@ -32,10 +44,17 @@
  * @place: each window's offset and size in the pool, as allocated (our
  *	own copy: the table in shared memory is only ever written).
  * @attached: host-kvm serves the control window.
+ * @watch_lock: serialises the SoC watch against remove.
+ * @watch_work: looks at the SoC's line (doorbells and once a second).
+ * @soc_gen: the SoC generation taken in, 0 for none.
+ * @soc_hb: its heartbeat when last seen moving, at @soc_hb_since.
+ * @soc_hb_since: jiffies.
+ * @soc_gone: @soc_gen died or left, and what it left was freed.
+ * @removing: remove() has started.
  */
 struct ivsh_host {
 	struct ivsh iv;
-	struct mutex lock;
+	struct mutex lock;		/* the pool and the window table */
 	struct gen_pool *pool;
 	DECLARE_BITMAP(zombie, KVM_SOC_IVSHMEM_NR_WINDOWS + 1);
 	struct {
@@ -44,6 +63,13 @@ struct ivsh_host {
 		u32 generation;
 	} place[KVM_SOC_IVSHMEM_NR_WINDOWS + 1];
 	bool attached;
+	struct mutex watch_lock;	/* the watch, resets, remove */
+	struct delayed_work watch_work;
+	u32 soc_gen;
+	u64 soc_hb;
+	unsigned long soc_hb_since;
+	bool soc_gone;
+	bool removing;
 };
 
 static struct kvm_soc_ivshmem_win *win_entry(struct ivsh *iv, u32 id)
@@ -128,6 +154,83 @@ static void ivsh_host_window_free(struct ksoc_transport *t, u32 id)
 	mutex_unlock(&h->lock);
 }
 
+/* Destroy whatever the SoC left: host-kvm's teardown, then a new start. */
+static void ivsh_host_reset(struct ivsh_host *h, const char *why)
+{
+	struct ivsh *iv = &h->iv;
+	int ret;
+
+	lockdep_assert_held(&h->watch_lock);
+	pci_info(iv->pdev, "%s: resetting host-kvm\n", why);
+	if (h->attached) {
+		host_kvm_detach(&iv->t);
+		h->attached = false;
+	}
+	/* The SoC that mapped the withdrawn windows is gone. */
+	mutex_lock(&h->lock);
+	ivsh_host_reap(h, true);
+	mutex_unlock(&h->lock);
+	ret = host_kvm_attach(&iv->t);
+	if (ret) {
+		pci_err(iv->pdev, "host-kvm did not attach again: %d\n", ret);
+		return;
+	}
+	h->attached = true;
+}
+
+static void ivsh_host_watch(struct work_struct *work)
+{
+	struct ivsh_host *h = container_of(to_delayed_work(work), struct ivsh_host,
+					   watch_work);
+	struct ivsh *iv = &h->iv;
+	u32 state, gen;
+	u64 hb;
+
+	mutex_lock(&h->watch_lock);
+	if (h->removing)
+		goto out;
+	state = ivsh_peer_state(iv, KVM_SOC_IVSHMEM_PEER_SOC, &gen);
+	hb = ivsh_peer_heartbeat(iv, KVM_SOC_IVSHMEM_PEER_SOC);
+	if (state == KVM_SOC_PEER_UP && gen && gen != h->soc_gen) {
+		/* A new SoC: nothing of the previous one may outlive it. */
+		if (h->soc_gen && !h->soc_gone)
+			ivsh_host_reset(h, "a new SoC replaces the one before");
+		h->soc_gen = gen;
+		h->soc_hb = hb;
+		h->soc_hb_since = jiffies;
+		h->soc_gone = false;
+		ivsh_take_in(iv, gen);
+		pci_info(iv->pdev, "SoC generation %u taken in\n", gen);
+		ivsh_kick(&iv->t, KSOC_VEC_CTRL);
+	} else if (h->soc_gen && !h->soc_gone && gen == h->soc_gen &&
+		   state == KVM_SOC_PEER_UP) {
+		if (hb != h->soc_hb) {
+			h->soc_hb = hb;
+			h->soc_hb_since = jiffies;
+		} else if (time_after(jiffies, h->soc_hb_since +
+				      msecs_to_jiffies(SOC_DEAD_MS))) {
+			ivsh_host_reset(h, "the SoC stopped (no heartbeat)");
+			h->soc_gone = true;
+		}
+	} else if (h->soc_gen && !h->soc_gone && state != KVM_SOC_PEER_UP) {
+		ivsh_host_reset(h, "the SoC left");
+		h->soc_gone = true;
+	}
+	schedule_delayed_work(&h->watch_work, msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS));
+out:
+	mutex_unlock(&h->watch_lock);
+}
+
+/* Control doorbell (hardirq): a SoC that announced a new generation? */
+static void ivsh_host_on_ctrl(struct ivsh *iv)
+{
+	struct ivsh_host *h = container_of(iv, struct ivsh_host, iv);
+	u32 gen = le32_to_cpu(READ_ONCE(iv->hdr->peer[KVM_SOC_IVSHMEM_PEER_SOC].generation));
+
+	if (gen != READ_ONCE(h->soc_gen) && !READ_ONCE(h->removing))
+		mod_delayed_work(system_wq, &h->watch_work, 0);
+}
+
 static int ivsh_host_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 {
 	struct ivsh_host *h;
@@ -140,6 +243,9 @@ static int ivsh_host_probe(struct pci_dev *pdev, const struct pci_device_id *ent
 		return -ENOMEM;
 	iv = &h->iv;
 	mutex_init(&h->lock);
+	mutex_init(&h->watch_lock);
+	INIT_DELAYED_WORK(&h->watch_work, ivsh_host_watch);
+	iv->on_ctrl = ivsh_host_on_ctrl;
 	ret = ivsh_setup(pdev, iv, KVM_SOC_IVSHMEM_PEER_HOST);
 	if (ret)
 		return ret;
@@ -173,7 +279,8 @@ static int ivsh_host_probe(struct pci_dev *pdev, const struct pci_device_id *ent
 	}
 	h->attached = true;
 	ivsh_set_peer_state(iv, KVM_SOC_PEER_UP);
-	/* A SoC that came first waits for this doorbell. */
+	/* A SoC that came first is taken in by the first watch. */
+	schedule_delayed_work(&h->watch_work, 0);
 	ivsh_kick(&iv->t, KSOC_VEC_CTRL);
 	pci_info(pdev, "kvm-soc host up (generation %u)\n", iv->generation);
 	return 0;
@@ -190,11 +297,17 @@ static void ivsh_host_remove(struct pci_dev *pdev)
 	struct ivsh_host *h = pci_get_drvdata(pdev);
 	struct ivsh *iv = &h->iv;
 
+	mutex_lock(&h->watch_lock);
+	WRITE_ONCE(h->removing, true);
+	mutex_unlock(&h->watch_lock);
+	cancel_delayed_work_sync(&h->watch_work);
 	ivsh_set_peer_state(iv, KVM_SOC_PEER_DOWN);
 	if (h->attached)
 		host_kvm_detach(&iv->t);
 	ivsh_kick(&iv->t, KSOC_VEC_CTRL);
 	ivsh_teardown(iv);
+	/* A doorbell that raced with the first cancel queued it again. */
+	cancel_delayed_work_sync(&h->watch_work);
 	mutex_lock(&h->lock);
 	ivsh_host_reap(h, true);
 	mutex_unlock(&h->lock);

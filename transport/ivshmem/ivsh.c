@@ -55,22 +55,61 @@ static irqreturn_t ivsh_irq(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+static void ivsh_heartbeat_work(struct work_struct *work)
+{
+	struct ivsh *iv = container_of(to_delayed_work(work), struct ivsh,
+				       heartbeat_work);
+
+	WRITE_ONCE(iv->hdr->peer[iv->id].heartbeat, cpu_to_le64(++iv->heartbeat));
+	schedule_delayed_work(&iv->heartbeat_work,
+			      msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS));
+}
+
+/* Our line: UP with a new generation (heartbeat running), or DOWN. */
 void ivsh_set_peer_state(struct ivsh *iv, u32 state)
 {
 	struct kvm_soc_ivshmem_peer *p = &iv->hdr->peer[iv->id];
 
 	if (state == KVM_SOC_PEER_UP) {
 		iv->generation = le32_to_cpu(READ_ONCE(p->generation)) + 1;
+		if (!iv->generation)
+			iv->generation = 1;
+		iv->heartbeat = le64_to_cpu(READ_ONCE(p->heartbeat));
 		WRITE_ONCE(p->generation, cpu_to_le32(iv->generation));
+		WRITE_ONCE(p->peer_generation, 0);
+		schedule_delayed_work(&iv->heartbeat_work, 0);
+	} else {
+		cancel_delayed_work_sync(&iv->heartbeat_work);
 	}
 	/* Publishes the generation (and all set up before) with the state. */
 	smp_store_release(&p->state, cpu_to_le32(state));
+}
+
+u64 ivsh_peer_heartbeat(struct ivsh *iv, u32 id)
+{
+	return le64_to_cpu(READ_ONCE(iv->hdr->peer[id].heartbeat));
+}
+
+/* The generation of ours that peer @id has taken in. */
+u32 ivsh_peer_taken_in(struct ivsh *iv, u32 id)
+{
+	/* Pairs with the release in the peer's ivsh_take_in(). */
+	return le32_to_cpu(smp_load_acquire(&iv->hdr->peer[id].peer_generation));
+}
+
+/* Say we have taken in the peer's @peer_generation (and all done for it). */
+void ivsh_take_in(struct ivsh *iv, u32 peer_generation)
+{
+	/* Orders the reset done for that generation before the word saying so. */
+	smp_store_release(&iv->hdr->peer[iv->id].peer_generation,
+			  cpu_to_le32(peer_generation));
 }
 
 /* Peer @id's state, and its generation: one fetch each. */
 u32 ivsh_peer_state(struct ivsh *iv, u32 id, u32 *generation)
 {
 	struct kvm_soc_ivshmem_peer *p = &iv->hdr->peer[id];
+	/* Pairs with the release of the state in ivsh_set_peer_state(). */
 	u32 state = le32_to_cpu(smp_load_acquire(&p->state));
 
 	if (generation)
@@ -139,6 +178,7 @@ int ivsh_setup(struct pci_dev *pdev, struct ivsh *iv, u32 want_id)
 	int ret, n, v;
 
 	iv->pdev = pdev;
+	INIT_DELAYED_WORK(&iv->heartbeat_work, ivsh_heartbeat_work);
 	if (!pdev->msix_cap)
 		return -ENODEV;	/* ivshmem-plain: no doorbells, not ours */
 	ret = pcim_enable_device(pdev);
@@ -218,6 +258,8 @@ static int ivsh_header_show(struct seq_file *m, void *unused)
 		state = ivsh_peer_state(iv, i, &gen);
 		seq_printf(m, "%s_state %u\n%s_generation %u\n", names[i], state,
 			   names[i], gen);
+		seq_printf(m, "%s_heartbeat %llu\n%s_taken_in %u\n", names[i],
+			   ivsh_peer_heartbeat(iv, i), names[i], ivsh_peer_taken_in(iv, i));
 	}
 	for (i = 0; i < KVM_SOC_IVSHMEM_NR_WINDOWS; i++)
 		windows += !!READ_ONCE(iv->hdr->win[i].size);

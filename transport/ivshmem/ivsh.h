@@ -17,6 +17,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/pci.h>
+#include <linux/workqueue.h>
 #include <linux/kvm_soc_ivshmem.h>
 
 #include "ksoc_transport.h"
@@ -44,6 +45,8 @@
  *	handler, or NULL.
  * @doorbells: doorbells taken, per vector (debugfs).
  * @dbg: debugfs directory.
+ * @heartbeat_work: advances our line's heartbeat while we are up.
+ * @heartbeat: its last value.
  */
 struct ivsh {
 	struct pci_dev *pdev;
@@ -60,6 +63,8 @@ struct ivsh {
 	void (*on_ctrl)(struct ivsh *iv);
 	atomic64_t doorbells[KVM_SOC_IVSHMEM_MAX_VECTORS];
 	struct dentry *dbg;
+	struct delayed_work heartbeat_work;
+	u64 heartbeat;
 };
 
 int ivsh_setup(struct pci_dev *pdev, struct ivsh *iv, u32 want_id);
@@ -68,6 +73,9 @@ void ivsh_debugfs_init(struct ivsh *iv, const char *name);
 void ivsh_kick(struct ksoc_transport *t, unsigned int vec);
 void ivsh_set_peer_state(struct ivsh *iv, u32 state);
 u32 ivsh_peer_state(struct ivsh *iv, u32 id, u32 *generation);
+u64 ivsh_peer_heartbeat(struct ivsh *iv, u32 id);
+u32 ivsh_peer_taken_in(struct ivsh *iv, u32 id);
+void ivsh_take_in(struct ivsh *iv, u32 peer_generation);
 u32 ivsh_window_vector(struct ivsh *iv, u32 id);
 
 #endif /* _KSOC_IVSH_H */

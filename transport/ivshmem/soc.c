@@ -12,8 +12,8 @@
  * callers with -EIO; a restarted host (a new generation in its peer line)
  * is attached anew.
  *
- * Not yet: guest memory (mem_export is not offered, so KVM_CREATE_VM
- * answers -EOPNOTSUPP).
+ * Not yet: guest memory (mem_export is not offered, so memory slots and
+ * KVM_SOC_CREATE_MEMORY answer -EOPNOTSUPP).
  *
  * Locking: @lock serialises attach and detach against each other and
  * against remove; window map/unmap are called by soc-kvm under its own
@@ -38,7 +38,7 @@
  */
 struct ivsh_soc {
 	struct ivsh iv;
-	struct mutex lock;
+	struct mutex lock;		/* attach/detach */
 	struct work_struct attach_work;
 	bool attached;
 	u32 host_generation;
@@ -108,7 +108,9 @@ static void ivsh_soc_attach_work(struct work_struct *work)
 		pci_info(iv->pdev, "host generation %u went away\n", s->host_generation);
 		ivsh_soc_detach(s);
 	}
-	if (s->attached || state != KVM_SOC_PEER_UP)
+	/* The host takes us in once it has freed what a SoC before us left. */
+	if (s->attached || state != KVM_SOC_PEER_UP ||
+	    ivsh_peer_taken_in(iv, KVM_SOC_IVSHMEM_PEER_HOST) != iv->generation)
 		goto out;
 	ret = soc_kvm_attach(&iv->t);
 	if (ret) {
@@ -167,6 +169,8 @@ static int ivsh_soc_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	pci_set_drvdata(pdev, s);
 	ivsh_debugfs_init(iv, "kvm-soc-ivshmem-soc");
 	ivsh_set_peer_state(iv, KVM_SOC_PEER_UP);
+	/* Announce the new generation; the host answers on our vector 0. */
+	ivsh_kick(&iv->t, KSOC_VEC_CTRL);
 	/* Doorbells rung before MSI-X was on are lost: look now. */
 	schedule_work(&s->attach_work);
 	return 0;

@@ -66,15 +66,19 @@ struct kvm_soc_ivshmem_desc {
  * struct kvm_soc_ivshmem_peer - one peer's line, written by that peer only.
  * @state: enum kvm_soc_peer_state.
  * @generation: advanced each time the peer (re)attaches, so the other side
- *	tells a restarted peer from a live one.
- * @heartbeat: advanced while the peer is up (KVM_SOC_HEARTBEAT_MS).
+ *	tells a restarted peer from a live one; never 0 once UP.
+ * @heartbeat: advanced while the peer is up, every KVM_SOC_HEARTBEAT_MS.
+ * @peer_generation: the other peer's generation this one has taken in.
+ *	The SoC attaches only once the host's line names its generation:
+ *	the host first frees whatever an earlier SoC left.
  * @reserved: must be zero.
  */
 struct kvm_soc_ivshmem_peer {
 	__le32 state;
 	__le32 generation;
 	__le64 heartbeat;
-	__le32 reserved[12];
+	__le32 peer_generation;
+	__le32 reserved[11];
 };
 
 /**
