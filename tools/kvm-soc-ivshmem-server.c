@@ -79,26 +79,29 @@ static struct peer peers[MAX_PEERS];
 static unsigned int nr_peers, nr_vectors = 2;
 static int shm_fd = -1;
 
+static void vlog(const char *fmt, va_list ap)
+{
+	fputs("kvm-soc-ivshmem-server: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void logf_(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kvm-soc-ivshmem-server: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vlog(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kvm-soc-ivshmem-server: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vlog(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 

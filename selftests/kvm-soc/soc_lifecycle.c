@@ -544,49 +544,28 @@ static void *run_once(void *arg)
  * SoC copies the slot out, refuses it, and KVM_RUN fails with EIO; the
  * VM is dead from then on and still closes cleanly.
  */
-TEST_F(soc, hostile_exit_fails_kvm_run)
-{
-	/* IOREQ slot 0 of a VM window: 4 KiB header + 36 API slots of 16 KiB. */
-	const unsigned long ioreq0 = 4096 + 36 * 16384;
-	struct runner r;
-	struct tvm a;
-	pthread_t th;
-	int id = create_vm_window(&a);
+/* IOREQ slot 0 of a VM window: 4 KiB header + 36 API slots of 16 KiB. */
+#define IOREQ0	(4096 + 36 * 16384)
+/* Its exit union: after the slot header and 64 bytes of kvm_run head. */
+#define EXIT0	(IOREQ0 + 64 + 64)
 
-	if (id == -ENOENT)
-		SKIP(return, "no kvm-soc-loop debugfs");
-	ASSERT_LT(0, id);
-	ASSERT_EQ(0, ioctl(a.vm, KVM_CREATE_IRQCHIP, 0));
-	TVM_LOAD(&a, halt);
-	ASSERT_EQ(0, tvm_add_vcpu(&a));
-
-	r = (struct runner){ .t = &a };
-	ASSERT_EQ(0, pthread_create(&th, NULL, run_once, &r));
-	usleep(300 * 1000);			/* halted in the host's KVM */
-	ASSERT_EQ(0, loop_poke(id, ioreq0 + 8, 0x99));	/* seq */
-	ASSERT_EQ(0, loop_poke(id, ioreq0, 1));		/* state READY */
-	pthread_join(th, NULL);
-	EXPECT_EQ(-EIO, r.ret);
-	EXPECT_EQ(-EIO, tvm_run(&a, 0));
-	tvm_close(&a);
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
-}
+struct poke {
+	unsigned long off;
+	uint32_t val;
+};
 
 /*
- * A well-formed exit in every respect but one field userspace uses as a
- * length: the SoC must refuse it (KVM never hands out an MMIO exit longer
- * than 8 bytes, or more data words than its arrays hold), fail the VM,
- * and not pass it to userspace.
+ * While the guest halts in the host's KVM, write @n words into IOREQ slot
+ * 0 as a hostile host would, then mark it READY: the SoC must refuse the
+ * exit (KVM_RUN -EIO), fail the VM and not pass the exit to userspace.
  */
-static void hostile_exit_field(struct __test_metadata *_metadata, uint32_t reason,
-			       unsigned long field, uint32_t value, int helpers, int vms)
+static void hostile_exit(struct __test_metadata *_metadata, const struct poke *p,
+			 int n, int helpers, int vms)
 {
-	/* IOREQ slot 0: header, then 64 bytes of kvm_run head, then the exit. */
-	const unsigned long ioreq0 = 4096 + 36 * 16384, exit0 = ioreq0 + 64 + 64;
 	struct runner r;
 	struct tvm a;
 	pthread_t th;
-	int id = create_vm_window(&a);
+	int i, id = create_vm_window(&a);
 
 	if (id == -ENOENT)
 		SKIP(return, "no kvm-soc-loop debugfs");
@@ -598,41 +577,56 @@ static void hostile_exit_field(struct __test_metadata *_metadata, uint32_t reaso
 	r = (struct runner){ .t = &a };
 	ASSERT_EQ(0, pthread_create(&th, NULL, run_once, &r));
 	usleep(300 * 1000);			/* halted in the host's KVM */
-	/* The exit the SoC expects next (seq 2: the vCPU's start exit was 1). */
-	ASSERT_EQ(0, loop_poke(id, ioreq0 + 4, 0));		/* vcpu_id */
-	ASSERT_EQ(0, loop_poke(id, ioreq0 + 8, 2));		/* seq */
-	ASSERT_EQ(0, loop_poke(id, ioreq0 + 12, 0));
-	ASSERT_EQ(0, loop_poke(id, ioreq0 + 16, reason));	/* exit_reason */
-	ASSERT_EQ(0, loop_poke(id, ioreq0 + 20, 0));		/* flags */
-	ASSERT_EQ(0, loop_poke(id, ioreq0 + 24, 0));		/* data_len */
-	ASSERT_EQ(0, loop_poke(id, exit0 + field, value));
-	ASSERT_EQ(0, loop_poke(id, ioreq0, 1));			/* state READY */
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, loop_poke(id, p[i].off, p[i].val));
+	ASSERT_EQ(0, loop_poke(id, IOREQ0, 1));	/* state READY */
 	pthread_join(th, NULL);
-	EXPECT_EQ(-EIO, r.ret) TH_LOG("KVM_RUN handed on exit %u with field +%lu = %u",
-				      reason, field, value);
+	EXPECT_EQ(-EIO, r.ret) TH_LOG("KVM_RUN handed on a hostile exit");
 	EXPECT_EQ(-EIO, tvm_run(&a, 0));
 	tvm_close(&a);
 	EXPECT_EQ(0, wait_baseline(helpers, vms, 10000));
 }
 
+/* An exit with the wrong sequence number. */
+TEST_F(soc, hostile_exit_fails_kvm_run)
+{
+	const struct poke p[] = { { IOREQ0 + 8, 0x99 } };
+
+	hostile_exit(_metadata, p, ARRAY_SIZE(p), self->helpers, self->vms);
+}
+
+/*
+ * A well-formed exit in every respect but one field userspace uses as a
+ * length (KVM never hands out an MMIO exit longer than 8 bytes, or more
+ * data words than its arrays hold).  Seq 2: the vCPU's start exit was 1.
+ */
+#define EXIT_WITH(reason, field, value) {					\
+	{ IOREQ0 + 4, 0 }, { IOREQ0 + 8, 2 }, { IOREQ0 + 12, 0 },		\
+	{ IOREQ0 + 16, reason }, { IOREQ0 + 20, 0 }, { IOREQ0 + 24, 0 },	\
+	{ EXIT0 + (field), value } }
+
 TEST_F(soc, hostile_mmio_length_fails_kvm_run)
 {
 	/* mmio.len (offset 16 in the union) of 9; KVM's is 1..8. */
-	hostile_exit_field(_metadata, KVM_EXIT_MMIO, 16, 9, self->helpers, self->vms);
+	const struct poke p[] = EXIT_WITH(KVM_EXIT_MMIO, 16, 9);
+
+	hostile_exit(_metadata, p, ARRAY_SIZE(p), self->helpers, self->vms);
 }
 
 TEST_F(soc, hostile_internal_error_ndata_fails_kvm_run)
 {
 	/* internal.ndata (offset 4) beyond its 16 data words. */
-	hostile_exit_field(_metadata, KVM_EXIT_INTERNAL_ERROR, 4, 17, self->helpers,
-			   self->vms);
+	const struct poke p[] = EXIT_WITH(KVM_EXIT_INTERNAL_ERROR, 4, 17);
+
+	hostile_exit(_metadata, p, ARRAY_SIZE(p), self->helpers, self->vms);
 }
 
 TEST_F(soc, hostile_system_event_ndata_fails_kvm_run)
 {
 	/* system_event.ndata (offset 4) beyond its 16 data words. */
-	hostile_exit_field(_metadata, KVM_EXIT_SYSTEM_EVENT, 4, 1000, self->helpers,
-			   self->vms);
+	const struct poke p[] = EXIT_WITH(KVM_EXIT_SYSTEM_EVENT, 4, 1000);
+
+	hostile_exit(_metadata, p, ARRAY_SIZE(p), self->helpers, self->vms);
 }
 
 /* Offset of a VM window's event area: after the API and IOREQ slots. */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -54,8 +55,8 @@ FIXTURE_TEARDOWN(dev)
 }
 
 struct flipper {
-	volatile uint32_t *count;
-	volatile int stop;
+	uint32_t *count;
+	int stop;
 	uint32_t small, big;
 };
 
@@ -64,11 +65,40 @@ static void *flip(void *arg)
 {
 	struct flipper *f = arg;
 
-	while (!f->stop) {
-		*f->count = f->big;
-		*f->count = f->small;
+	/* Atomic stores: each one really reaches memory, none is merged. */
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
+		__atomic_store_n(f->count, f->big, __ATOMIC_RELAXED);
+		__atomic_store_n(f->count, f->small, __ATOMIC_RELAXED);
 	}
 	return NULL;
+}
+
+/*
+ * @calls of ioctl @cmd on @fd with the count at @count flipping between
+ * @small and @big meanwhile.  Returns how many ended otherwise than in
+ * success or E2BIG (KVM's two answers).
+ */
+static int hammer(int fd, unsigned long cmd, void *arg, uint32_t *count,
+		  uint32_t small, uint32_t big, const char *name, const char *path)
+{
+	struct flipper f = { .count = count, .small = small, .big = big };
+	int i, ok = 0, e2big = 0, other = 0;
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, flip, &f))
+		return -1;
+	for (i = 0; i < CALLS; i++) {
+		if (!ioctl(fd, cmd, arg))
+			ok++;
+		else if (errno == E2BIG)
+			e2big++;
+		else
+			other++;
+	}
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	printf("# %s: %s: %d ok, %d E2BIG, %d other\n", path, name, ok, e2big, other);
+	return other;
 }
 
 /*
@@ -81,48 +111,14 @@ TEST_F(dev, count_rewritten_during_the_call)
 	struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) +
 					  NENT_MAX * sizeof(struct kvm_cpuid_entry2));
 	struct kvm_msr_list *msrs = calloc(1, sizeof(*msrs) + NENT_MAX * sizeof(__u32));
-	struct flipper f = { .small = 1, .big = NENT_MAX };
-	int i, r, ok = 0, e2big = 0, other = 0, other_fd, vm;
-	pthread_t th;
+	int other_fd, vm;
 
 	ASSERT_NE(NULL, cpuid);
 	ASSERT_NE(NULL, msrs);
-
-	f.count = &cpuid->nent;
-	ASSERT_EQ(0, pthread_create(&th, NULL, flip, &f));
-	for (i = 0; i < CALLS; i++) {
-		r = ioctl(self->fd, KVM_GET_SUPPORTED_CPUID, cpuid);
-		if (!r)
-			ok++;
-		else if (errno == E2BIG)
-			e2big++;
-		else
-			other++;
-	}
-	f.stop = 1;
-	pthread_join(th, NULL);
-	TH_LOG("%s: KVM_GET_SUPPORTED_CPUID: %d ok, %d E2BIG, %d other", variant->path,
-	       ok, e2big, other);
-	EXPECT_EQ(0, other);
-
-	f.count = &msrs->nmsrs;
-	f.stop = 0;
-	ok = e2big = other = 0;
-	ASSERT_EQ(0, pthread_create(&th, NULL, flip, &f));
-	for (i = 0; i < CALLS; i++) {
-		r = ioctl(self->fd, KVM_GET_MSR_INDEX_LIST, msrs);
-		if (!r)
-			ok++;
-		else if (errno == E2BIG)
-			e2big++;
-		else
-			other++;
-	}
-	f.stop = 1;
-	pthread_join(th, NULL);
-	TH_LOG("%s: KVM_GET_MSR_INDEX_LIST: %d ok, %d E2BIG, %d other", variant->path,
-	       ok, e2big, other);
-	EXPECT_EQ(0, other);
+	EXPECT_EQ(0, hammer(self->fd, KVM_GET_SUPPORTED_CPUID, cpuid, &cpuid->nent,
+			    1, NENT_MAX, "KVM_GET_SUPPORTED_CPUID", variant->path));
+	EXPECT_EQ(0, hammer(self->fd, KVM_GET_MSR_INDEX_LIST, msrs, &msrs->nmsrs,
+			    1, NENT_MAX, "KVM_GET_MSR_INDEX_LIST", variant->path));
 
 	/* Everyone's device still works: a fresh call with a fixed count. */
 	cpuid->nent = NENT_MAX;
