@@ -227,4 +227,20 @@ bool hk_vcpu_is(struct hk_vcpu *vcpu, struct task_struct *task);
 struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task);
 void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task);
 
+/*
+ * The header fields a request's op does not use must be zero
+ * (linux/kvm_soc.h: receivers check them).  @flags is never used; @arg
+ * carries the ABI version (HELLO), the ioctl number (the three IOCTL ops)
+ * or the vCPU id (CREATE_VCPU); @arg2 a memory token (SYS and VM ioctls).
+ */
+static inline bool hk_msg_unused_zero(const struct ksoc_api_msg *m)
+{
+	bool arg = m->op == KVM_SOC_OP_HELLO || m->op == KVM_SOC_OP_SYS_IOCTL ||
+		   m->op == KVM_SOC_OP_VM_IOCTL || m->op == KVM_SOC_OP_VCPU_IOCTL ||
+		   m->op == KVM_SOC_OP_CREATE_VCPU;
+	bool arg2 = m->op == KVM_SOC_OP_SYS_IOCTL || m->op == KVM_SOC_OP_VM_IOCTL;
+
+	return !m->flags && (arg || !m->arg) && (arg2 || !m->arg2);
+}
+
 #endif /* _HOST_KVM_H */

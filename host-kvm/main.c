@@ -164,7 +164,12 @@ static void hk_ctrl_serve(struct host_kvm *hk)
 			hk_fail(hk, "malformed request", i);
 			break;
 		}
-		m.result = hk_dispatch(hk, &m);
+		if (hk_msg_unused_zero(&m)) {
+			m.result = hk_dispatch(hk, &m);
+		} else {
+			m.len = 0;
+			m.result = -EINVAL;
+		}
 		if (m.len > ksoc_api_payload_max(&hk->l))
 			m.len = 0;
 		ksoc_api_complete(win, &hk->l, i, &m, hk->buf);

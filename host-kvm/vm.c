@@ -163,7 +163,12 @@ static s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
 		hk_vm_fail(vm, "malformed request");
 		return 0;
 	}
-	m.result = dispatch(vm, ctx, &m, buf, slot);
+	if (!hk_msg_unused_zero(&m)) {
+		m.len = 0;
+		m.result = -EINVAL;
+	} else {
+		m.result = dispatch(vm, ctx, &m, buf, slot);
+	}
 	if (m.result == HK_SPAWN)
 		return HK_SPAWN;
 	if (m.len > cap)

@@ -59,7 +59,7 @@ load_modules() {
 	if [ "$role" = soc ]; then
 		local t=0
 		until "$top/build/tools/kvm-soc-info" > /dev/null 2>&1; do
-			[ $t -ge 300 ] && { echo "rig-guest: no host after ${t}s"; return 1; }
+			[ $t -ge 600 ] && { echo "rig-guest: no host after ${t}s"; return 1; }
 			sleep 1
 			t=$((t + 1))
 		done

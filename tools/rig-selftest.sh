@@ -40,6 +40,10 @@ expect_rig_failure panic-module 'Kernel panic' \
 	tools/rig run selftests/rig/panic.sh
 RIG_TIMEOUT=40 expect_rig_failure hang 'timeout: the guest did not finish' \
 	tools/rig run selftests/rig/hang.sh
+# A boot that never reaches the rig's userspace (here: given 2 s to) is
+# retried once, then fails the run.
+RIG_BOOT_TIMEOUT=2 expect_rig_failure boot-stall 'stalled twice before its userspace' \
+	tools/rig run build/selftests/smoke
 echo "1..$n"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

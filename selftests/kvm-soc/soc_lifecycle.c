@@ -629,6 +629,69 @@ TEST_F(soc, hostile_system_event_ndata_fails_kvm_run)
 	hostile_exit(_metadata, p, ARRAY_SIZE(p), self->helpers, self->vms);
 }
 
+/* Post a VCPU_KICK for vCPU 0 into shared API slot 3, as a hostile SoC. */
+static int poke_kick(int id, uint32_t req_id, uint32_t flags, uint32_t arg2)
+{
+	const unsigned long s3 = 4096 + 3 * 16384;
+	const struct poke p[] = {
+		{ s3 + 4, 8 },			/* op: KVM_SOC_OP_VCPU_KICK */
+		{ s3 + 8, req_id }, { s3 + 12, 0 },
+		{ s3 + 16, 0 },			/* target: vCPU 0 */
+		{ s3 + 20, flags },
+		{ s3 + 24, 0 }, { s3 + 28, 0 },	/* lengths */
+		{ s3 + 32, 0 }, { s3 + 36, 0 },	/* arg */
+		{ s3 + 40, 0 }, { s3 + 44, 0 },	/* result: the last answer's */
+		{ s3 + 48, arg2 }, { s3 + 52, 0 },
+		{ s3 + 56, 0 }, { s3 + 60, 0 },	/* reserved */
+		{ s3, 1 },			/* state: REQ */
+	};
+	int i, r;
+
+	for (i = 0; i < (int)ARRAY_SIZE(p); i++) {
+		r = loop_poke(id, p[i].off, p[i].val);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * The host refuses a request whose unused header fields are not zero, and
+ * does not act on it: a kick with flags or arg2 set leaves the vCPU in
+ * KVM_RUN; the same kick with both clear ends it with EINTR.
+ */
+TEST_F(soc, nonzero_unused_request_fields_are_refused)
+{
+	struct runner r;
+	struct tvm a;
+	pthread_t th;
+	int id = create_vm_window(&a);
+
+	if (id == -ENOENT)
+		SKIP(return, "no kvm-soc-loop debugfs");
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, ioctl(a.vm, KVM_CREATE_IRQCHIP, 0));
+	TVM_LOAD(&a, halt);
+	ASSERT_EQ(0, tvm_add_vcpu(&a));
+	r = (struct runner){ .t = &a };
+	ASSERT_EQ(0, pthread_create(&th, NULL, run_once, &r));
+	usleep(300 * 1000);			/* halted in the host's KVM */
+
+	ASSERT_EQ(0, poke_kick(id, 0x1001, 1, 0));
+	usleep(500 * 1000);
+	EXPECT_EQ(EBUSY, pthread_tryjoin_np(th, NULL)) TH_LOG("a kick with flags set was obeyed");
+	ASSERT_EQ(0, poke_kick(id, 0x1002, 0, 7));
+	usleep(500 * 1000);
+	EXPECT_EQ(EBUSY, pthread_tryjoin_np(th, NULL)) TH_LOG("a kick with arg2 set was obeyed");
+
+	/* The same request, well-formed: the host kicks, KVM_RUN ends. */
+	ASSERT_EQ(0, poke_kick(id, 0x1003, 0, 0));
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EINTR, r.ret);
+	tvm_close(&a);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+}
+
 /* Offset of a VM window's event area: after the API and IOREQ slots. */
 static unsigned long event_area(void)
 {
