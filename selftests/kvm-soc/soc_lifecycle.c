@@ -554,6 +554,42 @@ struct poke {
 	uint32_t val;
 };
 
+/* Write @n words into window @id as a hostile peer would. */
+static int poke_all(int id, const struct poke *p, int n)
+{
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		r = loop_poke(id, p[i].off, p[i].val);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * A VM whose one vCPU is halted in the host's KVM, in KVM_RUN on thread
+ * @th.  Returns the VM's window id, or -ENOENT without the loop's debugfs.
+ */
+static int halted_vm(struct __test_metadata *_metadata, struct tvm *a,
+		     struct runner *r, pthread_t *th)
+{
+	int id = create_vm_window(a);
+
+	if (id == -ENOENT)
+		return id;
+	EXPECT_LT(0, id);
+	if (id <= 0)
+		return id;
+	EXPECT_EQ(0, ioctl(a->vm, KVM_CREATE_IRQCHIP, 0));
+	TVM_LOAD(a, halt);
+	EXPECT_EQ(0, tvm_add_vcpu(a));
+	*r = (struct runner){ .t = a };
+	EXPECT_EQ(0, pthread_create(th, NULL, run_once, r));
+	usleep(300 * 1000);			/* halted in the host's KVM */
+	return id;
+}
+
 /*
  * While the guest halts in the host's KVM, write @n words into IOREQ slot
  * 0 as a hostile host would, then mark it READY: the SoC must refuse the
@@ -565,20 +601,12 @@ static void hostile_exit(struct __test_metadata *_metadata, const struct poke *p
 	struct runner r;
 	struct tvm a;
 	pthread_t th;
-	int i, id = create_vm_window(&a);
+	int id = halted_vm(_metadata, &a, &r, &th);
 
 	if (id == -ENOENT)
 		SKIP(return, "no kvm-soc-loop debugfs");
 	ASSERT_LT(0, id);
-	ASSERT_EQ(0, ioctl(a.vm, KVM_CREATE_IRQCHIP, 0));
-	TVM_LOAD(&a, halt);
-	ASSERT_EQ(0, tvm_add_vcpu(&a));
-
-	r = (struct runner){ .t = &a };
-	ASSERT_EQ(0, pthread_create(&th, NULL, run_once, &r));
-	usleep(300 * 1000);			/* halted in the host's KVM */
-	for (i = 0; i < n; i++)
-		ASSERT_EQ(0, loop_poke(id, p[i].off, p[i].val));
+	ASSERT_EQ(0, poke_all(id, p, n));
 	ASSERT_EQ(0, loop_poke(id, IOREQ0, 1));	/* state READY */
 	pthread_join(th, NULL);
 	EXPECT_EQ(-EIO, r.ret) TH_LOG("KVM_RUN handed on a hostile exit");
@@ -645,14 +673,8 @@ static int poke_kick(int id, uint32_t req_id, uint32_t flags, uint32_t arg2)
 		{ s3 + 56, 0 }, { s3 + 60, 0 },	/* reserved */
 		{ s3, 1 },			/* state: REQ */
 	};
-	int i, r;
 
-	for (i = 0; i < (int)ARRAY_SIZE(p); i++) {
-		r = loop_poke(id, p[i].off, p[i].val);
-		if (r)
-			return r;
-	}
-	return 0;
+	return poke_all(id, p, ARRAY_SIZE(p));
 }
 
 /*
@@ -665,18 +687,11 @@ TEST_F(soc, nonzero_unused_request_fields_are_refused)
 	struct runner r;
 	struct tvm a;
 	pthread_t th;
-	int id = create_vm_window(&a);
+	int id = halted_vm(_metadata, &a, &r, &th);
 
 	if (id == -ENOENT)
 		SKIP(return, "no kvm-soc-loop debugfs");
 	ASSERT_LT(0, id);
-	ASSERT_EQ(0, ioctl(a.vm, KVM_CREATE_IRQCHIP, 0));
-	TVM_LOAD(&a, halt);
-	ASSERT_EQ(0, tvm_add_vcpu(&a));
-	r = (struct runner){ .t = &a };
-	ASSERT_EQ(0, pthread_create(&th, NULL, run_once, &r));
-	usleep(300 * 1000);			/* halted in the host's KVM */
-
 	ASSERT_EQ(0, poke_kick(id, 0x1001, 1, 0));
 	usleep(500 * 1000);
 	EXPECT_EQ(EBUSY, pthread_tryjoin_np(th, NULL)) TH_LOG("a kick with flags set was obeyed");

@@ -32,17 +32,13 @@ void ivsh_kick(struct ksoc_transport *t, unsigned int vec)
 	       iv->regs + IVSH_REG_DOORBELL);
 }
 
-/* The peer rang vector @irq's index: wake every window on it. */
+/* The peer rang our vector: wake every window on it. */
 static irqreturn_t ivsh_irq(int irq, void *data)
 {
-	struct ivsh *iv = data;
-	unsigned int v, id;
+	struct ivsh_vec *vec = data;
+	struct ivsh *iv = vec->iv;
+	unsigned int v = vec->v, id;
 
-	for (v = 0; v < iv->nvec; v++)
-		if (pci_irq_vector(iv->pdev, v) == irq)
-			break;
-	if (v == iv->nvec)
-		return IRQ_NONE;
 	atomic64_inc(&iv->doorbells[v]);
 	if (v == 0) {
 		if (iv->on_ctrl)
@@ -222,8 +218,9 @@ int ivsh_setup(struct pci_dev *pdev, struct ivsh *iv, u32 want_id)
 		return n;
 	iv->nvec = n;
 	for (v = 0; v < n; v++) {
+		iv->vec[v] = (struct ivsh_vec){ .iv = iv, .v = v };
 		ret = request_irq(pci_irq_vector(pdev, v), ivsh_irq, 0,
-				  KBUILD_MODNAME, iv);
+				  KBUILD_MODNAME, &iv->vec[v]);
 		if (ret)
 			goto err_irqs;
 	}
@@ -234,7 +231,7 @@ int ivsh_setup(struct pci_dev *pdev, struct ivsh *iv, u32 want_id)
 
 err_irqs:
 	while (--v >= 0)
-		free_irq(pci_irq_vector(pdev, v), iv);
+		free_irq(pci_irq_vector(pdev, v), &iv->vec[v]);
 	pci_free_irq_vectors(pdev);
 	return ret;
 }
@@ -285,7 +282,7 @@ void ivsh_teardown(struct ivsh *iv)
 	iv->dbg = NULL;
 
 	for (v = 0; v < iv->nvec; v++)
-		free_irq(pci_irq_vector(iv->pdev, v), iv);
+		free_irq(pci_irq_vector(iv->pdev, v), &iv->vec[v]);
 	pci_free_irq_vectors(iv->pdev);
 	iv->nvec = 0;
 }

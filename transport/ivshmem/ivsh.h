@@ -28,6 +28,14 @@
 #define IVSH_REG_IV_POSITION	8
 #define IVSH_REG_DOORBELL	12
 
+struct ivsh;
+
+/* One MSI-X vector's handler context. */
+struct ivsh_vec {
+	struct ivsh *iv;
+	unsigned int v;
+};
+
 /**
  * struct ivsh - one side's ivshmem device.
  * @pdev: the PCI device.
@@ -43,6 +51,7 @@
  * @generation: what this side wrote into its peer line at attach.
  * @on_ctrl: called (hardirq) on every control doorbell before the core's
  *	handler, or NULL.
+ * @vec: per-vector handler contexts.
  * @doorbells: doorbells taken, per vector (debugfs).
  * @dbg: debugfs directory.
  * @heartbeat_work: advances our line's heartbeat while we are up.
@@ -61,6 +70,7 @@ struct ivsh {
 	struct ksoc_transport t;
 	u32 generation;
 	void (*on_ctrl)(struct ivsh *iv);
+	struct ivsh_vec vec[KVM_SOC_IVSHMEM_MAX_VECTORS];
 	atomic64_t doorbells[KVM_SOC_IVSHMEM_MAX_VECTORS];
 	struct dentry *dbg;
 	struct delayed_work heartbeat_work;
