@@ -42,6 +42,10 @@ typedef void (*ksoc_doorbell_fn)(struct ksoc_transport *t, unsigned int vec);
  * @mem_map: host side: map a region shared, read-write, into the current
  *	process; returns the address or a negative errno (IS_ERR_VALUE).
  * @mem_put: host side: drop a reference from @mem_import.
+ * @dma_addr: host side, for a SoC that cannot be reached the other way:
+ *	the address (*@dma) at which the SoC reaches @len bytes of host
+ *	memory at @phys, or -ERANGE if it cannot (a DPU transport maps them
+ *	in its IOMMU here).  With it, host-kvm allocates guest memory.
  * @window_map: SoC side: map window @id; sets *@size; NULL if unknown.
  * @window_unmap: SoC side: drop a mapping from @window_map.
  * @mem_export: SoC side: make @size bytes of the calling process's memory
@@ -49,6 +53,13 @@ typedef void (*ksoc_doorbell_fn)(struct ksoc_transport *t, unsigned int vec);
  *	@mem_unexport, or a negative errno.
  * @mem_unexport: SoC side: retire a token; the memory stays reachable by
  *	the host until the host's last @mem_put.
+ * @dma_phys: SoC side: the SoC physical address (*@phys) at which the
+ *	CPU reaches @len bytes of host memory at DMA address @dma (a DPU's
+ *	outbound window), or -ERANGE.  soc-kvm maps such ranges into its
+ *	processes itself (remap_pfn_range), so mappings need no transport.
+ * @dma_copy: SoC side, the bulk path (a DMA engine's copy): @len bytes
+ *	between @buf (kernel memory) and host memory at DMA address @dma,
+ *	to the host if @to_host.  Sleeps; 0 or a negative errno.
  * @lock: protects @doorbell against the transport's interrupt path.
  * @doorbell: the core's handler for doorbells from the peer, set with
  *	ksoc_transport_set_doorbell(); runs in any context (hardirq
@@ -67,12 +78,18 @@ struct ksoc_transport {
 				       u64 size);
 	unsigned long (*mem_map)(struct ksoc_mem *m);
 	void (*mem_put)(struct ksoc_mem *m);
+	int (*dma_addr)(struct ksoc_transport *t, phys_addr_t phys, u64 len,
+			u64 *dma);
 
 	void *(*window_map)(struct ksoc_transport *t, u32 id, u64 *size);
 	void (*window_unmap)(struct ksoc_transport *t, u32 id);
 	s64 (*mem_export)(struct ksoc_transport *t, unsigned long uaddr,
 			  u64 size);
 	void (*mem_unexport)(struct ksoc_transport *t, u64 token);
+	int (*dma_phys)(struct ksoc_transport *t, u64 dma, u64 len,
+			phys_addr_t *phys);
+	int (*dma_copy)(struct ksoc_transport *t, u64 dma, void *buf, u64 len,
+			bool to_host);
 
 	spinlock_t lock; /* protects @doorbell */
 	ksoc_doorbell_fn doorbell;

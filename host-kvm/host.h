@@ -117,6 +117,8 @@ struct hk_ctx {
  * @staging: the control thread's bounce buffer.
  * @vms: window id -> struct hk_vm.  Changed by the control thread (and by
  *	detach after it stopped); doorbells look up under RCU.
+ * @hmem: handle -> host memory object (mem.c): KVM_SOC_OP_MEM_ALLOC.
+ * @hmem_pages: pages the SoC has pinned through @hmem.
  */
 struct host_kvm {
 	struct ksoc_transport *t;
@@ -129,6 +131,8 @@ struct host_kvm {
 	u8 *buf;
 	unsigned long staging;
 	struct xarray vms;
+	struct xarray hmem;
+	atomic64_t hmem_pages;
 };
 
 /**
@@ -204,6 +208,13 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 s64 hk_check_extension(struct file *f, unsigned long cap);
 
 /* mem.c */
+s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m);
+s64 hk_op_mem_ranges(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf,
+		     u32 cap);
+s64 hk_op_mem_free(struct host_kvm *hk, struct ksoc_api_msg *m);
+void hk_mem_free_all(struct host_kvm *hk);
+int hk_mem_init(void);
+void hk_mem_exit(void);
 s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
 void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm);
 
@@ -231,14 +242,17 @@ void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task);
  * The header fields a request's op does not use must be zero
  * (linux/kvm_soc.h: receivers check them).  @flags is never used; @arg
  * carries the ABI version (HELLO), the ioctl number (the three IOCTL ops)
- * or the vCPU id (CREATE_VCPU); @arg2 a memory token (SYS and VM ioctls).
+ * or the vCPU id (CREATE_VCPU), a size or handle (the MEM ops); @arg2 a
+ * memory token (SYS and VM ioctls) or the first range (MEM_RANGES).
  */
 static inline bool hk_msg_unused_zero(const struct ksoc_api_msg *m)
 {
 	bool arg = m->op == KVM_SOC_OP_HELLO || m->op == KVM_SOC_OP_SYS_IOCTL ||
 		   m->op == KVM_SOC_OP_VM_IOCTL || m->op == KVM_SOC_OP_VCPU_IOCTL ||
-		   m->op == KVM_SOC_OP_CREATE_VCPU;
-	bool arg2 = m->op == KVM_SOC_OP_SYS_IOCTL || m->op == KVM_SOC_OP_VM_IOCTL;
+		   m->op == KVM_SOC_OP_CREATE_VCPU || m->op == KVM_SOC_OP_MEM_ALLOC ||
+		   m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_MEM_FREE;
+	bool arg2 = m->op == KVM_SOC_OP_SYS_IOCTL || m->op == KVM_SOC_OP_VM_IOCTL ||
+		    m->op == KVM_SOC_OP_MEM_RANGES;
 
 	return !m->flags && (arg || !m->arg) && (arg2 || !m->arg2);
 }

@@ -126,6 +126,12 @@ static s64 hk_dispatch(struct host_kvm *hk, struct ksoc_api_msg *m)
 	case KVM_SOC_OP_DESTROY_VM:
 		m->len = 0;
 		return hk_vm_destroy(hk, m->target);
+	case KVM_SOC_OP_MEM_ALLOC:
+		return hk_op_mem_alloc(hk, m);
+	case KVM_SOC_OP_MEM_RANGES:
+		return hk_op_mem_ranges(hk, m, hk->buf, ksoc_api_payload_max(&hk->l));
+	case KVM_SOC_OP_MEM_FREE:
+		return hk_op_mem_free(hk, m);
 	default:
 		m->len = 0;
 		return -EOPNOTSUPP;
@@ -253,7 +259,8 @@ int host_kvm_attach(struct ksoc_transport *t)
 	hk->t = t;
 	ret = ksoc_layout_compute(&hk->l, 0, HK_CTRL_API_SLOTS,
 				  HK_CTRL_API_SLOT_SIZE, 0, 0,
-				  BIT_ULL(KVM_SOC_F_HEARTBEAT));
+				  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
+				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) : 0));
 	if (ret)
 		goto err_free;
 	ret = -EINVAL;
@@ -267,6 +274,7 @@ int host_kvm_attach(struct ksoc_transport *t)
 		goto err_free;
 	init_waitqueue_head(&hk->wq);
 	xa_init(&hk->vms);
+	xa_init_flags(&hk->hmem, XA_FLAGS_ALLOC1);
 	INIT_DELAYED_WORK(&hk->heartbeat_work, hk_heartbeat_work);
 
 	mutex_lock(&host_kvm_lock);
@@ -331,6 +339,7 @@ void host_kvm_detach(struct ksoc_transport *t)
 	hk_ctx_put(hk->ctx);
 	hk_vm_destroy_all(hk);
 	xa_destroy(&hk->vms);
+	hk_mem_free_all(hk);
 	WRITE_ONCE(hk_hdr(hk)->host.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
 	t->core = NULL;
 	mutex_unlock(&host_kvm_lock);
@@ -339,6 +348,19 @@ void host_kvm_detach(struct ksoc_transport *t)
 	pr_info("%s: detached\n", t->name);
 }
 EXPORT_SYMBOL_GPL(host_kvm_detach);
+
+static int __init host_kvm_init(void)
+{
+	return hk_mem_init();
+}
+
+static void __exit host_kvm_exit(void)
+{
+	hk_mem_exit();
+}
+
+module_init(host_kvm_init);
+module_exit(host_kvm_exit);
 
 MODULE_DESCRIPTION("kvm-soc host side: stock KVM driven from a DPU SoC");
 MODULE_LICENSE("GPL");

@@ -2,44 +2,322 @@
 /*
  * Guest memory on the host side.
  *
- * The SoC names each memory slot's region with a transport memory token.
- * The VM's main thread imports the region and has the transport map it,
- * shared, into the helper's address space; the mapping's address replaces
- * the SoC's userspace_addr in the KVM_SET_USER_MEMORY_REGION(2) that goes
- * to stock KVM, which uses it as any VMM's memory (and zaps its own
- * mappings through its MMU notifier when ours goes away).
+ * Each memory slot's region is named by the SoC in one of two ways:
+ *  - a transport memory token (the loop: SoC memory the host can reach);
+ *    the transport maps the region it names;
+ *  - with KVM_SOC_F_HOST_MEMORY (a SoC that is another machine), a handle
+ *    and page offset into a host memory object: shmem the host allocated
+ *    for the SoC (KVM_SOC_OP_MEM_ALLOC), pinned while it lives, whose
+ *    pages the SoC reaches by DMA at the addresses the transport gives.
+ * Either way the VM's main thread maps the region, shared, into the
+ * helper's address space; the mapping's address replaces the SoC's
+ * userspace_addr in the KVM_SET_USER_MEMORY_REGION(2) that goes to stock
+ * KVM, which uses it as any VMM's memory (and zaps its own mappings
+ * through its MMU notifier when ours goes away).
  *
  * @vm->slots is touched by the VM's main thread only (and by the owner
- * after that thread is gone).
+ * after that thread is gone).  @hk->hmem is changed by the control thread
+ * only (and by detach after it stopped); lookups that take a reference do
+ * so under the xarray's lock.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kvm.h>
+#include <linux/io.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/moduleparam.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "ksoc_mem.h"
 #include "host.h"
+
+static unsigned int max_memory_mb;
+module_param(max_memory_mb, uint, 0644);
+MODULE_PARM_DESC(max_memory_mb,
+		 "MiB of guest memory one SoC may have the host pin (0: half the host's RAM)");
+
+static bool huge_pages = true;
+module_param(huge_pages, bool, 0444);
+MODULE_PARM_DESC(huge_pages, "back host-allocated guest memory with transparent huge pages (default on)");
+
+static struct vfsmount *hk_mem_mnt;
+
+/**
+ * struct hk_hmem - a host memory object (KVM_SOC_F_HOST_MEMORY).
+ * @ref: held by @hk->hmem until KVM_SOC_OP_MEM_FREE, and by each slot.
+ * @hk: the transport's host state it counts against.
+ * @file: the shmem file; its mapping is unevictable while we live.
+ * @nr_pages: size in pages.
+ * @folios: every folio of the file, each holding one reference (the pin).
+ * @nr_folios: entries of @folios.
+ * @ranges: the DMA ranges, in wire format, in file order.
+ * @nr_ranges: entries of @ranges.
+ */
+struct hk_hmem {
+	struct kref ref;
+	struct host_kvm *hk;
+	struct file *file;
+	unsigned long nr_pages;
+	struct folio **folios;
+	unsigned long nr_folios;
+	struct kvm_soc_mem_range *ranges;
+	u32 nr_ranges;
+};
+
+static void hk_hmem_release(struct kref *ref)
+{
+	struct hk_hmem *h = container_of(ref, struct hk_hmem, ref);
+	unsigned long i;
+
+	for (i = 0; i < h->nr_folios; i++)
+		folio_put(h->folios[i]);
+	mapping_clear_unevictable(h->file->f_mapping);
+	fput(h->file);
+	atomic64_sub(h->nr_pages, &h->hk->hmem_pages);
+	kvfree(h->folios);
+	kvfree(h->ranges);
+	kfree(h);
+}
+
+static void hk_hmem_put(struct hk_hmem *h)
+{
+	if (h)
+		kref_put(&h->ref, hk_hmem_release);
+}
+
+static unsigned long hk_hmem_limit(void)
+{
+	unsigned int mb = READ_ONCE(max_memory_mb);
+
+	return mb ? (unsigned long)mb << (20 - PAGE_SHIFT) : totalram_pages() / 2;
+}
+
+/* Pin every page of @h->file and note where the SoC reaches each. */
+static int hk_hmem_populate(struct hk_hmem *h, struct ksoc_transport *t)
+{
+	struct address_space *mapping = h->file->f_mapping;
+	struct kvm_soc_mem_range *r = NULL;
+	unsigned long idx = 0, n;
+	struct folio *folio;
+	struct page *page;
+	u64 len, dma;
+	int ret;
+
+	while (idx < h->nr_pages) {
+		page = shmem_read_mapping_page(mapping, idx);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		folio = page_folio(page);
+		/* The reference is the pin; the folio may start before @idx. */
+		h->folios[h->nr_folios++] = folio;
+		n = min(folio->index + folio_nr_pages(folio), h->nr_pages) - idx;
+		len = (u64)n << PAGE_SHIFT;
+		ret = t->dma_addr(t, page_to_phys(page), len, &dma);
+		if (ret)
+			return ret;
+		if (r && le64_to_cpu(r->addr) + le64_to_cpu(r->len) == dma) {
+			r->len = cpu_to_le64(le64_to_cpu(r->len) + len);
+		} else {
+			r = &h->ranges[h->nr_ranges++];
+			r->addr = cpu_to_le64(dma);
+			r->len = cpu_to_le64(len);
+		}
+		idx += n;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* KVM_SOC_OP_MEM_ALLOC: @m->arg bytes.  Control thread. */
+s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m)
+{
+	struct ksoc_transport *t = hk->t;
+	struct kvm_soc_mem_range *ranges;
+	struct hk_hmem *h;
+	unsigned long nr;
+	u32 handle;
+	int ret;
+
+	m->len = 0;
+	if (!t->dma_addr)
+		return -EOPNOTSUPP;
+	if (m->target || !m->arg || !PAGE_ALIGNED(m->arg) ||
+	    m->arg > MAX_LFS_FILESIZE)
+		return -EINVAL;
+	nr = m->arg >> PAGE_SHIFT;
+	if (nr > hk_hmem_limit() ||
+	    atomic64_add_return(nr, &hk->hmem_pages) > hk_hmem_limit()) {
+		if (nr <= hk_hmem_limit())
+			atomic64_sub(nr, &hk->hmem_pages);
+		return -E2BIG;
+	}
+	ret = -ENOMEM;
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		goto err_count;
+	kref_init(&h->ref);
+	h->hk = hk;
+	h->nr_pages = nr;
+	h->folios = kvcalloc(nr, sizeof(*h->folios), GFP_KERNEL);
+	h->ranges = kvcalloc(nr, sizeof(*h->ranges), GFP_KERNEL);
+	if (!h->folios || !h->ranges)
+		goto err_free;
+	h->file = ksoc_mem_file(hk_mem_mnt, "kvm-soc-guest", m->arg);
+	if (IS_ERR(h->file)) {
+		ret = PTR_ERR(h->file);
+		goto err_free;
+	}
+	/* Pinned: reclaim leaves the mapping alone (as drm's shmem objects). */
+	mapping_set_unevictable(h->file->f_mapping);
+	ret = hk_hmem_populate(h, t);
+	if (ret)
+		goto err_put;
+	/* Keep only what the ranges need (one per 2 MiB folio, typically). */
+	ranges = kvmalloc_array(h->nr_ranges, sizeof(*ranges), GFP_KERNEL);
+	if (ranges) {
+		memcpy(ranges, h->ranges, h->nr_ranges * sizeof(*ranges));
+		kvfree(h->ranges);
+		h->ranges = ranges;
+	}
+	ret = xa_alloc(&hk->hmem, &handle, h, xa_limit_32b, GFP_KERNEL);
+	if (ret)
+		goto err_put;
+	return handle;
+
+err_put:
+	/* Counted from here on: the release uncounts. */
+	hk_hmem_put(h);
+	return ret == -EBUSY ? -ENOMEM : ret;
+err_free:
+	kvfree(h->folios);
+	kvfree(h->ranges);
+	kfree(h);
+err_count:
+	atomic64_sub(nr, &hk->hmem_pages);
+	return ret;
+}
+
+/* KVM_SOC_OP_MEM_RANGES: @m->arg handle, @m->arg2 first range.  Control thread. */
+s64 hk_op_mem_ranges(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf,
+		     u32 cap)
+{
+	struct hk_hmem *h;
+	u64 n;
+
+	m->len = 0;
+	if (m->target || m->arg > U32_MAX)
+		return -EINVAL;
+	h = m->arg ? xa_load(&hk->hmem, m->arg) : NULL;
+	if (!h)
+		return -ENOENT;
+	if (m->arg2 > h->nr_ranges)
+		return -EINVAL;
+	n = min_t(u64, h->nr_ranges - m->arg2, cap / sizeof(*h->ranges));
+	memcpy(buf, &h->ranges[m->arg2], n * sizeof(*h->ranges));
+	m->len = n * sizeof(*h->ranges);
+	return h->nr_ranges;
+}
+
+/* KVM_SOC_OP_MEM_FREE: @m->arg handle.  Control thread. */
+s64 hk_op_mem_free(struct host_kvm *hk, struct ksoc_api_msg *m)
+{
+	struct hk_hmem *h;
+
+	m->len = 0;
+	if (m->target || m->arg > U32_MAX)
+		return -EINVAL;
+	h = m->arg ? xa_erase(&hk->hmem, m->arg) : NULL;
+	if (!h)
+		return -ENOENT;
+	hk_hmem_put(h);
+	return 0;
+}
+
+/* Every object the SoC left (detach, after every VM is gone). */
+void hk_mem_free_all(struct host_kvm *hk)
+{
+	struct hk_hmem *h;
+	unsigned long id;
+
+	xa_for_each(&hk->hmem, id, h) {
+		xa_erase(&hk->hmem, id);
+		hk_hmem_put(h);
+	}
+	xa_destroy(&hk->hmem);
+}
+
+int hk_mem_init(void)
+{
+	hk_mem_mnt = ksoc_mem_mount(huge_pages);
+	return 0;
+}
+
+void hk_mem_exit(void)
+{
+	ksoc_mem_umount(hk_mem_mnt);
+}
 
 /**
  * struct hk_slot - a memory slot as host-kvm mapped it.
  * @size: bytes.
  * @hva: address of the mapping in the helper.
- * @token: the SoC's token for the region.
+ * @token: the SoC's name for the region.
+ * @hmem: the host memory object it lies in (a reference), or NULL.
  */
 struct hk_slot {
 	u64 size;
 	unsigned long hva;
 	u64 token;
+	struct hk_hmem *hmem;
 };
 
+/*
+ * Map part of a host memory object into the helper.  Nothing but what the
+ * SoC's own object holds can be named: the handle is looked up in this
+ * SoC's objects and the range must lie inside the one it names.
+ */
+static unsigned long hk_hmem_map(struct hk_vm *vm, u64 token, u64 size,
+				 struct hk_hmem **hmem)
+{
+	u32 handle = lower_32_bits(token);
+	u64 pgoff = upper_32_bits(token), n = size >> PAGE_SHIFT;
+	struct xarray *xa = &vm->hk->hmem;
+	struct hk_hmem *h;
+	unsigned long hva;
+
+	xa_lock(xa);
+	h = handle ? xa_load(xa, handle) : NULL;
+	if (h && pgoff <= h->nr_pages && n <= h->nr_pages - pgoff)
+		kref_get(&h->ref);
+	else
+		h = NULL;
+	xa_unlock(xa);
+	if (!h)
+		return 0;
+	hva = vm_mmap(h->file, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      pgoff << PAGE_SHIFT);
+	if (IS_ERR_VALUE(hva)) {
+		hk_hmem_put(h);
+		return 0;
+	}
+	*hmem = h;
+	return hva;
+}
+
 /* Map a SoC region into the helper; returns the address or 0. */
-static unsigned long hk_mem_map(struct hk_vm *vm, u64 token, u64 size)
+static unsigned long hk_mem_map(struct hk_vm *vm, u64 token, u64 size,
+				struct hk_hmem **hmem)
 {
 	struct ksoc_transport *t = vm->hk->t;
 	struct ksoc_mem *mem;
 	unsigned long hva;
 
+	*hmem = NULL;
 	if (!t->mem_import)
-		return 0;	/* the transport cannot reach SoC memory */
+		return t->dma_addr ? hk_hmem_map(vm, token, size, hmem) : 0;
 	mem = t->mem_import(t, token, size);
 	if (!mem)
 		return 0;
@@ -65,6 +343,7 @@ s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 {
 	struct kvm_userspace_memory_region *r = (void *)buf;
 	u32 in = _IOC_SIZE(m->arg);
+	struct hk_hmem *hmem = NULL;
 	struct hk_slot *s, *old;
 	unsigned long hva = 0;
 	u64 size;
@@ -91,7 +370,7 @@ s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 	} else if (size) {
 		if (!m->arg2)
 			return -EFAULT;
-		hva = hk_mem_map(vm, m->arg2, size);
+		hva = hk_mem_map(vm, m->arg2, size, &hmem);
 		if (!hva)
 			return -EFAULT;
 		r->userspace_addr = hva;
@@ -108,6 +387,7 @@ s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 		old = xa_erase(&vm->slots, r->slot);
 		if (old) {
 			vm_munmap(old->hva, old->size);
+			hk_hmem_put(old->hmem);
 			kfree(old);
 		}
 	} else if (hva) {
@@ -116,17 +396,25 @@ s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 			s->size = size;
 			s->hva = hva;
 			s->token = m->arg2;
+			s->hmem = hmem;
 			err = xa_err(xa_store(&vm->slots, r->slot, s, GFP_KERNEL));
 			if (err)
 				kfree(s);
+			else
+				hmem = NULL;
 		}
-		/* Untracked, the mapping still goes with the helper. */
+		/*
+		 * Untracked, the mapping still goes with the helper; the
+		 * object's pin does not (its file stays mapped, unpinned).
+		 */
+		hk_hmem_put(hmem);
 	}
 	return 0;
 
 err_unmap:
 	if (hva)
 		vm_munmap(hva, size);
+	hk_hmem_put(hmem);
 	return ret;
 }
 
@@ -145,6 +433,7 @@ void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm)
 		xa_erase(&vm->slots, id);
 		if (in_mm)
 			vm_munmap(s->hva, s->size);
+		hk_hmem_put(s->hmem);
 		kfree(s);
 	}
 }

@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "ksoc_mem.h"
 #include "soc.h"
 
 /*
@@ -38,6 +39,13 @@
  * ABI version while the wire keeps speaking this one.
  */
 static u32 soc_abi_version = KVM_SOC_ABI_VERSION;
+/*
+ * Fault injection (debugfs soc-kvm/mem_token_fault): a non-zero value is
+ * added to the token of every memory slot soc-kvm names to the host with
+ * KVM_SOC_F_HOST_MEMORY, as a hostile SoC would name memory that is not
+ * its object's.
+ */
+u64 soc_mem_token_fault;
 static struct dentry *soc_debugfs;
 
 static bool huge_pages = true;
@@ -53,29 +61,6 @@ MODULE_PARM_DESC(huge_pages, "back guest memory (memory objects, RAM the transpo
  */
 static struct vfsmount *soc_mem_mnt;
 
-static struct vfsmount *soc_mem_mount(void)
-{
-	char opts[] = "huge=within_size";	/* parsed in place */
-	struct file_system_type *type;
-	struct vfsmount *mnt;
-
-	if (!huge_pages || !IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) ||
-	    !has_transparent_hugepage())
-		return NULL;
-	type = get_fs_type("tmpfs");
-	if (!type)
-		return NULL;
-	mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
-	return IS_ERR(mnt) ? NULL : mnt;
-}
-
-static void soc_mem_umount(void)
-{
-	/* Open files keep the mount's superblock (tmpfs) alive. */
-	if (soc_mem_mnt)
-		kern_unmount(soc_mem_mnt);
-}
-
 /**
  * soc_kvm_mem_file - an unlinked shmem file for guest memory.
  * @name: its name (shown in /proc/<pid>/maps).
@@ -87,10 +72,7 @@ static void soc_mem_umount(void)
  */
 struct file *soc_kvm_mem_file(const char *name, loff_t size)
 {
-	if (soc_mem_mnt)
-		return shmem_file_setup_with_mnt(soc_mem_mnt, name, size,
-						 VM_NORESERVE);
-	return shmem_file_setup(name, size, VM_NORESERVE);
+	return ksoc_mem_file(soc_mem_mnt, name, size);
 }
 EXPORT_SYMBOL_GPL(soc_kvm_mem_file);
 
@@ -98,6 +80,8 @@ EXPORT_SYMBOL_GPL(soc_kvm_mem_file);
 
 DECLARE_RWSEM(soc_kvm_rwsem);
 struct soc_kvm *soc_kvm;
+/* Attaches so far (under soc_kvm_rwsem, written). */
+static u64 soc_kvm_gen;
 
 static struct kvm_soc_window_hdr *sk_hdr(struct soc_kvm *sk)
 {
@@ -190,7 +174,10 @@ int soc_kvm_attach(struct ksoc_transport *t)
 		goto err_unlock;
 	soc_chan_init(&sk->ctrl, t, t->ctrl_win, &l, l.api_nr_slots);
 
-	sk->features = l.host_features & SOC_FEATURES;
+	/* Host memory needs a way to reach it, and to copy into it. */
+	sk->features = l.host_features & (SOC_FEATURES |
+		(t->dma_phys && t->dma_copy ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) : 0));
+	sk->gen = ++soc_kvm_gen;
 	WRITE_ONCE(hdr->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
 	WRITE_ONCE(hdr->soc.soc_features, cpu_to_le64(sk->features));
 	/* Publishes abi_version and soc_features before UP. */
@@ -280,9 +267,10 @@ static long soc_dev_get_info(struct soc_kvm *sk, void __user *argp)
  * A guest-memory object: shmem the SoC process (and others it passes the
  * fd to) maps; on the loop transport its pages are the guest's, so they
  * come from a huge=within_size mount and host KVM maps them with 2 MiB
- * pages (as it maps a VMM's anonymous THP memory).
+ * pages (as it maps a VMM's anonymous THP memory).  When the SoC is another
+ * machine (KVM_SOC_F_HOST_MEMORY) it is host memory instead (mem.c).
  */
-static long soc_dev_create_memory(void __user *argp)
+static long soc_dev_create_memory(struct soc_kvm *sk, void __user *argp)
 {
 	struct kvm_soc_create_memory req;
 	struct file *file;
@@ -297,7 +285,10 @@ static long soc_dev_create_memory(void __user *argp)
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	file = soc_kvm_mem_file("kvm-soc-mem", req.size);
+	if (soc_host_memory(sk))
+		file = soc_hmem_create(sk, req.size);
+	else
+		file = soc_kvm_mem_file("kvm-soc-mem", req.size);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		return PTR_ERR(file);
@@ -338,7 +329,8 @@ static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 		break;
 	case KVM_SOC_CREATE_MEMORY:
 		/* Memory the host could never reach is no guest memory. */
-		r = sk->t->mem_export ? soc_dev_create_memory(argp) : -EOPNOTSUPP;
+		r = sk->t->mem_export || soc_host_memory(sk) ?
+		    soc_dev_create_memory(sk, argp) : -EOPNOTSUPP;
 		break;
 	case KVM_GET_API_VERSION:
 		if (arg)
@@ -384,15 +376,16 @@ static int __init soc_kvm_init(void)
 {
 	int ret;
 
-	soc_mem_mnt = soc_mem_mount();
+	soc_mem_mnt = ksoc_mem_mount(huge_pages);
 	ret = misc_register(&soc_dev);
 	if (ret) {
-		soc_mem_umount();
+		ksoc_mem_umount(soc_mem_mnt);
 		return ret;
 	}
 	/* Optional: without debugfs the override just does not exist. */
 	soc_debugfs = debugfs_create_dir("soc-kvm", NULL);
 	debugfs_create_u32("abi_version", 0600, soc_debugfs, &soc_abi_version);
+	debugfs_create_u64("mem_token_fault", 0600, soc_debugfs, &soc_mem_token_fault);
 	return 0;
 }
 
@@ -400,7 +393,7 @@ static void __exit soc_kvm_exit(void)
 {
 	debugfs_remove_recursive(soc_debugfs);
 	misc_deregister(&soc_dev);
-	soc_mem_umount();
+	ksoc_mem_umount(soc_mem_mnt);
 }
 
 module_init(soc_kvm_init);

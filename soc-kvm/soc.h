@@ -68,6 +68,8 @@ struct soc_chan {
  * @heartbeat_work: advances the SoC heartbeat.
  * @heartbeat: last heartbeat value written.
  * @vms: window id -> struct soc_vm, for doorbells (RCU) and detach.
+ * @gen: this attach's number (soc_kvm_gen): host memory objects of an
+ *	earlier attach name nothing on this host.
  */
 struct soc_kvm {
 	struct ksoc_transport *t;
@@ -77,6 +79,7 @@ struct soc_kvm {
 	struct delayed_work heartbeat_work;
 	u64 heartbeat;
 	struct xarray vms;
+	u64 gen;
 };
 
 /*
@@ -166,6 +169,18 @@ struct soc_vm {
 	struct soc_events ev;
 	struct soc_vm_stats stats;
 };
+
+/* mem.c */
+extern u64 soc_mem_token_fault;
+struct file *soc_hmem_create(struct soc_kvm *sk, u64 size);
+int soc_hmem_export(struct soc_vm *vm, unsigned long uaddr, u64 size,
+		    u64 *token);
+
+/* True when guest memory is the host's (KVM_SOC_F_HOST_MEMORY). */
+static inline bool soc_host_memory(const struct soc_kvm *sk)
+{
+	return sk->features & BIT_ULL(KVM_SOC_F_HOST_MEMORY);
+}
 
 /* chan.c */
 void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,

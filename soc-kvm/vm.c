@@ -50,13 +50,24 @@ MODULE_PARM_DESC(poll_ns, "ns KVM_RUN polls for an exit before sleeping");
  * struct soc_slot - a memory slot as the host was given it.
  * @uaddr: userspace_addr in the VM's process.
  * @size: memory_size.
- * @token: the transport token of the exported region.
+ * @token: what names the region to the host: a transport token, or a
+ *	host memory object and page (KVM_SOC_MEM_TOKEN).
+ * @exported: @token came from the transport's mem_export.
  */
 struct soc_slot {
 	unsigned long uaddr;
 	u64 size;
 	u64 token;
+	bool exported;
 };
+
+/* Retire a slot's region (the host keeps its own references). */
+static void soc_slot_free(struct ksoc_transport *t, struct soc_slot *s)
+{
+	if (s->exported)
+		t->mem_unexport(t, s->token);
+	kfree(s);
+}
 
 /**
  * struct soc_vcpu - one vCPU.
@@ -100,8 +111,7 @@ static void soc_vm_drop_slots(struct soc_vm *vm, struct ksoc_transport *t)
 
 	xa_for_each(&vm->slots, id, s) {
 		xa_erase(&vm->slots, id);
-		t->mem_unexport(t, s->token);
-		kfree(s);
+		soc_slot_free(t, s);
 	}
 }
 
@@ -619,17 +629,26 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 		token = old->token;		/* flags change or move */
 	} else if (r.memory_size) {
 		/* A transport that cannot reach this process's memory. */
-		if (!t->mem_export)
+		if (!t->mem_export && !soc_host_memory(vm->sk))
 			return -EOPNOTSUPP;
 		s = kzalloc(sizeof(*s), GFP_KERNEL);
 		if (!s)
 			return -ENOMEM;
-		ret = t->mem_export(t, r.userspace_addr, r.memory_size);
+		if (soc_host_memory(vm->sk))
+			ret = soc_hmem_export(vm, r.userspace_addr,
+					      r.memory_size, &token);
+		else
+			ret = t->mem_export(t, r.userspace_addr, r.memory_size);
 		if (ret < 0) {
 			kfree(s);
 			return ret;
 		}
-		token = ret;
+		if (!soc_host_memory(vm->sk)) {
+			token = ret;
+			s->exported = true;
+		} else {
+			token += READ_ONCE(soc_mem_token_fault);
+		}
 		s->uaddr = r.userspace_addr;
 		s->size = r.memory_size;
 		s->token = token;
@@ -638,23 +657,18 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 	ret = soc_fwd_ioctl_kern(&vm->chan, KVM_SOC_OP_VM_IOCTL, KSOC_LVL_VM,
 				 cmd, &u, vm->xsave_size, token);
 	if (ret) {
-		if (s) {
-			t->mem_unexport(t, s->token);
-			kfree(s);
-		}
+		if (s)
+			soc_slot_free(t, s);
 		return ret;
 	}
 	if (!r.memory_size || s) {
 		old = xa_erase(&vm->slots, r.slot);
-		if (old) {
-			t->mem_unexport(t, old->token);
-			kfree(old);
-		}
+		if (old)
+			soc_slot_free(t, old);
 	}
 	if (s && xa_err(xa_store(&vm->slots, r.slot, s, GFP_KERNEL))) {
 		/* Untracked: retired now; the host keeps what it mapped. */
-		t->mem_unexport(t, s->token);
-		kfree(s);
+		soc_slot_free(t, s);
 	}
 	return 0;
 }

@@ -39,6 +39,9 @@ ok $? "native: irqchip, then EEXIST for a second irqchip and a second vCPU 0"
 nvms() { find /sys/kernel/debug/kvm -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
 helpers() { pgrep -c -f kvm-soc-vmctx; }
 base=$(nvms)
+# Guest memory the SoC has the host pin is unevictable shmem.
+unevictable() { awk '$1 == "Unevictable:" { print $2 }' /proc/meminfo; }
+ubase=$(unevictable) umax=$ubase
 # Serve until the SoC machine is done, watching the VM count.
 t=0 max=$base
 until [ -e "$KSOC_OUT/finish" ] || [ $t -ge 1000 ]; do
@@ -46,6 +49,8 @@ until [ -e "$KSOC_OUT/finish" ] || [ $t -ge 1000 ]; do
 	t=$((t + 1))
 	n=$(nvms)
 	[ "$n" -gt "$max" ] && max=$n
+	u=$(unevictable)
+	[ "$u" -gt "$umax" ] && umax=$u
 	[ $((t % 60)) = 0 ] && echo "# host_serve: serving the SoC machine for ${t}s"
 done
 [ -e "$KSOC_OUT/finish" ]; ok $? "the SoC machine finished within 1000 s (${t}s)"
@@ -61,6 +66,12 @@ ok $? "three SoC machines attached 9 times in all (generation $g), the last left
 sleep 2
 [ "$(nvms)" = "$base" ] && [ "$(helpers)" = 1 ]
 ok $? "every VM of the killed SoC was freed: $(nvms) KVM VMs (baseline $base), $(helpers) helper(s)"
+# The killed SoC held 3 VMs with 16 MiB each; the guests the others ran had more.
+u=$(unevictable)
+[ $((umax - ubase)) -ge $((48 << 10)) ]
+ok $? "the SoC machines' guest memory was pinned here (up to $(((umax - ubase) >> 10)) MiB at once)"
+[ $((u - ubase)) -le 1024 ] && [ $((ubase - u)) -le 1024 ]
+ok $? "and all of it was given back: $((u >> 10)) MiB unevictable (baseline $((ubase >> 10)) MiB)"
 dmesg | grep -q 'kvm-soc-ivshmem-host.*the SoC stopped (no heartbeat): resetting host-kvm'
 ok $? "the killed SoC was noticed by its heartbeat"
 d=$(val doorbells_0)

@@ -7,8 +7,8 @@ the same answers on both.  Prints "key value" lines for the shell tests.
 
 A vCPU at reset fetches its first instruction at 0xfffffff0, where a VM
 with no memory has nothing: KVM cannot emulate a fetch from MMIO and
-exits with KVM_EXIT_INTERNAL_ERROR.  "hold" keeps 3 VMs with a vCPU each
-for SECONDS (a SoC that dies holding VMs).
+exits with KVM_EXIT_INTERNAL_ERROR.  "hold" keeps 3 VMs with a vCPU and
+16 MiB of guest memory each for SECONDS (a SoC that dies holding VMs).
 """
 import ctypes
 import errno
@@ -46,6 +46,14 @@ def main():
     dev = os.open(path, os.O_RDWR)
     if len(sys.argv) > 3 and sys.argv[2] == "hold":
         held = [vm_with_vcpu(dev) for _ in range(3)]
+        mems = []
+        for vm, _ in held:
+            buf = mmap.mmap(-1, 16 << 20, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            buf[0:5] = b"held\n"
+            addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+            region = struct.pack("<IIQQQ", 0, 0, 0, 16 << 20, addr)
+            fcntl.ioctl(vm, KVM_SET_USER_MEMORY_REGION, region)
+            mems.append(buf)
         print("held", len(held), flush=True)
         time.sleep(float(sys.argv[3]))
         return 0
@@ -63,8 +71,8 @@ def main():
     suberror, = struct.unpack_from("<I", run, 32)
     print("exit_reason", reason)
     print("suberror", suberror)
-    # A memory slot over ordinary memory: KVM takes it; a SoC that cannot
-    # reach this process's memory says so.
+    # A memory slot over ordinary memory: KVM takes it (on a SoC machine,
+    # soc-kvm moves it into host memory first).
     buf = mmap.mmap(-1, 1 << 20, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
     region = struct.pack("<IIQQQ", 0, 0, 0x100000, 1 << 20, addr)

@@ -872,6 +872,10 @@ TEST_F(vm, feature_caps_match_kvm)
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), kvm_vm, want;
 	unsigned int i;
 
+	/* The rig's KVM has a TSC deadline timer, so the guest gets one. */
+	EXPECT_EQ(1, ioctl(self->t.vm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER));
+	if (kvm < 0 && errno == ENOENT)
+		SKIP(return, "no /dev/kvm on this machine to compare with (a SoC machine)");
 	ASSERT_LE(0, kvm);
 	kvm_vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, kvm_vm);
@@ -883,8 +887,6 @@ TEST_F(vm, feature_caps_match_kvm)
 			  ioctl(self->t.dev, KVM_CHECK_EXTENSION, caps[i]))
 			TH_LOG("%s: cap %d", self->t.path, caps[i]);
 	}
-	/* The rig's KVM has a TSC deadline timer, so the guest gets one. */
-	EXPECT_EQ(1, ioctl(self->t.vm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER));
 	close(kvm_vm);
 	close(kvm);
 }

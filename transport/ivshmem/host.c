@@ -12,9 +12,9 @@
  * reset.  A reset is host_kvm_detach() + host_kvm_attach(): the cores'
  * own teardown, then a freshly formatted control window.
  *
- * Not yet: guest memory.  The SoC cannot reach host memory through this
- * transport yet (mem_import is not offered): VMs, vCPUs and exits cross,
- * memory slots answer -EOPNOTSUPP on the SoC.
+ * Guest memory is the host's (host-kvm allocates it, KVM_SOC_F_HOST_MEMORY):
+ * this side only says at which address the SoC reaches a host page
+ * (dma_addr).
  *
  * Locking: @lock (a mutex) serialises window allocation and release, the
  * pool and the window table's host fields.  @watch_lock serialises the
@@ -28,6 +28,7 @@
 #include <linux/genalloc.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include "ivsh.c"
@@ -231,6 +232,27 @@ static void ivsh_host_on_ctrl(struct ivsh *iv)
 		mod_delayed_work(system_wq, &h->watch_work, 0);
 }
 
+/*
+ * The SoC's reach into host memory.  In the rig the host machine's RAM is
+ * one memory file that the SoC machine also has as a BAR (ivshmem-plain):
+ * a host-physical address is an offset into that BAR, as long as it lies
+ * below 4 GiB, where QEMU's pc and q35 machines lay RAM out linearly from
+ * the file's start (RAM above 4 GiB continues the file at another offset,
+ * so it is refused).  A DPU's transport maps the pages in its IOMMU here.
+ */
+static bool dma = true;
+module_param(dma, bool, 0444);
+MODULE_PARM_DESC(dma, "offer host-allocated guest memory the SoC reaches at host-physical addresses (default on)");
+
+static int ivsh_host_dma_addr(struct ksoc_transport *t, phys_addr_t phys,
+			      u64 len, u64 *addr)
+{
+	if (!len || phys + len < phys || phys + len > SZ_4G)
+		return -ERANGE;
+	*addr = phys;
+	return 0;
+}
+
 static int ivsh_host_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 {
 	struct ivsh_host *h;
@@ -269,6 +291,8 @@ static int ivsh_host_probe(struct pci_dev *pdev, const struct pci_device_id *ent
 	iv->t.kick = ivsh_kick;
 	iv->t.window_alloc = ivsh_host_window_alloc;
 	iv->t.window_free = ivsh_host_window_free;
+	if (dma)
+		iv->t.dma_addr = ivsh_host_dma_addr;
 	pci_set_drvdata(pdev, h);
 	ivsh_debugfs_init(iv, "kvm-soc-ivshmem-host");
 

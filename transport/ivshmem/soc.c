@@ -12,8 +12,14 @@
  * callers with -EIO; a restarted host (a new generation in its peer line)
  * is attached anew.
  *
- * Not yet: guest memory (mem_export is not offered, so memory slots and
- * KVM_SOC_CREATE_MEMORY answer -EOPNOTSUPP).
+ * Guest memory is the host's.  The SoC machine reaches it through a second
+ * ivshmem device, an ivshmem-plain (no MSI-X) whose BAR2 is the host
+ * machine's RAM file: the DMA window.  A host DMA address is an offset
+ * into it (dma_phys, for mappings), and the bulk path (dma_copy) is a copy
+ * through its kernel mapping.  Without that device, guest memory is not
+ * offered (memory slots and KVM_SOC_CREATE_MEMORY answer -EOPNOTSUPP).
+ * The DMA window's driver is registered first, so a doorbell device
+ * probed after it finds it.
  *
  * Locking: @lock serialises attach and detach against each other and
  * against remove; window map/unmap are called by soc-kvm under its own
@@ -44,6 +50,96 @@ struct ivsh_soc {
 	u32 host_generation;
 	bool removing;
 };
+
+/**
+ * struct ivsh_dma - the DMA window (an ivshmem-plain device).
+ * @pdev: the device, or NULL when there is none.
+ * @phys: BAR2's physical address.
+ * @size: its size.
+ * @mem: its kernel mapping (write-back: it is RAM).
+ */
+static struct ivsh_dma {
+	struct pci_dev *pdev;
+	phys_addr_t phys;
+	u64 size;
+	void *mem;
+} ivsh_dma;
+/* Protects ivsh_dma against the window's removal while a copy runs. */
+static DECLARE_RWSEM(ivsh_dma_rwsem);
+
+static int ivsh_soc_dma_phys(struct ksoc_transport *t, u64 dma, u64 len,
+			     phys_addr_t *phys)
+{
+	int ret = -ERANGE;
+
+	down_read(&ivsh_dma_rwsem);
+	if (ivsh_dma.pdev && len && dma + len >= dma && dma + len <= ivsh_dma.size) {
+		*phys = ivsh_dma.phys + dma;
+		ret = 0;
+	}
+	up_read(&ivsh_dma_rwsem);
+	return ret;
+}
+
+/* The bulk path: the SoC's CPU copies through the window (no DMA engine). */
+static int ivsh_soc_dma_copy(struct ksoc_transport *t, u64 dma, void *buf,
+			     u64 len, bool to_host)
+{
+	int ret = -ERANGE;
+
+	down_read(&ivsh_dma_rwsem);
+	if (ivsh_dma.pdev && dma + len >= dma && dma + len <= ivsh_dma.size) {
+		if (to_host)
+			memcpy(ivsh_dma.mem + dma, buf, len);
+		else
+			memcpy(buf, ivsh_dma.mem + dma, len);
+		ret = 0;
+	}
+	up_read(&ivsh_dma_rwsem);
+	return ret;
+}
+
+static int ivsh_dma_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
+{
+	u64 size;
+	void *mem;
+	int ret;
+
+	if (pdev->msix_cap)
+		return -ENODEV;	/* a doorbell device: ivsh_soc_driver's */
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return ret;
+	ret = pci_request_region(pdev, 2, "kvm-soc-ivshmem-dma");
+	if (ret)
+		return ret;
+	size = pci_resource_len(pdev, 2);
+	mem = devm_memremap(&pdev->dev, pci_resource_start(pdev, 2), size,
+			    MEMREMAP_WB);
+	if (IS_ERR(mem))
+		return PTR_ERR(mem);
+	down_write(&ivsh_dma_rwsem);
+	if (ivsh_dma.pdev) {
+		up_write(&ivsh_dma_rwsem);
+		pci_info(pdev, "a second DMA window: not used\n");
+		return -EBUSY;
+	}
+	ivsh_dma = (struct ivsh_dma){
+		.pdev = pdev, .phys = pci_resource_start(pdev, 2), .size = size,
+		.mem = mem,
+	};
+	up_write(&ivsh_dma_rwsem);
+	pci_info(pdev, "DMA window onto host memory: %llu MiB\n", size >> 20);
+	return 0;
+}
+
+static void ivsh_dma_remove(struct pci_dev *pdev)
+{
+	down_write(&ivsh_dma_rwsem);
+	if (ivsh_dma.pdev == pdev)
+		ivsh_dma = (struct ivsh_dma){ };
+	up_write(&ivsh_dma_rwsem);
+}
 
 static void *ivsh_soc_window_map(struct ksoc_transport *t, u32 id, u64 *size)
 {
@@ -166,6 +262,14 @@ static int ivsh_soc_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	iv->t.kick = ivsh_kick;
 	iv->t.window_map = ivsh_soc_window_map;
 	iv->t.window_unmap = ivsh_soc_window_unmap;
+	down_read(&ivsh_dma_rwsem);
+	if (ivsh_dma.pdev) {
+		iv->t.dma_phys = ivsh_soc_dma_phys;
+		iv->t.dma_copy = ivsh_soc_dma_copy;
+	} else {
+		pci_info(pdev, "no DMA window: guest memory is not offered\n");
+	}
+	up_read(&ivsh_dma_rwsem);
 	pci_set_drvdata(pdev, s);
 	ivsh_debugfs_init(iv, "kvm-soc-ivshmem-soc");
 	ivsh_set_peer_state(iv, KVM_SOC_PEER_UP);
@@ -203,7 +307,36 @@ static struct pci_driver ivsh_soc_driver = {
 	.probe		= ivsh_soc_probe,
 	.remove		= ivsh_soc_remove,
 };
-module_pci_driver(ivsh_soc_driver);
+
+static struct pci_driver ivsh_dma_driver = {
+	.name		= "kvm-soc-ivshmem-dma",
+	.id_table	= ivsh_soc_ids,
+	.probe		= ivsh_dma_probe,
+	.remove		= ivsh_dma_remove,
+};
+
+static int __init ivsh_soc_init(void)
+{
+	int ret;
+
+	ret = pci_register_driver(&ivsh_dma_driver);
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&ivsh_soc_driver);
+	if (ret)
+		pci_unregister_driver(&ivsh_dma_driver);
+	return ret;
+}
+
+static void __exit ivsh_soc_exit(void)
+{
+	/* Doorbell devices first: soc-kvm is detached before the window goes. */
+	pci_unregister_driver(&ivsh_soc_driver);
+	pci_unregister_driver(&ivsh_dma_driver);
+}
+
+module_init(ivsh_soc_init);
+module_exit(ivsh_soc_exit);
 
 MODULE_DESCRIPTION("kvm-soc ivshmem transport, SoC side");
 MODULE_LICENSE("GPL");

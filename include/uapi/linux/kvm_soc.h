@@ -42,11 +42,16 @@
  * @KVM_SOC_F_HEARTBEAT: both sides advance their heartbeat counter at least
  *	once per KVM_SOC_HEARTBEAT_MS.
  * @KVM_SOC_F_POSTED_WRITES: the window has a posted-write ring.
+ * @KVM_SOC_F_HOST_MEMORY: guest memory is allocated by the host
+ *	(KVM_SOC_OP_MEM_ALLOC) and reached by the SoC at the addresses the
+ *	host gives (DMA); without it, the SoC's memory is reached by the host
+ *	through the transport's memory tokens.
  * @KVM_SOC_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_feature_bits {
 	KVM_SOC_F_HEARTBEAT		= 0,
 	KVM_SOC_F_POSTED_WRITES		= 1,
+	KVM_SOC_F_HOST_MEMORY		= 2,
 	KVM_SOC_F_NR_BITS
 };
 
@@ -211,9 +216,11 @@ enum kvm_soc_api_state {
  * @KVM_SOC_OP_DESTROY_VM: destroy a VM (control window); @target: the VM's
  *	window id.  Stops its vCPUs, releases every host resource.
  * @KVM_SOC_OP_VM_IOCTL: a KVM VM ioctl (VM window); as SYS_IOCTL.  For
- *	a memory slot, userspace_addr is the SoC's and @arg2 a transport
- *	memory token for the region (the host maps it and substitutes its
- *	own address); 0 for a deletion.
+ *	a memory slot, userspace_addr is the SoC's and @arg2 names the
+ *	region (the host maps it and substitutes its own address); 0 for a
+ *	deletion.  Without KVM_SOC_F_HOST_MEMORY @arg2 is a transport memory
+ *	token; with it, KVM_SOC_MEM_TOKEN(handle, page offset) of a host
+ *	memory object, and the region must lie inside that object.
  * @KVM_SOC_OP_CREATE_VCPU: KVM_CREATE_VCPU (VM window); @arg: the vCPU id;
  *	@result: the vCPU index (its IOREQ slot and API slot).
  * @KVM_SOC_OP_VCPU_IOCTL: a KVM vCPU ioctl (VM window, in the vCPU's own
@@ -228,6 +235,18 @@ enum kvm_soc_api_state {
  *	@target: the event channel; request payload struct
  *	kvm_soc_ioeventfd; @result as for KVM_SOC_OP_IRQFD, with KVM's
  *	KVM_IOEVENTFD errnos (-EEXIST, -ENOENT, -EINVAL).
+ * @KVM_SOC_OP_MEM_ALLOC: allocate pinned host memory for guest RAM
+ *	(control window, KVM_SOC_F_HOST_MEMORY); @arg: bytes, a multiple of
+ *	4096.  @result: the object's handle (> 0, < 2^32), -ENOMEM, -EINVAL,
+ *	or -E2BIG past the host's limit.  The memory reads as zero.
+ * @KVM_SOC_OP_MEM_RANGES: the addresses the SoC reaches an object at
+ *	(control window); @arg: the handle; @arg2: index of the first range
+ *	wanted.  Response payload: consecutive struct kvm_soc_mem_range in
+ *	object order from that index, as many as fit; @result: the object's
+ *	total number of ranges, or -ENOENT.
+ * @KVM_SOC_OP_MEM_FREE: the SoC is done with an object (control window);
+ *	@arg: the handle.  The host frees it once no memory slot uses it.
+ *	@result: 0 or -ENOENT.
  * @KVM_SOC_OP_NR: number of defined ops.
  */
 enum kvm_soc_api_op {
@@ -241,8 +260,27 @@ enum kvm_soc_api_op {
 	KVM_SOC_OP_VCPU_KICK		= 8,
 	KVM_SOC_OP_IRQFD		= 9,
 	KVM_SOC_OP_IOEVENTFD		= 10,
+	KVM_SOC_OP_MEM_ALLOC		= 11,
+	KVM_SOC_OP_MEM_RANGES		= 12,
+	KVM_SOC_OP_MEM_FREE		= 13,
 	KVM_SOC_OP_NR
 };
+
+/**
+ * struct kvm_soc_mem_range - part of a host memory object, as the SoC
+ * reaches it (response payload of KVM_SOC_OP_MEM_RANGES).
+ * @addr: the address the SoC's transport reaches it at (DMA address).
+ * @len: bytes, a multiple of 4096; the ranges of an object add up to its
+ *	size, in order.
+ */
+struct kvm_soc_mem_range {
+	__le64 addr;
+	__le64 len;
+};
+
+/* @arg2 of a memory slot with KVM_SOC_F_HOST_MEMORY: object and page. */
+#define KVM_SOC_MEM_TOKEN(handle, pgoff) \
+	((__u64)(__u32)(handle) | ((__u64)(pgoff) << 32))
 
 /**
  * struct kvm_soc_api_hdr - header of an API slot, followed by the payload.
@@ -256,7 +294,8 @@ enum kvm_soc_api_op {
  * @arg: op-specific scalar argument (e.g. an ioctl number).
  * @result: >= 0 on success (op specific), or a negative Linux errno.
  * @arg2: op-specific second argument: for KVM_SET_USER_MEMORY_REGION(2)
- *	in KVM_SOC_OP_VM_IOCTL, the transport memory token of the region.
+ *	in KVM_SOC_OP_VM_IOCTL, what names the region; for
+ *	KVM_SOC_OP_MEM_RANGES, the first range.
  * @reserved: must be zero.
  */
 struct kvm_soc_api_hdr {
@@ -619,7 +658,9 @@ struct kvm_soc_create_memory {
  * object reachable by the host.  Returns a new fd (O_CLOEXEC) that can be
  * mmap()ed MAP_SHARED by this and other SoC processes (vhost-user backends)
  * and whose mappings are valid for KVM_SET_USER_MEMORY_REGION.  -EINVAL
- * for a bad argsz, flags or size.
+ * for a bad argsz, flags or size; -EOPNOTSUPP on a transport where the host
+ * can reach no SoC-side memory and allocates none.  With host-allocated
+ * memory (KVM_SOC_F_HOST_MEMORY), the host's errors (-ENOMEM, -E2BIG).
  */
 #define KVM_SOC_CREATE_MEMORY		_IOW(KVM_SOC_IO, 0x82, struct kvm_soc_create_memory)
 

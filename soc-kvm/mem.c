@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host-allocated guest memory on the SoC side (KVM_SOC_F_HOST_MEMORY).
+ *
+ * When the SoC is another machine, guest RAM cannot be SoC memory the host
+ * maps: the host allocates it (pinned, KVM_SOC_OP_MEM_ALLOC) and tells us
+ * the DMA addresses of its pieces (KVM_SOC_OP_MEM_RANGES); the transport
+ * says where the CPU reaches those (its outbound window, dma_phys).  An
+ * object is an anonymous file whose mmap() maps those pages, so QEMU and
+ * any process it passes the fd to (vhost-user backends) see guest memory
+ * as it is, and a memory slot over such a mapping names the object and
+ * page offset to the host (KVM_SOC_MEM_TOKEN).  An ordinary private range
+ * given to KVM_SET_USER_MEMORY_REGION is moved into a new object of its
+ * size (contents carried over by the bulk path, dma_copy) and the object
+ * mapped over the same addresses, as the loop moves such a range into
+ * shmem; a shared mapping of another file (QEMU's aux-ram-share RAM
+ * blocks) is moved whole.
+ *
+ * Everything the host says is checked once, when the object is made; a
+ * mapping then uses only that copy, so neither the host nor the transport
+ * is needed (or locked) in mmap().
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
+
+#include "soc.h"
+
+/**
+ * struct soc_hmem_range - one piece of an object, as checked at creation.
+ * @pgoff: its first page in the object.
+ * @nr: pages.
+ * @dma: the host's DMA address of it.
+ * @phys: where the SoC's CPU reaches it.
+ */
+struct soc_hmem_range {
+	unsigned long pgoff;
+	unsigned long nr;
+	u64 dma;
+	phys_addr_t phys;
+};
+
+/**
+ * struct soc_hmem - a host memory object (the file's private data).
+ * @gen: soc_kvm_gen of the attach that made it: a later host has never
+ *	heard of @handle.
+ * @handle: the host's handle.
+ * @nr_pages: size in pages.
+ * @nr_ranges: entries of @r.
+ * @r: the pieces, in object order.
+ */
+struct soc_hmem {
+	u64 gen;
+	u32 handle;
+	unsigned long nr_pages;
+	u32 nr_ranges;
+	struct soc_hmem_range r[];
+};
+
+static const struct file_operations soc_hmem_fops;
+
+static void soc_hmem_free_on_host(struct soc_kvm *sk, u32 handle)
+{
+	struct ksoc_api_msg m = { .op = KVM_SOC_OP_MEM_FREE, .arg = handle };
+
+	/* A failed call fails the channel; nothing else to undo here. */
+	if (!soc_chan_call(&sk->ctrl, &m, NULL, NULL, 0) && m.result)
+		pr_warn_ratelimited("host memory %u: free: %lld\n", handle,
+				    m.result);
+}
+
+static int soc_hmem_release(struct inode *inode, struct file *file)
+{
+	struct soc_hmem *h = file->private_data;
+
+	down_read(&soc_kvm_rwsem);
+	if (soc_kvm && soc_kvm->gen == h->gen && !soc_chan_dead(&soc_kvm->ctrl))
+		soc_hmem_free_on_host(soc_kvm, h->handle);
+	up_read(&soc_kvm_rwsem);
+	kvfree(h);
+	return 0;
+}
+
+static int soc_hmem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct soc_hmem *h = file->private_data;
+	unsigned long pgoff = vma->vm_pgoff, n = vma_pages(vma);
+	unsigned long first, last, uaddr;
+	u32 i;
+	int ret;
+
+	/* Guest memory is shared by nature; a private copy would be no view. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (pgoff > h->nr_pages || n > h->nr_pages - pgoff)
+		return -EINVAL;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
+#else
+	vma->vm_flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY;
+#endif
+	for (i = 0; i < h->nr_ranges; i++) {
+		const struct soc_hmem_range *r = &h->r[i];
+
+		first = max(pgoff, r->pgoff);
+		last = min(pgoff + n, r->pgoff + r->nr);
+		if (first >= last)
+			continue;
+		uaddr = vma->vm_start + ((first - pgoff) << PAGE_SHIFT);
+		ret = remap_pfn_range(vma, uaddr,
+				      PHYS_PFN(r->phys) + (first - r->pgoff),
+				      (last - first) << PAGE_SHIFT,
+				      vma->vm_page_prot);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The size, for lseek(SEEK_END): QEMU sizes an fd's memory that way. */
+static loff_t soc_hmem_llseek(struct file *file, loff_t off, int whence)
+{
+	struct soc_hmem *h = file->private_data;
+
+	return fixed_size_llseek(file, off, whence,
+				 (loff_t)h->nr_pages << PAGE_SHIFT);
+}
+
+static const struct file_operations soc_hmem_fops = {
+	.owner		= THIS_MODULE,
+	.release	= soc_hmem_release,
+	.mmap		= soc_hmem_mmap,
+	.llseek		= soc_hmem_llseek,
+};
+
+/*
+ * Fetch and check the object's ranges.  The host's answers are input:
+ * every range must be page-aligned, reachable, and together exactly the
+ * object, in as many ranges as the host said.
+ */
+static int soc_hmem_fetch(struct soc_kvm *sk, struct soc_hmem **hp, u32 handle,
+			  unsigned long nr_pages)
+{
+	const u32 cap = 4096;
+	struct kvm_soc_mem_range *buf;
+	struct soc_hmem *h = NULL;
+	unsigned long pgoff = 0;
+	u64 total = 0, i, got, addr, len;
+	phys_addr_t phys;
+	u64 k;
+	int ret;
+
+	buf = kmalloc(cap, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; !h || i < total; i += got) {
+		struct ksoc_api_msg m = {
+			.op = KVM_SOC_OP_MEM_RANGES, .arg = handle, .arg2 = i,
+		};
+
+		ret = soc_chan_call(&sk->ctrl, &m, NULL, buf, cap);
+		if (ret)
+			goto out;
+		ret = -EPROTO;
+		if (m.result <= 0 || m.len % sizeof(*buf) || !m.len ||
+		    (h && m.result != total) || m.result > nr_pages)
+			goto out;
+		if (!h) {
+			total = m.result;
+			h = kvzalloc(struct_size(h, r, total), GFP_KERNEL);
+			if (!h) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			h->nr_ranges = total;
+		}
+		got = m.len / sizeof(*buf);
+		if (got > total - i)
+			goto out;
+		for (k = 0; k < got; k++) {
+			addr = le64_to_cpu(buf[k].addr);
+			len = le64_to_cpu(buf[k].len);
+			if (!len || !PAGE_ALIGNED(addr) || !PAGE_ALIGNED(len) ||
+			    len >> PAGE_SHIFT > nr_pages - pgoff ||
+			    sk->t->dma_phys(sk->t, addr, len, &phys))
+				goto out;
+			h->r[i + k] = (struct soc_hmem_range){
+				.pgoff = pgoff, .nr = len >> PAGE_SHIFT,
+				.dma = addr, .phys = phys,
+			};
+			pgoff += len >> PAGE_SHIFT;
+		}
+	}
+	ret = pgoff == nr_pages ? 0 : -EPROTO;
+out:
+	kfree(buf);
+	if (ret)
+		kvfree(h);
+	else
+		*hp = h;
+	return ret;
+}
+
+/**
+ * soc_hmem_create - a new host memory object.
+ * @sk: the attached transport (caller holds soc_kvm_rwsem for reading).
+ * @size: bytes, page-aligned.
+ *
+ * Return: the object's file or an ERR_PTR(): the host's errno
+ * (-ENOMEM, -E2BIG), -EPROTO for a host answer that does not add up.
+ */
+struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
+{
+	struct ksoc_api_msg m = { .op = KVM_SOC_OP_MEM_ALLOC, .arg = size };
+	struct soc_hmem *h = NULL;
+	struct file *file;
+	long ret;
+	u32 handle;
+
+	ret = soc_chan_call(&sk->ctrl, &m, NULL, NULL, 0);
+	if (ret)
+		return ERR_PTR(ret);
+	if (m.result < 0)
+		return ERR_PTR(soc_result(m.result));
+	if (!m.result || m.result > U32_MAX) {
+		soc_chan_fail(&sk->ctrl, "bad memory handle");
+		return ERR_PTR(-EIO);
+	}
+	handle = m.result;
+	ret = soc_hmem_fetch(sk, &h, handle, size >> PAGE_SHIFT);
+	if (ret) {
+		if (ret == -EPROTO)
+			pr_err_ratelimited("host memory %u: the host's ranges do not describe %llu bytes\n",
+					   handle, size);
+		soc_hmem_free_on_host(sk, handle);
+		return ERR_PTR(ret);
+	}
+	h->gen = sk->gen;
+	h->handle = handle;
+	h->nr_pages = size >> PAGE_SHIFT;
+	file = anon_inode_getfile("kvm-soc-host-memory", &soc_hmem_fops, h,
+				  O_RDWR);
+	if (IS_ERR(file)) {
+		soc_hmem_free_on_host(sk, handle);
+		kvfree(h);
+	}
+	return file;
+}
+
+/* Copy the caller's [uaddr, uaddr + size) into @h by the bulk path. */
+static int soc_hmem_fill(struct soc_kvm *sk, struct soc_hmem *h,
+			 unsigned long uaddr)
+{
+	const u64 chunk = SZ_64K;
+	u64 off, len, at;
+	void *buf;
+	int ret = 0;
+	u32 i;
+
+	buf = kvmalloc(chunk, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < h->nr_ranges && !ret; i++) {
+		const struct soc_hmem_range *r = &h->r[i];
+
+		for (off = 0; off < (u64)r->nr << PAGE_SHIFT; off += len) {
+			len = min_t(u64, chunk, ((u64)r->nr << PAGE_SHIFT) - off);
+			at = ((u64)r->pgoff << PAGE_SHIFT) + off;
+			ret = -EFAULT;
+			if (copy_from_user(buf, (void __user *)(uaddr + at), len))
+				break;
+			ret = 0;
+			/* The host's memory reads as zeroes already. */
+			if (!memchr_inv(buf, 0, len))
+				continue;
+			ret = sk->t->dma_copy(sk->t, r->dma + off, buf, len, true);
+			if (ret)
+				break;
+			cond_resched();
+		}
+	}
+	kvfree(buf);
+	return ret;
+}
+
+/*
+ * Move [@uaddr, @uaddr + @size) into a new object mapped over the same
+ * addresses; the slot starts @pgoff pages into it.  The process must not
+ * write the range meanwhile (VMMs add slots before running vCPUs), as on
+ * the loop.
+ */
+static int soc_hmem_move(struct soc_vm *vm, unsigned long uaddr, u64 size,
+			 unsigned long prot, unsigned long pgoff, u64 *token)
+{
+	struct soc_hmem *h;
+	struct file *file;
+	unsigned long addr;
+	int ret;
+
+	file = soc_hmem_create(vm->sk, size);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	h = file->private_data;
+	ret = soc_hmem_fill(vm->sk, h, uaddr);
+	if (!ret) {
+		addr = vm_mmap(file, uaddr, size, prot, MAP_SHARED | MAP_FIXED, 0);
+		if (IS_ERR_VALUE(addr))
+			ret = (long)addr;
+	}
+	if (!ret)
+		*token = KVM_SOC_MEM_TOKEN(h->handle, pgoff);
+	/* The mapping holds the file from here on (or nothing does). */
+	fput(file);
+	return ret;
+}
+
+/**
+ * soc_hmem_export - name [@uaddr, @uaddr + @size) of the calling process
+ * to the host, for a memory slot.
+ * @vm: the VM (caller holds vm->lock and soc_kvm_rwsem for reading).
+ * @uaddr: start, page-aligned.
+ * @size: bytes, page-aligned, > 0.
+ * @token: set to KVM_SOC_MEM_TOKEN() of the object the range lies in.
+ *
+ * A mapping of one object is named as it is; a private range is moved
+ * into a new object first, and so is the whole of a shared mapping of
+ * another file (which from then on is no longer shared with that file's
+ * other mappings: the host cannot reach them).
+ *
+ * Return: 0, -EFAULT for a range that is not readable and writable memory
+ * or that runs past the mapping it starts in (shared mappings), or the
+ * errors of soc_hmem_create().
+ */
+int soc_hmem_export(struct soc_vm *vm, unsigned long uaddr, u64 size,
+		    u64 *token)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct soc_hmem *h;
+	unsigned long prot, pgoff;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, uaddr);
+	if (!vma || !(vma->vm_flags & VM_READ) || !(vma->vm_flags & VM_WRITE)) {
+		mmap_read_unlock(mm);
+		return -EFAULT;
+	}
+	if (vma->vm_file && vma->vm_file->f_op == &soc_hmem_fops) {
+		h = vma->vm_file->private_data;
+		pgoff = vma->vm_pgoff + ((uaddr - vma->vm_start) >> PAGE_SHIFT);
+		if (uaddr + size > vma->vm_end || h->gen != vm->sk->gen)
+			ret = -EFAULT;	/* beyond the object, or a host's before */
+		else
+			*token = KVM_SOC_MEM_TOKEN(h->handle, pgoff);
+		mmap_read_unlock(mm);
+		return ret;
+	}
+	prot = PROT_READ | PROT_WRITE |
+	       (vma->vm_flags & VM_EXEC ? PROT_EXEC : 0);
+	if (vma->vm_flags & VM_SHARED) {
+		/*
+		 * A shared file mapping (QEMU's own RAM blocks with aux-ram-share:
+		 * the BIOS, mapped at two guest addresses) moves whole, so every
+		 * slot over any part of it names the same object.
+		 */
+		unsigned long start = vma->vm_start, len = vma->vm_end - start;
+
+		mmap_read_unlock(mm);
+		if (uaddr + size > start + len)
+			return -EFAULT;
+		return soc_hmem_move(vm, start, len, prot,
+				     (uaddr - start) >> PAGE_SHIFT, token);
+	}
+	mmap_read_unlock(mm);
+	return soc_hmem_move(vm, uaddr, size, prot, 0, token);
+}
