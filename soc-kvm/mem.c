@@ -30,8 +30,8 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
 
+#include "ksoc_mm.h"
 #include "soc.h"
 
 /**
@@ -102,11 +102,7 @@ static int soc_hmem_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (pgoff > h->nr_pages || n > h->nr_pages - pgoff)
 		return -EINVAL;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
-#else
-	vma->vm_flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY;
-#endif
+	ksoc_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
 	for (i = 0; i < h->nr_ranges; i++) {
 		const struct soc_hmem_range *r = &h->r[i];
 

@@ -109,8 +109,8 @@ OFF(kvm_soc_vm_created, reserved, 12);
 
 SZ(kvm_soc_create_memory, 32);
 SZ(kvm_soc_mem_range, 16);
-KSOC_ASSERT(mem_token, (KVM_SOC_MEM_TOKEN(5, 7) >> 32) == 7 &&
-		       (KVM_SOC_MEM_TOKEN(5, 7) & 0xffffffffu) == 5);
+KSOC_ASSERT(mem_token_page, (KVM_SOC_MEM_TOKEN(5, 7) >> 32) == 7);
+KSOC_ASSERT(mem_token_handle, (KVM_SOC_MEM_TOKEN(5, 7) & 0xffffffffu) == 5);
 OFF(kvm_soc_create_memory, size, 8);
 
 /* ioctl argument (not on the wire, but fixed for 32/64-bit userspace) */
