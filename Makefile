@@ -186,15 +186,19 @@ check: deps
 	@echo ">>> [10/10] rig, ivshmem topology: a host machine and a SoC machine"
 	@bash tools/rig ivshmem
 
+# make run [TOPOLOGY=loop|ivshmem]: the main job; loop (one kernel) by default.
+TOPOLOGY ?= loop
 run: deps
+	@case "$(TOPOLOGY)" in loop|ivshmem) ;; *) echo "make run: TOPOLOGY must be loop or ivshmem, not '$(TOPOLOGY)'" >&2; exit 2 ;; esac
 	@$(MAKE) --no-print-directory modules selftests qemu
-	@bash tools/rig demo
+	@bash tools/rig $(if $(filter ivshmem,$(TOPOLOGY)),ivshmem-demo,demo)
 
 # make bench: exit round trips and idle-VM costs, kvm-soc vs native KVM,
 # measured in the rig; the table ends up in build/rig/bench/tests/bench.log.
 bench: deps
 	@$(MAKE) --no-print-directory modules selftests qemu
 	@bash tools/rig bench
+	@bash tools/rig ivshmem-bench
 
 clean:
 	rm -rf $(BUILD)

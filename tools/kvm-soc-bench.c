@@ -6,6 +6,10 @@
  * VM with 64 VMs.  A benchmark, not a test: it asserts nothing.
  *
  *   kvm-soc-bench [exits-per-sample] [idle-vms] [events-per-sample]
+ *
+ * KSOC_BENCH_ONLY=/dev/kvm (or /dev/kvm-soc) measures that device alone and
+ * prints "only <device>" tables of nanoseconds, for topologies where the
+ * two are on different machines (tools/ivshmem-bench.sh makes the ratios).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -311,6 +315,32 @@ static void idle_vms(const char *dev, int n)
 	free(t);
 }
 
+/* One device's medians, for tools/ivshmem-bench.sh: "<name>: <ns>" lines. */
+static int bench_only(const char *dev, const struct kind *kinds, unsigned int nk,
+		      double (*const ev_fn[2])(const char *, int),
+		      const char * const ev_name[2], int n, int nev)
+{
+	double v[ROUNDS];
+	unsigned int k, r;
+
+	printf("only %s: medians of %d samples (%d exits, %d events each), ns\n",
+	       dev, ROUNDS, n, nev);
+	for (k = 0; k < nk + 2; k++) {
+		for (r = 0; r < ROUNDS; r++) {
+			v[r] = k < nk ? sample(dev, &kinds[k], n) : ev_fn[k - nk](dev, nev);
+			if (v[r] < 0) {
+				fprintf(stderr, "kvm-soc-bench: %s on %s failed\n",
+					k < nk ? kinds[k].name : ev_name[k - nk], dev);
+				return 1;
+			}
+		}
+		qsort(v, ROUNDS, sizeof(double), cmp);
+		printf("%s: %.0f\n", k < nk ? kinds[k].name : ev_name[k - nk],
+		       v[ROUNDS / 2]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 5000;
@@ -330,10 +360,14 @@ int main(int argc, char **argv)
 	static const char * const ev_name[2] = {
 		"ioeventfd kick -> SoC thread woken", "irqfd signal -> guest handler",
 	};
+	const char *only = getenv("KSOC_BENCH_ONLY");
 	double kvm[ROUNDS], soc[ROUNDS];
 	unsigned int k, r;
 
 	sigaction(SIGUSR1, &sa, NULL);
+
+	if (only)
+		return bench_only(only, kinds, ARRAY_SIZE(kinds), ev_fn, ev_name, n, nev);
 
 	printf("exit round trip, %d exits per sample, median of %d interleaved samples\n",
 	       n, ROUNDS);

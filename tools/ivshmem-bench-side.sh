@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# One machine's half of make bench's ivshmem topology (tools/rig
+# ivshmem-bench): when the rig says go ($KSOC_OUT/go), measure this
+# machine's device alone (the host machine: native /dev/kvm; the SoC
+# machine: /dev/kvm-soc, whose host is the other machine), then the Linux
+# guest's boot (-accel kvm here, or -accel kvm-soc), and say done.
+# tools/ivshmem-bench.sh makes the ratios.  A benchmark: the one TAP line
+# says only that the measurement ran.
+top=$(cd "$(dirname "$0")/.." && pwd)
+dev=/dev/kvm-soc accel=kvm-soc
+[ "${KSOC_ROLE:-}" = host ] && dev=/dev/kvm accel=kvm
+rounds=${GUEST_BENCH_ROUNDS:-3}
+echo "TAP version 13"
+touch "$KSOC_OUT/ready"
+for _ in $(seq 1800); do [ -e "$KSOC_OUT/go" ] && break; sleep 1; done
+log=$KSOC_OUT/bench.log
+{
+	KSOC_BENCH_ONLY=$dev "$top/build/tools/kvm-soc-bench" 5000 0 2000
+	if [ "$dev" = /dev/kvm-soc ]; then
+		# A null call through the control window: two doorbells (one
+		# each way, MSI-X on both machines) and host-kvm's control thread.
+		python3 - <<'PY'
+import fcntl, os, time
+fd = os.open("/dev/kvm-soc", os.O_RDWR)
+n = 2000
+t = time.monotonic()
+for _ in range(n):
+    fcntl.ioctl(fd, 0xae03, 3)      # KVM_CHECK_EXTENSION(KVM_CAP_USER_MEMORY)
+print("control call round trip: %d" % int((time.monotonic() - t) * 1e9 / n))
+PY
+	fi
+	for r in $(seq "$rounds"); do
+		GUEST_QUIET=1 GUEST_LOG=/tmp/ib-$r.log GUEST_APPEND=ksoc_guest=bench \
+			bash "$top/tools/linux-guest.sh" "$accel" 1 > /dev/null 2>&1 ||
+			{ echo "boot $r failed"; tail -5 /tmp/ib-$r.log; }
+		sed -n 's/^KSOC-HOST: userspace after \([0-9.]*\) s/boot to userspace: \1/p' /tmp/ib-$r.log
+	done
+} > "$log" 2>&1
+rc=$?
+sed 's/^/# /' "$log"
+touch "$KSOC_OUT/done"
+[ $rc = 0 ] && ! grep -q failed "$log"
+r=$?
+[ $r = 0 ] && echo "ok 1 $dev measured" || echo "not ok 1 $dev measured"
+echo "1..1"
+# The host machine serves the SoC machine's half after its own.
+[ "$dev" = /dev/kvm ] && for _ in $(seq 1800); do [ -e "$KSOC_OUT/finish" ] && break; sleep 1; done
+exit $r
