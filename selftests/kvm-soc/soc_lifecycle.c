@@ -62,12 +62,18 @@ static int count_kvm_vms(void)
 	return n;
 }
 
-/* Wait up to @ms for the host to come back to @helpers and @vms. */
+/*
+ * Wait up to @ms for the host to come back to @helpers and @vms.  With
+ * @helpers < 0 the host is another machine, which counts its own (the
+ * ivshmem topology's host_serve.sh).
+ */
 static int wait_baseline(int helpers, int vms, int ms)
 {
 	struct timespec ts = { .tv_nsec = 20 * 1000000L };
 	int i;
 
+	if (helpers < 0)
+		return 0;
 	for (i = 0; i < ms / 20; i++) {
 		if (count_helpers() == helpers && count_kvm_vms() == vms)
 			return 0;
@@ -85,6 +91,11 @@ FIXTURE_SETUP(soc)
 {
 	if (access(DEV, F_OK))
 		SKIP(return, DEV " does not exist");
+	/* No KVM here: the host is another machine, its helpers are there. */
+	if (access("/dev/kvm", F_OK)) {
+		self->helpers = self->vms = -1;
+		return;
+	}
 	/*
 	 * Nothing else runs VMs during the suite: the baseline is the control
 	 * helper alone.  An earlier test's helper may still be exiting.
@@ -428,13 +439,39 @@ TEST_F(soc, memory_object_bad_arguments_are_einval)
 	close(dev);
 }
 
-/* Window ids the loop transport has now (debugfs), as a bit set. */
+/*
+ * The transport's fault-injection directory: the loop's, or the ivshmem
+ * SoC side's (same "windows" and "poke" files), or NULL.
+ */
+static const char *poke_dir(void)
+{
+	static const char * const dirs[] = {
+		"/sys/kernel/debug/kvm-soc-loop",
+		"/sys/kernel/debug/kvm-soc-ivshmem-soc",
+	};
+	char path[128];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/poke", dirs[i]);
+		if (!access(path, W_OK))
+			return dirs[i];
+	}
+	return NULL;
+}
+
+/* Window ids the transport has now (debugfs), as a bit set. */
 static int loop_windows(uint64_t *set)
 {
-	FILE *f = fopen("/sys/kernel/debug/kvm-soc-loop/windows", "r");
-	unsigned int id;
 	unsigned long long size;
+	char path[160];
+	unsigned int id;
+	FILE *f;
 
+	if (!poke_dir())
+		return -1;
+	snprintf(path, sizeof(path), "%s/windows", poke_dir());
+	f = fopen(path, "r");
 	*set = 0;
 	if (!f)
 		return -1;
@@ -447,9 +484,14 @@ static int loop_windows(uint64_t *set)
 
 static int loop_poke(unsigned int id, unsigned long off, uint32_t val)
 {
-	FILE *f = fopen("/sys/kernel/debug/kvm-soc-loop/poke", "w");
+	char path[160];
 	int ret;
+	FILE *f;
 
+	if (!poke_dir())
+		return -1;
+	snprintf(path, sizeof(path), "%s/poke", poke_dir());
+	f = fopen(path, "w");
 	if (!f)
 		return -1;
 	ret = fprintf(f, "%u %lu %x\n", id, off, val) > 0 ? 0 : -1;
@@ -493,7 +535,7 @@ TEST_F(soc, hostile_window_fails_only_that_vm)
 	int id = create_vm_window(&a);
 
 	if (id == -ENOENT)
-		SKIP(return, "no kvm-soc-loop debugfs");
+		SKIP(return, "no transport fault injection (debugfs poke)");
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, tvm_open(&b, DEV));
 	ASSERT_EQ(0, tvm_create_vm(&b, NULL));
@@ -604,7 +646,7 @@ static void hostile_exit(struct __test_metadata *_metadata, const struct poke *p
 	int id = halted_vm(_metadata, &a, &r, &th);
 
 	if (id == -ENOENT)
-		SKIP(return, "no kvm-soc-loop debugfs");
+		SKIP(return, "no transport fault injection (debugfs poke)");
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, poke_all(id, p, n));
 	ASSERT_EQ(0, loop_poke(id, IOREQ0, 1));	/* state READY */
@@ -690,7 +732,7 @@ TEST_F(soc, nonzero_unused_request_fields_are_refused)
 	int id = halted_vm(_metadata, &a, &r, &th);
 
 	if (id == -ENOENT)
-		SKIP(return, "no kvm-soc-loop debugfs");
+		SKIP(return, "no transport fault injection (debugfs poke)");
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, poke_kick(id, 0x1001, 1, 0));
 	usleep(500 * 1000);
@@ -734,7 +776,7 @@ TEST_F(soc, hostile_event_count_fails_vm)
 	int efd, id = create_vm_window(&a);
 
 	if (id == -ENOENT)
-		SKIP(return, "no kvm-soc-loop debugfs");
+		SKIP(return, "no transport fault injection (debugfs poke)");
 	ASSERT_LT(0, id);
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, efd);

@@ -180,6 +180,72 @@ static void ivsh_soc_window_unmap(struct ksoc_transport *t, u32 id)
 	smp_store_release(&iv->hdr->win[id - 1].soc_generation, 0);
 }
 
+/*
+ * Fault injection, for tests (as the loop's): "poke <window> <offset>
+ * <value>" stores a little-endian u32 into a window this side maps (0:
+ * the control window), as a hostile peer would, and rings both sides for
+ * it.  "windows" lists the windows this side maps: "<id> <size>".
+ */
+static ssize_t ivsh_soc_poke_write(struct file *filp, const char __user *ubuf,
+				   size_t len, loff_t *ppos)
+{
+	struct ivsh *iv = file_inode(filp)->i_private;
+	struct kvm_soc_ivshmem_win *e;
+	char buf[64];
+	u64 off, size, woff;
+	u32 id, val;
+	void *mem;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%u %llu %x", &id, &off, &val) != 3)
+		return -EINVAL;
+	if (id > KVM_SOC_IVSHMEM_NR_WINDOWS)
+		return -ENOENT;
+	if (id) {
+		if (!test_bit(id, iv->ids))
+			return -ENOENT;
+		e = &iv->hdr->win[id - 1];
+		size = le64_to_cpu(READ_ONCE(e->size));
+		woff = le64_to_cpu(READ_ONCE(e->offset));
+		if (woff > le64_to_cpu(iv->desc.shm_size) ||
+		    size > le64_to_cpu(iv->desc.shm_size) - woff)
+			return -EINVAL;
+		mem = iv->shm + woff;
+	} else {
+		mem = iv->t.ctrl_win;
+		size = iv->t.ctrl_size;
+	}
+	if (off % 4 || size < 4 || off > size - 4)
+		return -EINVAL;
+	WRITE_ONCE(*(__le32 *)(mem + off), cpu_to_le32(val));
+	ivsh_kick(&iv->t, id);
+	ksoc_transport_ring(&iv->t, id);
+	return len;
+}
+
+static const struct file_operations ivsh_soc_poke_fops = {
+	.owner	= THIS_MODULE,
+	.write	= ivsh_soc_poke_write,
+	.llseek	= noop_llseek,
+};
+
+static int ivsh_soc_windows_show(struct seq_file *m, void *unused)
+{
+	struct ivsh *iv = m->private;
+	unsigned int id;
+
+	for_each_set_bit(id, iv->ids, KVM_SOC_IVSHMEM_NR_WINDOWS + 1)
+		if (id)
+			seq_printf(m, "%u %llu\n", id,
+				   le64_to_cpu(READ_ONCE(iv->hdr->win[id - 1].size)));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ivsh_soc_windows);
+
 static void ivsh_soc_detach(struct ivsh_soc *s)
 {
 	lockdep_assert_held(&s->lock);
@@ -272,6 +338,8 @@ static int ivsh_soc_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	up_read(&ivsh_dma_rwsem);
 	pci_set_drvdata(pdev, s);
 	ivsh_debugfs_init(iv, "kvm-soc-ivshmem-soc");
+	debugfs_create_file("poke", 0200, iv->dbg, iv, &ivsh_soc_poke_fops);
+	debugfs_create_file("windows", 0400, iv->dbg, iv, &ivsh_soc_windows_fops);
 	ivsh_set_peer_state(iv, KVM_SOC_PEER_UP);
 	/* Announce the new generation; the host answers on our vector 0. */
 	ivsh_kick(&iv->t, KSOC_VEC_CTRL);
