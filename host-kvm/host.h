@@ -32,6 +32,7 @@ extern char *hk_helper;
 struct hk_vm;
 struct hk_vcpu;
 struct hk_event;
+struct hk_pins;
 
 /* Eventfds a VM helper keeps ready (an irqfd with resample takes two). */
 #define HK_EV_POOL		2
@@ -118,7 +119,7 @@ struct hk_ctx {
  * @vms: window id -> struct hk_vm.  Changed by the control thread (and by
  *	detach after it stopped); doorbells look up under RCU.
  * @hmem: handle -> host memory object (mem.c): KVM_SOC_OP_MEM_ALLOC.
- * @hmem_pages: pages the SoC has pinned through @hmem.
+ * @pins: the count of pages the SoC has pinned through @hmem.
  */
 struct host_kvm {
 	struct ksoc_transport *t;
@@ -132,7 +133,7 @@ struct host_kvm {
 	unsigned long staging;
 	struct xarray vms;
 	struct xarray hmem;
-	atomic64_t hmem_pages;
+	struct hk_pins *pins;
 };
 
 /**
@@ -212,7 +213,8 @@ s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m);
 s64 hk_op_mem_ranges(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf,
 		     u32 cap);
 s64 hk_op_mem_free(struct host_kvm *hk, struct ksoc_api_msg *m);
-void hk_mem_free_all(struct host_kvm *hk);
+int hk_mem_attach(struct host_kvm *hk);
+void hk_mem_detach(struct host_kvm *hk);
 int hk_mem_init(void);
 void hk_mem_exit(void);
 s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);

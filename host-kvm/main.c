@@ -272,9 +272,12 @@ int host_kvm_attach(struct ksoc_transport *t)
 	hk->buf = kvzalloc(ksoc_api_payload_max(&hk->l), GFP_KERNEL);
 	if (!hk->buf)
 		goto err_free;
+	if (hk_mem_attach(hk)) {
+		kvfree(hk->buf);
+		goto err_free;
+	}
 	init_waitqueue_head(&hk->wq);
 	xa_init(&hk->vms);
-	xa_init_flags(&hk->hmem, XA_FLAGS_ALLOC1);
 	INIT_DELAYED_WORK(&hk->heartbeat_work, hk_heartbeat_work);
 
 	mutex_lock(&host_kvm_lock);
@@ -312,6 +315,7 @@ int host_kvm_attach(struct ksoc_transport *t)
 
 err_buf:
 	t->core = NULL;
+	hk_mem_detach(hk);
 	kvfree(hk->buf);
 err_free:
 	kfree(hk);
@@ -339,7 +343,7 @@ void host_kvm_detach(struct ksoc_transport *t)
 	hk_ctx_put(hk->ctx);
 	hk_vm_destroy_all(hk);
 	xa_destroy(&hk->vms);
-	hk_mem_free_all(hk);
+	hk_mem_detach(hk);
 	WRITE_ONCE(hk_hdr(hk)->host.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
 	t->core = NULL;
 	mutex_unlock(&host_kvm_lock);

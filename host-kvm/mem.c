@@ -46,9 +46,26 @@ MODULE_PARM_DESC(huge_pages, "back host-allocated guest memory with transparent 
 static struct vfsmount *hk_mem_mnt;
 
 /**
+ * struct hk_pins - pages one SoC has pinned; outlives the host state
+ * (a VM left behind by a killed control helper may drop its last slot
+ * after host_kvm_detach() freed @hk).
+ * @ref: one for the host state, one per object.
+ * @pages: pinned pages.
+ */
+struct hk_pins {
+	struct kref ref;
+	atomic64_t pages;
+};
+
+static void hk_pins_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct hk_pins, ref));
+}
+
+/**
  * struct hk_hmem - a host memory object (KVM_SOC_F_HOST_MEMORY).
  * @ref: held by @hk->hmem until KVM_SOC_OP_MEM_FREE, and by each slot.
- * @hk: the transport's host state it counts against.
+ * @pins: the count it is in (a reference).
  * @file: the shmem file; its mapping is unevictable while we live.
  * @nr_pages: size in pages.
  * @folios: every folio of the file, each holding one reference (the pin).
@@ -58,7 +75,7 @@ static struct vfsmount *hk_mem_mnt;
  */
 struct hk_hmem {
 	struct kref ref;
-	struct host_kvm *hk;
+	struct hk_pins *pins;
 	struct file *file;
 	unsigned long nr_pages;
 	struct folio **folios;
@@ -76,7 +93,8 @@ static void hk_hmem_release(struct kref *ref)
 		folio_put(h->folios[i]);
 	mapping_clear_unevictable(h->file->f_mapping);
 	fput(h->file);
-	atomic64_sub(h->nr_pages, &h->hk->hmem_pages);
+	atomic64_sub(h->nr_pages, &h->pins->pages);
+	kref_put(&h->pins->ref, hk_pins_release);
 	kvfree(h->folios);
 	kvfree(h->ranges);
 	kfree(h);
@@ -136,8 +154,8 @@ s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m)
 {
 	struct ksoc_transport *t = hk->t;
 	struct kvm_soc_mem_range *ranges;
+	unsigned long nr, limit;
 	struct hk_hmem *h;
-	unsigned long nr;
 	u32 handle;
 	int ret;
 
@@ -148,10 +166,11 @@ s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m)
 	    m->arg > MAX_LFS_FILESIZE)
 		return -EINVAL;
 	nr = m->arg >> PAGE_SHIFT;
-	if (nr > hk_hmem_limit() ||
-	    atomic64_add_return(nr, &hk->hmem_pages) > hk_hmem_limit()) {
-		if (nr <= hk_hmem_limit())
-			atomic64_sub(nr, &hk->hmem_pages);
+	limit = hk_hmem_limit();	/* once: the parameter may change */
+	if (nr > limit)
+		return -E2BIG;
+	if (atomic64_add_return(nr, &hk->pins->pages) > limit) {
+		atomic64_sub(nr, &hk->pins->pages);
 		return -E2BIG;
 	}
 	ret = -ENOMEM;
@@ -159,10 +178,12 @@ s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m)
 	if (!h)
 		goto err_count;
 	kref_init(&h->ref);
-	h->hk = hk;
+	kref_get(&hk->pins->ref);
+	h->pins = hk->pins;
 	h->nr_pages = nr;
-	h->folios = kvcalloc(nr, sizeof(*h->folios), GFP_KERNEL);
-	h->ranges = kvcalloc(nr, sizeof(*h->ranges), GFP_KERNEL);
+	/* Bounded by the limit above; a huge request is -ENOMEM, no WARN. */
+	h->folios = kvcalloc(nr, sizeof(*h->folios), GFP_KERNEL | __GFP_NOWARN);
+	h->ranges = kvcalloc(nr, sizeof(*h->ranges), GFP_KERNEL | __GFP_NOWARN);
 	if (!h->folios || !h->ranges)
 		goto err_free;
 	h->file = ksoc_mem_file(hk_mem_mnt, "kvm-soc-guest", m->arg);
@@ -173,6 +194,8 @@ s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m)
 	/* Pinned: reclaim leaves the mapping alone (as drm's shmem objects). */
 	mapping_set_unevictable(h->file->f_mapping);
 	ret = hk_hmem_populate(h, t);
+	if (ret == -ERANGE)
+		ret = -ENOMEM;	/* no page the SoC can reach */
 	if (ret)
 		goto err_put;
 	/* Keep only what the ranges need (one per 2 MiB folio, typically). */
@@ -194,9 +217,11 @@ err_put:
 err_free:
 	kvfree(h->folios);
 	kvfree(h->ranges);
+	if (h->pins)
+		kref_put(&h->pins->ref, hk_pins_release);
 	kfree(h);
 err_count:
-	atomic64_sub(nr, &hk->hmem_pages);
+	atomic64_sub(nr, &hk->pins->pages);
 	return ret;
 }
 
@@ -236,8 +261,21 @@ s64 hk_op_mem_free(struct host_kvm *hk, struct ksoc_api_msg *m)
 	return 0;
 }
 
-/* Every object the SoC left (detach, after every VM is gone). */
-void hk_mem_free_all(struct host_kvm *hk)
+int hk_mem_attach(struct host_kvm *hk)
+{
+	xa_init_flags(&hk->hmem, XA_FLAGS_ALLOC1);
+	hk->pins = kzalloc(sizeof(*hk->pins), GFP_KERNEL);
+	if (!hk->pins)
+		return -ENOMEM;
+	kref_init(&hk->pins->ref);
+	return 0;
+}
+
+/*
+ * Every object the SoC left (detach, after its VMs are gone; a VM left
+ * behind keeps what its slots use until its helper goes).
+ */
+void hk_mem_detach(struct host_kvm *hk)
 {
 	struct hk_hmem *h;
 	unsigned long id;
@@ -247,6 +285,7 @@ void hk_mem_free_all(struct host_kvm *hk)
 		hk_hmem_put(h);
 	}
 	xa_destroy(&hk->hmem);
+	kref_put(&hk->pins->ref, hk_pins_release);
 }
 
 int hk_mem_init(void)

@@ -229,6 +229,8 @@ void soc_kvm_detach(struct ksoc_transport *t)
 	cancel_delayed_work_sync(&sk->heartbeat_work);
 	soc_vm_detach_all(sk);
 	xa_destroy(&sk->vms);
+	/* The host frees what it allocated: no SoC process may reach it. */
+	soc_hmem_revoke(sk->gen);
 	WRITE_ONCE(sk_hdr(sk)->soc.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
 	t->core = NULL;
 	up_write(&soc_kvm_rwsem);
@@ -376,10 +378,14 @@ static int __init soc_kvm_init(void)
 {
 	int ret;
 
+	ret = soc_hmem_init();
+	if (ret)
+		return ret;
 	soc_mem_mnt = ksoc_mem_mount(huge_pages);
 	ret = misc_register(&soc_dev);
 	if (ret) {
 		ksoc_mem_umount(soc_mem_mnt);
+		soc_hmem_exit();
 		return ret;
 	}
 	/* Optional: without debugfs the override just does not exist. */
@@ -394,6 +400,7 @@ static void __exit soc_kvm_exit(void)
 	debugfs_remove_recursive(soc_debugfs);
 	misc_deregister(&soc_dev);
 	ksoc_mem_umount(soc_mem_mnt);
+	soc_hmem_exit();
 }
 
 module_init(soc_kvm_init);

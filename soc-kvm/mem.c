@@ -18,15 +18,28 @@
  *
  * Everything the host says is checked once, when the object is made; a
  * mapping then uses only that copy, so neither the host nor the transport
- * is needed (or locked) in mmap().
+ * is needed (or locked) in mmap() or a fault.
+ *
+ * When the host goes (detach), it frees the pages; every object of that
+ * host is revoked: its mappings zapped (each object has an inode of its
+ * own, on a pseudo file system, so unmap_mapping_range() finds them) and
+ * later faults or mmap()s refused.  Pages are inserted at fault time only,
+ * under @lock, so no mapping can outlive the revoke.
+ *
+ * Locking: soc_hmem_list_lock (a mutex) protects the list of live objects
+ * and is taken inside soc_kvm_rwsem (detach) and never around it; an
+ * object's @lock (rwsem) is taken for reading in faults (under the mmap
+ * lock) and for writing by the revoke, which holds no mmap lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pseudo_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -54,6 +67,10 @@ struct soc_hmem_range {
  *	heard of @handle.
  * @handle: the host's handle.
  * @nr_pages: size in pages.
+ * @node: in soc_hmem_list.
+ * @mapping: its file's address space (its own inode's).
+ * @lock: faults (read) against the revoke (write).
+ * @revoked: the host is gone; nothing maps the object any more.
  * @nr_ranges: entries of @r.
  * @r: the pieces, in object order.
  */
@@ -61,11 +78,69 @@ struct soc_hmem {
 	u64 gen;
 	u32 handle;
 	unsigned long nr_pages;
+	struct list_head node;
+	struct address_space *mapping;
+	struct rw_semaphore lock; /* @revoked against faults */
+	bool revoked;
 	u32 nr_ranges;
 	struct soc_hmem_range r[];
 };
 
 static const struct file_operations soc_hmem_fops;
+
+#define SOC_HMEM_MAGIC		0x6b736f68	/* "hosk" */
+static struct vfsmount *soc_hmem_mnt;
+static LIST_HEAD(soc_hmem_list);
+static DEFINE_MUTEX(soc_hmem_list_lock);	/* protects soc_hmem_list */
+
+static int soc_hmem_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, SOC_HMEM_MAGIC) ? 0 : -ENOMEM;
+}
+
+/*
+ * No .owner: the module mounts it for its own lifetime (a reference of its
+ * own would keep it from unloading); files hold the module through fops.
+ */
+static struct file_system_type soc_hmem_fs = {
+	.name		 = "kvm-soc-host-memory",
+	.init_fs_context = soc_hmem_init_fs_context,
+	.kill_sb	 = kill_anon_super,
+};
+
+int soc_hmem_init(void)
+{
+	soc_hmem_mnt = kern_mount(&soc_hmem_fs);
+	return PTR_ERR_OR_ZERO(soc_hmem_mnt);
+}
+
+void soc_hmem_exit(void)
+{
+	kern_unmount(soc_hmem_mnt);
+}
+
+/**
+ * soc_hmem_revoke - the host of attach @gen is gone: unmap its objects.
+ * @gen: that attach's soc_kvm->gen.
+ *
+ * Called by detach (soc_kvm_rwsem held for writing).
+ */
+void soc_hmem_revoke(u64 gen)
+{
+	struct soc_hmem *h;
+
+	mutex_lock(&soc_hmem_list_lock);
+	list_for_each_entry(h, &soc_hmem_list, node) {
+		if (h->gen != gen)
+			continue;
+		down_write(&h->lock);
+		h->revoked = true;
+		up_write(&h->lock);
+		/* No fault inserts a page from here on: zap what is there. */
+		unmap_mapping_range(h->mapping, 0, 0, 1);
+	}
+	mutex_unlock(&soc_hmem_list_lock);
+}
 
 static void soc_hmem_free_on_host(struct soc_kvm *sk, u32 handle)
 {
@@ -85,39 +160,73 @@ static int soc_hmem_release(struct inode *inode, struct file *file)
 	if (soc_kvm && soc_kvm->gen == h->gen && !soc_chan_dead(&soc_kvm->ctrl))
 		soc_hmem_free_on_host(soc_kvm, h->handle);
 	up_read(&soc_kvm_rwsem);
+	mutex_lock(&soc_hmem_list_lock);
+	list_del(&h->node);
+	mutex_unlock(&soc_hmem_list_lock);
 	kvfree(h);
 	return 0;
 }
+
+/* The range holding page @pg (the ranges are sorted, contiguous). */
+static const struct soc_hmem_range *soc_hmem_find(const struct soc_hmem *h,
+						  unsigned long pg)
+{
+	u32 lo = 0, hi = h->nr_ranges;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+		const struct soc_hmem_range *r = &h->r[mid];
+
+		if (pg < r->pgoff)
+			hi = mid;
+		else if (pg >= r->pgoff + r->nr)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+static vm_fault_t soc_hmem_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct soc_hmem *h = vma->vm_file->private_data;
+	unsigned long pg = vma->vm_pgoff +
+			   ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
+	const struct soc_hmem_range *r;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	down_read(&h->lock);
+	r = h->revoked ? NULL : soc_hmem_find(h, pg);
+	if (r)
+		ret = vmf_insert_pfn(vma, vmf->address & PAGE_MASK,
+				     PHYS_PFN(r->phys) + (pg - r->pgoff));
+	up_read(&h->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct soc_hmem_vm_ops = {
+	.fault	= soc_hmem_fault,
+};
 
 static int soc_hmem_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct soc_hmem *h = file->private_data;
 	unsigned long pgoff = vma->vm_pgoff, n = vma_pages(vma);
-	unsigned long first, last, uaddr;
-	u32 i;
-	int ret;
+	bool revoked;
 
 	/* Guest memory is shared by nature; a private copy would be no view. */
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (pgoff > h->nr_pages || n > h->nr_pages - pgoff)
 		return -EINVAL;
+	down_read(&h->lock);
+	revoked = h->revoked;
+	up_read(&h->lock);
+	if (revoked)
+		return -EIO;	/* its host is gone */
 	ksoc_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
-	for (i = 0; i < h->nr_ranges; i++) {
-		const struct soc_hmem_range *r = &h->r[i];
-
-		first = max(pgoff, r->pgoff);
-		last = min(pgoff + n, r->pgoff + r->nr);
-		if (first >= last)
-			continue;
-		uaddr = vma->vm_start + ((first - pgoff) << PAGE_SHIFT);
-		ret = remap_pfn_range(vma, uaddr,
-				      PHYS_PFN(r->phys) + (first - r->pgoff),
-				      (last - first) << PAGE_SHIFT,
-				      vma->vm_page_prot);
-		if (ret)
-			return ret;
-	}
+	vma->vm_ops = &soc_hmem_vm_ops;
 	return 0;
 }
 
@@ -171,7 +280,9 @@ static int soc_hmem_fetch(struct soc_kvm *sk, struct soc_hmem **hp, u32 handle,
 			goto out;
 		if (!h) {
 			total = m.result;
-			h = kvzalloc(struct_size(h, r, total), GFP_KERNEL);
+			/* Bounded by the object's pages; a large count is no WARN. */
+			h = kvzalloc(struct_size(h, r, total),
+				     GFP_KERNEL | __GFP_NOWARN);
 			if (!h) {
 				ret = -ENOMEM;
 				goto out;
@@ -217,6 +328,7 @@ struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
 {
 	struct ksoc_api_msg m = { .op = KVM_SOC_OP_MEM_ALLOC, .arg = size };
 	struct soc_hmem *h = NULL;
+	struct inode *inode;
 	struct file *file;
 	long ret;
 	u32 handle;
@@ -242,12 +354,31 @@ struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
 	h->gen = sk->gen;
 	h->handle = handle;
 	h->nr_pages = size >> PAGE_SHIFT;
-	file = anon_inode_getfile("kvm-soc-host-memory", &soc_hmem_fops, h,
-				  O_RDWR);
-	if (IS_ERR(file)) {
-		soc_hmem_free_on_host(sk, handle);
-		kvfree(h);
+	init_rwsem(&h->lock);
+	inode = alloc_anon_inode(soc_hmem_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		file = ERR_CAST(inode);
+		goto err;
 	}
+	/* The file's fops reference (put by __fput), as anon_inode_getfile(). */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, soc_hmem_mnt, "kvm-soc-host-memory",
+				 O_RDWR, &soc_hmem_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		iput(inode);
+		goto err;
+	}
+	file->private_data = h;
+	h->mapping = file->f_mapping;
+	mutex_lock(&soc_hmem_list_lock);
+	list_add(&h->node, &soc_hmem_list);
+	mutex_unlock(&soc_hmem_list_lock);
+	return file;
+
+err:
+	soc_hmem_free_on_host(sk, handle);
+	kvfree(h);
 	return file;
 }
 
@@ -273,6 +404,10 @@ static int soc_hmem_fill(struct soc_kvm *sk, struct soc_hmem *h,
 			ret = -EFAULT;
 			if (copy_from_user(buf, (void __user *)(uaddr + at), len))
 				break;
+			cond_resched();
+			ret = -EINTR;
+			if (fatal_signal_pending(current))
+				break;
 			ret = 0;
 			/* The host's memory reads as zeroes already. */
 			if (!memchr_inv(buf, 0, len))
@@ -280,7 +415,6 @@ static int soc_hmem_fill(struct soc_kvm *sk, struct soc_hmem *h,
 			ret = sk->t->dma_copy(sk->t, r->dma + off, buf, len, true);
 			if (ret)
 				break;
-			cond_resched();
 		}
 	}
 	kvfree(buf);

@@ -172,6 +172,9 @@ struct soc_vm {
 
 /* mem.c */
 extern u64 soc_mem_token_fault;
+int soc_hmem_init(void);
+void soc_hmem_exit(void);
+void soc_hmem_revoke(u64 gen);
 struct file *soc_hmem_create(struct soc_kvm *sk, u64 size);
 int soc_hmem_export(struct soc_vm *vm, unsigned long uaddr, u64 size,
 		    u64 *token);

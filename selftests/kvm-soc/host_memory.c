@@ -7,6 +7,8 @@
  * names memory outside its objects fails that slot only.  Skipped where
  * the SoC's memory is reached by the host instead (the loop).
  */
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -321,6 +323,82 @@ TEST_F(hmem, hostile_token_fails_that_slot_only)
 	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x50, 1);
 	munmap(m, r.memory_size);
 	close(fd);
+}
+
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Wait up to @s seconds for /dev/kvm-soc to have a host again. */
+static int wait_attached(int s)
+{
+	struct kvm_soc_info info = { .argsz = sizeof(info) };
+	int i, fd, ok = 0;
+
+	for (i = 0; i < s * 10 && !ok; i++) {
+		fd = open(DEV, O_RDWR | O_CLOEXEC);
+		ok = fd >= 0 && !ioctl(fd, KVM_SOC_GET_INFO, &info);
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			usleep(100 * 1000);
+	}
+	return ok ? 0 : -1;
+}
+
+/*
+ * The host goes away (here: the SoC's transport is unloaded, so the host
+ * resets and frees what it allocated) while a SoC process still maps host
+ * memory: the mapping is revoked (SIGBUS, not the host's freed pages), a
+ * new mmap() of the old object is EIO, and after the transport is back
+ * new objects work.  Last in this file: it resets the link.
+ */
+TEST_F(hmem, host_gone_revokes_mappings)
+{
+	const char *top = getenv("KSOC_TOP");
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	uint8_t *m;
+	char cmd[512];
+	int fd, fd2, faulted;
+
+	if (!top)
+		SKIP(return, "KSOC_TOP not set: cannot reload the transport");
+	fd = create_memory(self->t.dev, 1 << 20);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	m[0] = 0x42;
+	ASSERT_EQ(0x42, m[0]);
+	tvm_close(&self->t);
+
+	ASSERT_EQ(0, system("rmmod kvm-soc-ivshmem-soc"));
+	sigaction(SIGBUS, &sa, &old);
+	faulted = sigsetjmp(bus_jmp, 1);
+	if (!faulted)
+		(void)__atomic_load_n(&m[4096], __ATOMIC_RELAXED);
+	sigaction(SIGBUS, &old, NULL);
+	EXPECT_EQ(1, faulted) TH_LOG("the old mapping still reaches memory the host freed");
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EIO, errno);
+	munmap(m, 1 << 20);
+	close(fd);
+
+	snprintf(cmd, sizeof(cmd), "insmod %s/build/k612/kvm-soc-ivshmem-soc.ko", top);
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, wait_attached(60)) TH_LOG("no host again within 60 s");
+	fd2 = open(DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd2);
+	fd = create_memory(fd2, 1 << 20);
+	ASSERT_LE(0, fd) TH_LOG("a new object after the reset: %s", strerror(errno));
+	m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(0, m[0]);	/* fresh host memory */
+	munmap(m, 1 << 20);
+	close(fd);
+	close(fd2);
 }
 
 TEST_HARNESS_MAIN

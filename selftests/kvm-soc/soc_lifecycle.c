@@ -93,7 +93,8 @@ FIXTURE_SETUP(soc)
 		SKIP(return, DEV " does not exist");
 	/* No KVM here: the host is another machine, its helpers are there. */
 	if (access("/dev/kvm", F_OK)) {
-		self->helpers = self->vms = -1;
+		self->helpers = -1;
+		self->vms = -1;
 		return;
 	}
 	/*
@@ -437,6 +438,54 @@ TEST_F(soc, memory_object_bad_arguments_are_einval)
 	EXPECT_EQ(-1, ioctl(dev, KVM_SOC_CREATE_MEMORY, &req));
 	EXPECT_EQ(EINVAL, errno);
 	close(dev);
+}
+
+/*
+ * A shared mapping of a file that is not memory (here one on the rig's
+ * 9p results share) is no guest memory on the loop, where the host would
+ * map it into its root helper: EINVAL.  memfd mappings are taken.
+ */
+TEST_F(soc, memory_slot_over_a_disk_file_is_einval)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = 0x100000,
+	};
+	const char *out = getenv("KSOC_OUT");
+	char path[256];
+	struct tvm t;
+	void *m;
+	int fd;
+
+	if (!out)
+		SKIP(return, "KSOC_OUT not set: no file system that is not memory");
+	ASSERT_EQ(0, tvm_open(&t, DEV));
+	t.vm = ioctl(t.dev, KVM_CREATE_VM, 0);
+	ASSERT_LE(0, t.vm);
+	snprintf(path, sizeof(path), "%s/disk-file-slot", out);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, r.memory_size));
+	m = mmap(NULL, r.memory_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	r.userspace_addr = (uintptr_t)m;
+	EXPECT_EQ(-1, ioctl(t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EINVAL, errno);
+	munmap(m, r.memory_size);
+	close(fd);
+	unlink(path);
+
+	fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, r.memory_size));
+	m = mmap(NULL, r.memory_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	r.userspace_addr = (uintptr_t)m;
+	EXPECT_EQ(0, ioctl(t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	r.memory_size = 0;
+	EXPECT_EQ(0, ioctl(t.vm, KVM_SET_USER_MEMORY_REGION, &r));
+	munmap(m, 0x100000);
+	close(fd);
+	tvm_close(&t);
 }
 
 /*

@@ -28,12 +28,14 @@
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/mm.h>
+#include <linux/hugetlb.h>
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/sizes.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/xarray.h>
@@ -252,6 +254,16 @@ static struct file *loop_mem_file(unsigned long uaddr, u64 size,
 	if (!vma || !(vma->vm_flags & VM_READ) || !(vma->vm_flags & VM_WRITE)) {
 		mmap_read_unlock(mm);
 		return ERR_PTR(-EFAULT);
+	}
+	/*
+	 * Only memory files are guest memory: a shared mapping of anything
+	 * else (a file on disk, a device) would be mapped into the host's
+	 * root helper.
+	 */
+	if (vma->vm_file && (vma->vm_flags & VM_SHARED) &&
+	    !shmem_file(vma->vm_file) && !is_file_hugepages(vma->vm_file)) {
+		mmap_read_unlock(mm);
+		return ERR_PTR(-EINVAL);
 	}
 	prot = PROT_READ | PROT_WRITE |
 	       (vma->vm_flags & VM_EXEC ? PROT_EXEC : 0);
