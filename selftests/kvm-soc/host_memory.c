@@ -19,15 +19,6 @@
 #define DEV		"/dev/kvm-soc"
 #define TOKEN_FAULT	"/sys/kernel/debug/soc-kvm/mem_token_fault"
 
-#define EXPECT_IO(tv, dir, p, sz) do {					\
-	struct kvm_run *__r = (tv)->run[0];				\
-	ASSERT_EQ(KVM_EXIT_IO, __r->exit_reason)			\
-		TH_LOG("exit %u", __r->exit_reason);			\
-	EXPECT_EQ(dir, __r->io.direction);				\
-	EXPECT_EQ(p, __r->io.port);					\
-	EXPECT_EQ(sz, __r->io.size);					\
-} while (0)
-
 static int create_memory(int dev, uint64_t size)
 {
 	struct kvm_soc_create_memory req = {

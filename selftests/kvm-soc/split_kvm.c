@@ -47,15 +47,6 @@ FIXTURE_TEARDOWN(vm)
 	tvm_close(&self->t);
 }
 
-#define EXPECT_IO(tv, dir, p, sz) do {					\
-	struct kvm_run *__r = (tv)->run[0];				\
-	ASSERT_EQ(KVM_EXIT_IO, __r->exit_reason)			\
-		TH_LOG("exit %u", __r->exit_reason);			\
-	EXPECT_EQ(dir, __r->io.direction);				\
-	EXPECT_EQ(p, __r->io.port);					\
-	EXPECT_EQ(sz, __r->io.size);					\
-} while (0)
-
 TEST_F(vm, pio_sizes)
 {
 	struct tvm *t = &self->t;

@@ -300,4 +300,14 @@ static inline int tvm_list_helpers(void (*fn)(const char *pid, void *arg),
 	return n;
 }
 
+/* In a kselftest harness test: vCPU 0 of @tv exited for port I/O as said. */
+#define EXPECT_IO(tv, dir, p, sz) do {					\
+	struct kvm_run *__r = (tv)->run[0];				\
+	ASSERT_EQ(KVM_EXIT_IO, __r->exit_reason)			\
+		TH_LOG("exit %u", __r->exit_reason);			\
+	EXPECT_EQ(dir, __r->io.direction);				\
+	EXPECT_EQ(p, __r->io.port);					\
+	EXPECT_EQ(sz, __r->io.size);					\
+} while (0)
+
 #endif /* _KSOC_VM_LIB_H */
