@@ -27,8 +27,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
-#include <linux/hugetlb.h>
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
@@ -261,7 +261,8 @@ static struct file *loop_mem_file(unsigned long uaddr, u64 size,
 	 * root helper.
 	 */
 	if (vma->vm_file && (vma->vm_flags & VM_SHARED) &&
-	    !shmem_file(vma->vm_file) && !is_file_hugepages(vma->vm_file)) {
+	    !shmem_file(vma->vm_file) &&
+	    file_inode(vma->vm_file)->i_sb->s_magic != HUGETLBFS_MAGIC) {
 		mmap_read_unlock(mm);
 		return ERR_PTR(-EINVAL);
 	}
