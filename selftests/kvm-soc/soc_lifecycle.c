@@ -441,27 +441,31 @@ TEST_F(soc, memory_object_bad_arguments_are_einval)
 }
 
 /*
- * A shared mapping of a file that is not memory (here one on the rig's
- * 9p results share) is no guest memory on the loop, where the host would
- * map it into its root helper: EINVAL.  memfd mappings are taken.
+ * A shared mapping of a file that is neither shmem nor hugetlbfs (here a
+ * file on a ramfs mounted for the test) is no guest memory on the loop,
+ * where the host would map it into its root helper: EINVAL.  memfd
+ * mappings are taken.
  */
-TEST_F(soc, memory_slot_over_a_disk_file_is_einval)
+TEST_F(soc, memory_slot_over_a_file_not_shmem_is_einval)
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = 0x100000,
 	};
-	const char *out = getenv("KSOC_OUT");
-	char path[256];
+	char dir[] = "/tmp/ksoc-ramfs-XXXXXX";
+	char path[64];
 	struct tvm t;
 	void *m;
 	int fd;
 
-	if (!out)
-		SKIP(return, "KSOC_OUT not set: no file system that is not memory");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	if (mount("ksoc-ramfs", dir, "ramfs", 0, NULL)) {
+		rmdir(dir);
+		SKIP(return, "cannot mount a ramfs: %s", strerror(errno));
+	}
 	ASSERT_EQ(0, tvm_open(&t, DEV));
 	t.vm = ioctl(t.dev, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, t.vm);
-	snprintf(path, sizeof(path), "%s/disk-file-slot", out);
+	snprintf(path, sizeof(path), "%s/slot", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ftruncate(fd, r.memory_size));
@@ -472,7 +476,8 @@ TEST_F(soc, memory_slot_over_a_disk_file_is_einval)
 	EXPECT_EQ(EINVAL, errno);
 	munmap(m, r.memory_size);
 	close(fd);
-	unlink(path);
+	umount(dir);
+	rmdir(dir);
 
 	fd = memfd_create("guest-ram", MFD_CLOEXEC);
 	ASSERT_LE(0, fd);
