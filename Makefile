@@ -99,8 +99,15 @@ $(BUILD)/tools/kvm-soc-ivshmem-server: tools/kvm-soc-ivshmem-server.c include/ua
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN) -o $@ $<
 
-unit: $(BUILD)/unit/test_chan $(BUILD)/unit/test_ivshmem_server $(BUILD)/tools/kvm-soc-ivshmem-server
+# The same tests under ThreadSanitizer (the two-thread and hostile-peer
+# tests are the ones it watches).
+$(BUILD)/unit/test_chan_tsan: tests/unit/test_chan.c common/ksoc_chan.c common/*.h include/uapi/linux/kvm_soc.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -fsanitize=thread -pthread -o $@ tests/unit/test_chan.c common/ksoc_chan.c
+
+unit: $(BUILD)/unit/test_chan $(BUILD)/unit/test_chan_tsan $(BUILD)/unit/test_ivshmem_server $(BUILD)/tools/kvm-soc-ivshmem-server
 	$(BUILD)/unit/test_chan
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/unit/test_chan_tsan
 	KSOC_IVSHMEM_SERVER=$(BUILD)/tools/kvm-soc-ivshmem-server $(BUILD)/unit/test_ivshmem_server
 	bash tests/ivshmem/qemu_interop.sh $(BUILD)/tools/kvm-soc-ivshmem-server
 

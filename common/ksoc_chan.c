@@ -4,7 +4,10 @@
  *
  * Memory ordering, for every structure in the window:
  *   writer: fill payload and header fields -> smp_store_release(state/index)
- *   reader: smp_load_acquire(state/index) -> copy out -> validate the copy
+ *   reader: smp_load_acquire(state/index) -> ksoc_win_read() out ->
+ *           validate the copy
+ * Every other access to the window goes through ksoc_win_read() and
+ * ksoc_win_write() (ksoc_chan.h: each byte fetched or stored once).
  * Each acquire below pairs with the release of the peer's writer named in
  * its comment.
  */
@@ -232,7 +235,7 @@ int ksoc_window_parse(const void *win, u64 window_size, struct ksoc_layout *l)
 
 	if (window_size < sizeof(struct kvm_soc_window_hdr))
 		return -EPROTO;
-	memcpy(&d, win, sizeof(d));
+	ksoc_win_read(&d, win, sizeof(d));
 	if (le32_to_cpu(d.magic) != KVM_SOC_WINDOW_MAGIC)
 		return -EPROTO;
 	if (le32_to_cpu(d.abi_version) != KVM_SOC_ABI_VERSION)
@@ -295,7 +298,7 @@ int ksoc_api_post(void *win, const struct ksoc_layout *l, u32 slot,
 		return -EINVAL;
 	h = ksoc_api_slot(win, l, slot);
 	if (m->len)
-		memcpy(h + 1, payload, m->len);
+		ksoc_win_write(h + 1, payload, m->len);
 	ksoc_api_write_hdr(h, m, false);
 	/* Pairs with the acquire in ksoc_api_take(). */
 	smp_store_release(&h->state, cpu_to_le32(KVM_SOC_API_REQ));
@@ -335,14 +338,14 @@ int ksoc_api_collect(void *win, const struct ksoc_layout *l, u32 slot,
 	if (state != KVM_SOC_API_RESP)
 		return -EPROTO;
 
-	memcpy(&c, h, sizeof(c));
+	ksoc_win_read(&c, h, sizeof(c));
 	len = le32_to_cpu(c.resp_len);
 	if (le64_to_cpu(c.request_id) != request_id || c.req_len ||
 	    c.reserved ||
 	    len > ksoc_api_payload_max(l) || len > cap)
 		return -EPROTO;
 	if (len)
-		memcpy(buf, h + 1, len);
+		ksoc_win_read(buf, h + 1, len);
 
 	m->op = le32_to_cpu(c.op);
 	m->request_id = request_id;
@@ -390,13 +393,13 @@ int ksoc_api_take(void *win, const struct ksoc_layout *l, u32 slot,
 	if (state != KVM_SOC_API_REQ)
 		return -EPROTO;
 
-	memcpy(&c, h, sizeof(c));
+	ksoc_win_read(&c, h, sizeof(c));
 	len = le32_to_cpu(c.req_len);
 	if (c.resp_len || c.result || c.reserved ||
 	    len > ksoc_api_payload_max(l) || len > cap)
 		return -EPROTO;
 	if (len)
-		memcpy(buf, h + 1, len);
+		ksoc_win_read(buf, h + 1, len);
 
 	m->op = le32_to_cpu(c.op);
 	m->request_id = le64_to_cpu(c.request_id);
@@ -430,7 +433,7 @@ int ksoc_api_complete(void *win, const struct ksoc_layout *l, u32 slot,
 		return -EINVAL;
 	h = ksoc_api_slot(win, l, slot);
 	if (m->len)
-		memcpy(h + 1, payload, m->len);
+		ksoc_win_write(h + 1, payload, m->len);
 	ksoc_api_write_hdr(h, m, true);
 	/* Pairs with the acquire in ksoc_api_collect(). */
 	smp_store_release(&h->state, cpu_to_le32(KVM_SOC_API_RESP));
@@ -441,18 +444,20 @@ static void ksoc_ioreq_write(struct kvm_soc_ioreq *s,
 			     const struct ksoc_ioreq_msg *m)
 {
 	struct kvm_soc_ioreq_hdr *h = &s->hdr;
+	unsigned int i;
 
-	memcpy(s->run, m->run, sizeof(s->run));
-	memcpy(s->exit, m->exit, sizeof(s->exit));
+	ksoc_win_write(s->run, m->run, sizeof(s->run));
+	ksoc_win_write(s->exit, m->exit, sizeof(s->exit));
 	if (m->data_len)
-		memcpy(s->data, m->data, m->data_len);
+		ksoc_win_write(s->data, m->data, m->data_len);
 	WRITE_ONCE(h->vcpu_id, cpu_to_le32(m->vcpu_id));
 	WRITE_ONCE(h->seq, cpu_to_le64(m->seq));
 	WRITE_ONCE(h->exit_reason, cpu_to_le32(m->exit_reason));
 	WRITE_ONCE(h->flags, cpu_to_le32(m->flags));
 	WRITE_ONCE(h->data_len, cpu_to_le32(m->data_len));
 	WRITE_ONCE(h->reserved0, 0);
-	memset(h->reserved, 0, sizeof(h->reserved));
+	for (i = 0; i < ARRAY_SIZE(h->reserved); i++)
+		WRITE_ONCE(h->reserved[i], 0);
 }
 
 /*
@@ -465,7 +470,7 @@ static int ksoc_ioreq_read(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
 	struct kvm_soc_ioreq_hdr c;
 	unsigned int i;
 
-	memcpy(&c, &s->hdr, sizeof(c));
+	ksoc_win_read(&c, &s->hdr, sizeof(c));
 	if (le32_to_cpu(c.vcpu_id) != vcpu_id || le64_to_cpu(c.seq) != seq ||
 	    (le32_to_cpu(c.flags) & ~flags_mask) || c.reserved0 ||
 	    le32_to_cpu(c.data_len) > KVM_SOC_IOREQ_DATA_SIZE)
@@ -479,10 +484,10 @@ static int ksoc_ioreq_read(struct kvm_soc_ioreq *s, u32 vcpu_id, u64 seq,
 	m->exit_reason = le32_to_cpu(c.exit_reason);
 	m->flags = le32_to_cpu(c.flags);
 	m->data_len = le32_to_cpu(c.data_len);
-	memcpy(m->run, s->run, sizeof(m->run));
-	memcpy(m->exit, s->exit, sizeof(m->exit));
+	ksoc_win_read(m->run, s->run, sizeof(m->run));
+	ksoc_win_read(m->exit, s->exit, sizeof(m->exit));
 	if (m->data_len)
-		memcpy(m->data, s->data, m->data_len);
+		ksoc_win_read(m->data, s->data, m->data_len);
 	return 0;
 }
 
@@ -633,8 +638,8 @@ int ksoc_ring_produce(struct ksoc_ring *r, const void *e)
 		return -EPROTO;
 	if (used == r->nr)
 		return -ENOSPC;
-	memcpy((u8 *)r->entries + (u64)(r->idx & (r->nr - 1)) * r->esize,
-	       e, r->esize);
+	ksoc_win_write((u8 *)r->entries + (u64)(r->idx & (r->nr - 1)) * r->esize,
+		       e, r->esize);
 	r->idx++;
 	/* Pairs with the acquire in ksoc_ring_consume(). */
 	smp_store_release(r->prod, cpu_to_le32(r->idx));
@@ -660,8 +665,8 @@ int ksoc_ring_consume(struct ksoc_ring *r, void *e)
 		return -EPROTO;
 	if (!avail)
 		return -EAGAIN;
-	memcpy(e, (u8 *)r->entries + (u64)(r->idx & (r->nr - 1)) * r->esize,
-	       r->esize);
+	ksoc_win_read(e, (u8 *)r->entries + (u64)(r->idx & (r->nr - 1)) * r->esize,
+		      r->esize);
 	r->idx++;
 	/* Pairs with the acquire in ksoc_ring_produce(). */
 	smp_store_release(r->cons, cpu_to_le32(r->idx));

@@ -6,8 +6,9 @@
  *
  * Rules every helper follows (see docs/channel-protocol.md):
  *  - the window is shared memory the peer may rewrite at any time: read a
- *    state word with acquire, copy what it guards out, then validate the
- *    copy; never act on the window in place;
+ *    state word with acquire, copy what it guards out with ksoc_win_read()
+ *    (each byte fetched once), then validate the copy; never act on the
+ *    window in place;
  *  - a side keeps its own indices and states privately and only compares
  *    the peer's values against them;
  *  - payload first, then a release store of the state word or index;
@@ -19,6 +20,58 @@
 
 #include "ksoc_compat.h"
 #include <linux/kvm_soc.h>
+
+/*
+ * The window access model.  A window is memory the peer may rewrite at any
+ * moment: vmalloc memory (loop), a write-back memremap() of a BAR
+ * (ivshmem), a coherent buffer a DMA peer writes.  Every byte this side
+ * reads from it goes through ksoc_win_read(), which fetches each word
+ * exactly once (READ_ONCE) into a private copy; only the copy is then
+ * validated and used, so the compiler can neither re-read a field after
+ * it was checked nor tear or merge the fetches (Xen's XSA-155 and
+ * RING_COPY_REQUEST, vringh's getu16/copydesc).  Bulk writes go through
+ * ksoc_win_write() (WRITE_ONCE per word) for the same reason in the other
+ * direction: the peer may be reading while this side writes.  State words
+ * and indices keep their own smp_load_acquire()/smp_store_release().
+ * A transport whose window could only be reached as __iomem would map it
+ * with memremap() or change these two helpers, and nothing else.
+ */
+static inline bool ksoc_win_words(const void *a, const void *b)
+{
+	return !(((unsigned long)a | (unsigned long)b) & (sizeof(u64) - 1));
+}
+
+/* Copy @len bytes out of the window at @src, each fetched once. */
+static inline void ksoc_win_read(void *dst, const void *src, size_t len)
+{
+	const u8 *s = src;
+	u8 *d = dst;
+
+	if (ksoc_win_words(d, s))
+		for (; len >= sizeof(u64); len -= sizeof(u64)) {
+			*(u64 *)d = READ_ONCE(*(const u64 *)s);
+			d += sizeof(u64);
+			s += sizeof(u64);
+		}
+	for (; len; len--)
+		*d++ = READ_ONCE(*s++);
+}
+
+/* Copy @len bytes into the window at @dst, each stored once. */
+static inline void ksoc_win_write(void *dst, const void *src, size_t len)
+{
+	const u8 *s = src;
+	u8 *d = dst;
+
+	if (ksoc_win_words(d, s))
+		for (; len >= sizeof(u64); len -= sizeof(u64)) {
+			WRITE_ONCE(*(u64 *)d, *(const u64 *)s);
+			d += sizeof(u64);
+			s += sizeof(u64);
+		}
+	for (; len; len--)
+		WRITE_ONCE(*d++, *s++);
+}
 
 /**
  * struct ksoc_layout - validated private copy of a window's description.

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ksoc_chan.h"
 #include "kselftest_harness.h"
@@ -588,6 +589,157 @@ TEST(api_two_threads)
 	pthread_join(h, NULL);
 	EXPECT_EQ(0, pp.errors);
 	free(pp.w);
+}
+
+/*
+ * A hostile peer rewriting slots while this side reads them.  Every result
+ * must be 0, -EAGAIN or -EPROTO, and a message that was taken must satisfy
+ * the checks it passed.  make unit also runs these under ThreadSanitizer,
+ * with the helpers reading through ksoc_win_read().
+ */
+struct scribbler {
+	u8 *base;
+	size_t len;
+	u32 state_off;
+	u32 state_val;
+	size_t clean_len;	/* header words a well-formed message zeroes */
+	u64 stores;
+	int stop;
+};
+
+static u64 xorshift(u64 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void *scribble(void *arg)
+{
+	struct scribbler *sc = arg;
+	u64 seed = 0x9e3779b97f4a7c15ULL;
+	size_t w;
+
+	while (!__atomic_load_n(&sc->stop, __ATOMIC_RELAXED)) {
+		u64 r = xorshift(&seed);
+		size_t off = (r >> 8) % (sc->len / 4) * 4;
+		u32 v = (r & 3) ? (u32)(r >> 40) & 0x3ff : (u32)(r >> 32);
+
+		if ((r & 0xf0) == 0x10) {
+			/* Now and then a well-formed message... */
+			for (w = 0; w < sc->clean_len; w += 4)
+				if (w != sc->state_off)
+					__atomic_store_n((u32 *)(sc->base + w), 0,
+							 __ATOMIC_RELAXED);
+			__atomic_store_n((u32 *)(sc->base + sc->state_off),
+					 sc->state_val, __ATOMIC_RELEASE);
+		} else if ((r & 0xf0) == 0x20) {
+			/* ...or a state of its own making. */
+			__atomic_store_n((u32 *)(sc->base + sc->state_off), v,
+					 __ATOMIC_RELEASE);
+		} else if (off != sc->state_off) {
+			/* Mostly stores to whatever the reader may be copying. */
+			__atomic_store_n((u32 *)(sc->base + off), v,
+					 __ATOMIC_RELAXED);
+		}
+		__atomic_store_n(&sc->stores, sc->stores + 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static int scribble_start(struct scribbler *sc, pthread_t *t)
+{
+	sc->stop = 0;
+	sc->stores = 0;
+	return pthread_create(t, NULL, scribble, sc);
+}
+
+/* Keep reading while the peer has made fewer than 10^5 stores (≤ 20 s). */
+static bool scribble_busy(struct scribbler *sc, time_t t0)
+{
+	return __atomic_load_n(&sc->stores, __ATOMIC_RELAXED) < 100000 &&
+	       time(NULL) - t0 < 20;
+}
+
+static void scribble_stop(struct scribbler *sc, pthread_t t)
+{
+	__atomic_store_n(&sc->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+}
+
+TEST_F(win, hostile_peer_rewrites_api_slot_while_taken)
+{
+	struct kvm_soc_api_hdr *h = ksoc_api_slot(self->w, &self->l, 2);
+	struct scribbler sc = {
+		.base = (u8 *)h, .len = self->l.api_slot_size,
+		.state_off = offsetof(struct kvm_soc_api_hdr, state),
+		.state_val = KVM_SOC_API_REQ,
+		.clean_len = sizeof(*h),
+	};
+	u64 taken = 0, refused = 0;
+	struct ksoc_api_msg m;
+	time_t t0 = time(NULL);
+	u8 buf[512];
+	pthread_t t;
+	int ret;
+
+	ASSERT_EQ(0, scribble_start(&sc, &t));
+	while (scribble_busy(&sc, t0)) {
+		ret = ksoc_api_take(self->w, &self->l, 2, &m, buf, sizeof(buf));
+		if (ret == -EPROTO) {
+			refused++;
+			continue;
+		}
+		if (ret == -EAGAIN)
+			continue;
+		ASSERT_EQ(0, ret);
+		ASSERT_LE(m.len, sizeof(buf));
+		taken++;
+	}
+	scribble_stop(&sc, t);
+	TH_LOG("%llu taken, %llu refused, %llu peer stores",
+	       (unsigned long long)taken, (unsigned long long)refused,
+	       (unsigned long long)sc.stores);
+	/* How often each path runs depends on scheduling: log it. */
+	EXPECT_LT(0, taken + refused);
+}
+
+TEST_F(win, hostile_peer_rewrites_ioreq_slot_while_taken)
+{
+	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(self->w, &self->l, 1);
+	struct scribbler sc = {
+		.base = (u8 *)s, .len = self->l.ioreq_slot_size,
+		.state_off = offsetof(struct kvm_soc_ioreq, hdr.state),
+		.state_val = KVM_SOC_IOREQ_READY,
+		.clean_len = sizeof(s->hdr),
+	};
+	static struct ksoc_ioreq_msg m;
+	u64 taken = 0, refused = 0;
+	time_t t0 = time(NULL);
+	pthread_t t;
+	int ret;
+
+	ASSERT_EQ(0, scribble_start(&sc, &t));
+	while (scribble_busy(&sc, t0)) {
+		/* vcpu_id 0, seq 0: what a zeroed header names. */
+		ret = ksoc_ioreq_take(s, 0, 0, &m);
+		if (ret == -EPROTO) {
+			refused++;
+			continue;
+		}
+		if (ret == -EAGAIN)
+			continue;
+		ASSERT_EQ(0, ret);
+		ASSERT_LE(m.data_len, KVM_SOC_IOREQ_DATA_SIZE);
+		taken++;
+	}
+	scribble_stop(&sc, t);
+	TH_LOG("%llu taken, %llu refused, %llu peer stores",
+	       (unsigned long long)taken, (unsigned long long)refused,
+	       (unsigned long long)sc.stores);
+	/* How often each path runs depends on scheduling: log it. */
+	EXPECT_LT(0, taken + refused);
 }
 
 TEST_HARNESS_MAIN
