@@ -137,9 +137,9 @@ $(BUILD)/tools/%: tools/%.c include/uapi/linux/kvm_soc.h
 	$(CC) -O2 -g -Wall -Werror -Iinclude/uapi -o $@ $<
 
 # The host helper runs as a usermode helper, outside any chroot: static.
-$(BUILD)/tools/kvm-soc-vmctx: tools/kvm-soc-vmctx.c include/uapi/linux/kvm_soc.h
+$(BUILD)/tools/kvm-soc-vmctx: tools/kvm-soc-vmctx.c common/ksoc_vmctx.h
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -Wall -Werror -static -pthread -Iinclude/uapi -o $@ $<
+	$(CC) -O2 -g -Wall -Werror -static -pthread -Icommon -o $@ $<
 
 # Programs that run guests from guest_code.S.
 $(BUILD)/tools/kvm-soc-demo $(BUILD)/tools/kvm-soc-bench: $(BUILD)/tools/%: tools/%.c \

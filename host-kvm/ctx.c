@@ -7,7 +7,7 @@
  * thread or a user worker trips the x86 FPU code).  So every host-side
  * context is a tiny usermode helper, tools/kvm-soc-vmctx, started with a
  * context file as its one open descriptor.  Each of its threads calls
- * KVM_SOC_HOST_CTX_ENTER and then runs host-kvm code inside the kernel:
+ * KSOC_VMCTX_ENTER and then runs host-kvm code inside the kernel:
  *
  *   the first thread     serves the window (control window, or a VM's)
  *   each later thread    becomes the vCPU at the head of @pending
@@ -31,6 +31,7 @@
 #include <linux/umh.h>
 
 #include "host.h"
+#include "ksoc_vmctx.h"
 
 /* Under ctx->lock: the helper died on its own; fail its window. */
 static void hk_ctx_died(struct hk_ctx *ctx)
@@ -93,7 +94,7 @@ static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
 	bool first = false;
 	long r;
 
-	if (cmd != KVM_SOC_HOST_CTX_ENTER)
+	if (cmd != KSOC_VMCTX_ENTER)
 		return -ENOTTY;
 
 	spin_lock(&ctx->lock);

@@ -26,7 +26,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <linux/kvm_soc.h>
+#include "ksoc_vmctx.h"
 
 static int ctx_fd;
 
@@ -43,7 +43,7 @@ static void *enter(void *unused)
 	int fd;
 
 	for (;;) {
-		r = ioctl(ctx_fd, KVM_SOC_HOST_CTX_ENTER, arg);
+		r = ioctl(ctx_fd, KSOC_VMCTX_ENTER, arg);
 		arg = 0;
 		if (r == 2) {
 			fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -22,4 +22,10 @@ run "C89 -pedantic" gcc -std=c89 -pedantic-errors "${flags[@]}" -o "$out/c89" te
 run "C99 -pedantic" gcc -std=c99 -pedantic-errors "${flags[@]}" -o "$out/c99" tests/header/abi_check.c
 run "C11 (clang)" clang -std=c11 -pedantic "${flags[@]}" -o "$out/c11" tests/header/abi_check.c
 run "C++11" g++ -std=c++11 -x c++ -pedantic-errors "${flags[@]}" -o "$out/cxx" tests/header/abi_check.c
+# The QEMU series imports the header unchanged (qemu-patches/0001).
+imported() {
+	sed -n '/^+\/\* SPDX/,/^-- $/p' qemu-patches/0001-linux-headers-Add-linux-kvm_soc.h.patch |
+		sed '$d' | sed 's/^+//' | cmp -s - include/uapi/linux/kvm_soc.h
+}
+run "qemu-patches/0001 imports it unchanged" imported
 echo "header: $pass checks passed"

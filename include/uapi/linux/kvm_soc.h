@@ -592,10 +592,11 @@ struct kvm_soc_posted_write {
 /* ------------------------------------------------------------------ */
 
 /*
- * 0xAF 0x80-0x9F; 0xAE is KVM's and /dev/kvm-soc answers KVM's own ioctls
+ * 0xB9 0x80-0x9F (free in Documentation/userspace-api/ioctl/ioctl-number.rst;
+ * 0xAF is vhost's); 0xAE is KVM's and /dev/kvm-soc answers KVM's own ioctls
  * with KVM's numbers.
  */
-#define KVM_SOC_IO			0xAF
+#define KVM_SOC_IO			0xB9
 
 /**
  * KVM_SOC_GET_ABI_VERSION - _IO, on /dev/kvm-soc.  Returns
@@ -697,20 +698,5 @@ struct kvm_soc_vm_stats {
  * the v0 struct or non-zero flags.
  */
 #define KVM_SOC_GET_VM_STATS		_IOWR(KVM_SOC_IO, 0x83, struct kvm_soc_vm_stats)
-
-/*
- * host-kvm's helper interface (host side, not /dev/kvm-soc): the context
- * file host-kvm hands to its helper process (tools/kvm-soc-vmctx.c).
- */
-
-/**
- * KVM_SOC_HOST_CTX_ENTER - _IO, on a host-kvm context file, from a thread
- * of the helper process.  The thread serves host-kvm inside the kernel and
- * returns 1 to ask for one more thread, 2 to ask for an eventfd, 0 when it
- * is done, or -EINTR after a signal (enter again).  The argument is 0,
- * except on the entry after a 2: the new eventfd's number + 1, or the
- * negative errno of eventfd(2).
- */
-#define KVM_SOC_HOST_CTX_ENTER		_IO(KVM_SOC_IO, 0x90)
 
 #endif /* _UAPI_LINUX_KVM_SOC_H */
