@@ -9,10 +9,15 @@
  * (vm.c).
  *
  * Lock order:
- *   soc_kvm_rwsem (write: attach/detach; read: every file operation)
- *     soc_vm.lock, soc_vcpu.mutex (vm.c)
- *       soc_chan.slot_lock (chan.c)
- *         ksoc_transport.lock (doorbell connect)
+ *   soc_vcpu.mutex (vm.c: a vCPU ioctl takes it first, as KVM's
+ *   vcpu->mutex, and holds it across KVM_RUN)
+ *     soc_kvm_rwsem (write: attach/detach; read: every file operation)
+ *       soc_vm.lock (vm.c: VM ioctls; never held with a vCPU's mutex)
+ *         soc_chan.slot_lock (chan.c)
+ *           ksoc_transport.lock (doorbell connect)
+ * Attach and detach take soc_kvm_rwsem for writing and no vCPU mutex, so a
+ * vCPU sleeping in KVM_RUN (mutex and rwsem for read held) is woken by
+ * detach marking its window dead before detach waits for the rwsem.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
