@@ -162,6 +162,8 @@ struct host_kvm {
  * @staging: the main thread's bounce buffer.
  * @buf: payload buffer of the main thread.
  * @ev: irqfds and ioeventfds.
+ * @free_work: finishes hk_vm_free() when a killed control helper could not
+ *	(hk_vm_free_later()).
  * @rcu: frees the struct after doorbells can no longer see it.
  */
 struct hk_vm {
@@ -189,6 +191,7 @@ struct hk_vm {
 	unsigned long staging;
 	u8 *buf;
 	struct hk_events ev;
+	struct work_struct free_work;
 };
 
 /* ctx.c */
@@ -217,6 +220,9 @@ int hk_mem_attach(struct host_kvm *hk);
 void hk_mem_detach(struct host_kvm *hk);
 int hk_mem_init(void);
 void hk_mem_exit(void);
+int hk_vm_init(void);
+void hk_vm_exit(void);
+void hk_vm_flush_frees(void);
 s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
 void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm);
 

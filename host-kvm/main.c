@@ -341,6 +341,8 @@ void host_kvm_detach(struct ksoc_transport *t)
 	/* Detach runs in insmod/rmmod context, not in a helper thread. */
 	hk_ctx_stop(hk->ctx, &hk->wq, false);
 	hk_ctx_put(hk->ctx);
+	/* VMs a killed control helper left to the worker use @t too. */
+	hk_vm_flush_frees();
 	hk_vm_destroy_all(hk);
 	xa_destroy(&hk->vms);
 	hk_mem_detach(hk);
@@ -355,12 +357,20 @@ EXPORT_SYMBOL_GPL(host_kvm_detach);
 
 static int __init host_kvm_init(void)
 {
-	return hk_mem_init();
+	int ret = hk_vm_init();
+
+	if (ret)
+		return ret;
+	ret = hk_mem_init();
+	if (ret)
+		hk_vm_exit();
+	return ret;
 }
 
 static void __exit host_kvm_exit(void)
 {
 	hk_mem_exit();
+	hk_vm_exit();
 }
 
 module_init(host_kvm_init);

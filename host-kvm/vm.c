@@ -700,10 +700,51 @@ long hk_vm_main(struct hk_vm *vm, bool first, long arg)
 }
 
 /* @killable: the caller is a helper thread (the control thread). */
+/*
+ * VMs whose freeing a killed control helper could not finish (it frees
+ * VMs killably, being a helper thread itself).  A worker finishes them,
+ * waiting for the VM's own helper without a signal to stop it;
+ * host_kvm_detach() flushes them before the transport goes.
+ */
+static struct workqueue_struct *hk_free_wq;
+
+static void hk_vm_free_rest(struct hk_vm *vm);
+
+static void hk_vm_free_work(struct work_struct *work)
+{
+	struct hk_vm *vm = container_of(work, struct hk_vm, free_work);
+
+	if (vm->ctx)
+		hk_ctx_stop(vm->ctx, &vm->wq, false);
+	hk_vm_free_rest(vm);
+}
+
+static void hk_vm_free_later(struct hk_vm *vm)
+{
+	pr_warn_ratelimited("vm%u: control helper killed; freeing the VM later\n",
+			    vm->id);
+	INIT_WORK(&vm->free_work, hk_vm_free_work);
+	queue_work(hk_free_wq, &vm->free_work);
+}
+
+void hk_vm_flush_frees(void)
+{
+	flush_workqueue(hk_free_wq);
+}
+
+int hk_vm_init(void)
+{
+	hk_free_wq = alloc_workqueue("host-kvm-free", WQ_UNBOUND, 0);
+	return hk_free_wq ? 0 : -ENOMEM;
+}
+
+void hk_vm_exit(void)
+{
+	destroy_workqueue(hk_free_wq);
+}
+
 static void hk_vm_free(struct hk_vm *vm, bool killable)
 {
-	struct ksoc_transport *t = vm->hk->t;
-	struct hk_vcpu *vcpu;
 	u32 i;
 
 	/* The VM left host_kvm.vms: wait out doorbells that still see it. */
@@ -714,11 +755,20 @@ static void hk_vm_free(struct hk_vm *vm, bool killable)
 			send_sig(SIGUSR1, vm->vcpus[i]->task, 1);
 		hk_vm_wake(vm, true);
 		if (hk_ctx_stop(vm->ctx, &vm->wq, killable)) {
-			/* Killed while waiting: leave the VM to its helper. */
-			pr_warn_ratelimited("vm%u: left behind\n", vm->id);
+			hk_vm_free_later(vm);
 			return;
 		}
 	}
+	hk_vm_free_rest(vm);
+}
+
+/* The VM's helper has finished (or never ran): free what is left. */
+static void hk_vm_free_rest(struct hk_vm *vm)
+{
+	struct ksoc_transport *t = vm->hk->t;
+	struct hk_vcpu *vcpu;
+	u32 i;
+
 	/* What a dead helper left behind; no helper thread runs now. */
 	while (vm->ctx && (vcpu = hk_ctx_pop_pending(vm->ctx)))
 		if (vcpu != vm->creating)
@@ -798,8 +848,8 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 
 	ret = hk_ctx_start(HK_CTX_VM, vm, &vm->ctx);
 	if (ret && vm->ctx) {
-		/* Killed while a late helper may still use it: leave it. */
-		pr_warn_ratelimited("vm%u: left behind\n", vm->id);
+		/* Killed while a late helper may still use it. */
+		hk_vm_free_later(vm);
 		return ret;
 	}
 	if (ret) {

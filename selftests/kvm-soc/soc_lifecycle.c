@@ -937,4 +937,57 @@ TEST_F_TIMEOUT(soc, transport_unload_under_open_vms_is_eio, 120)
 	tvm_close(&t);
 }
 
+static void *close_vm(void *arg)
+{
+	tvm_close(arg);
+	return NULL;
+}
+
+/*
+ * The control helper is killed while it waits for a VM's helper to finish
+ * (that helper is stopped with SIGSTOP while the SoC destroys its VM): the
+ * VM is still freed once its helper can finish, nothing stays in the
+ * host's KVM, and the transport unloads without a report (the rig checks
+ * dmesg).  Before, such a VM was "left behind" for good.
+ */
+TEST_F_TIMEOUT(soc, control_helper_killed_while_freeing_a_vm, 120)
+{
+	const char *top = getenv("KSOC_TOP");
+	int ctl = 0, vmh = 0;
+	char cmd[512];
+	pthread_t closer;
+	struct tvm a;
+
+	if (!top)
+		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
+	ASSERT_EQ(1, count_helpers()) TH_LOG("expected the control helper only");
+	tvm_list_helpers(note_pid, &ctl);
+	ASSERT_EQ(0, tvm_open(&a, DEV));
+	ASSERT_EQ(0, tvm_create_vm(&a, NULL));
+	tvm_list_helpers(note_pid, &vmh);	/* A's helper is the newest */
+	ASSERT_LT(ctl, vmh);
+	TVM_LOAD(&a, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(&a));
+	ASSERT_EQ(0, tvm_run(&a, 0));
+
+	ASSERT_EQ(0, kill(vmh, SIGSTOP));
+	/* The last close destroys the VM: the control helper waits for A's. */
+	ASSERT_EQ(0, pthread_create(&closer, NULL, close_vm, &a));
+	usleep(500 * 1000);
+	ASSERT_EQ(0, kill(ctl, SIGKILL));
+	/* The control window fails, so the destroy call on the SoC ends. */
+	pthread_join(closer, NULL);
+	ASSERT_EQ(0, kill(vmh, SIGCONT));
+	EXPECT_EQ(0, wait_baseline(0, self->vms, 10000))
+		TH_LOG("helpers %d (expected 0), KVM VMs %d (baseline %d)",
+		       count_helpers(), count_kvm_vms(), self->vms);
+
+	ASSERT_EQ(0, system("rmmod kvm_soc_loop"));
+	snprintf(cmd, sizeof(cmd), "insmod %s/build/k612/kvm-soc-loop.ko", top);
+	ASSERT_EQ(0, system(cmd));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000))
+		TH_LOG("helpers %d (baseline %d), KVM VMs %d (baseline %d)",
+		       count_helpers(), self->helpers, count_kvm_vms(), self->vms);
+}
+
 TEST_HARNESS_MAIN
