@@ -392,13 +392,11 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 		       !need_resched() && !signal_pending(current))
 			cpu_relax();
 		/*
-		 * Re-check once a second even without a doorbell, as the SoC
-		 * side does: a vCPU must not depend on a single wakeup (a
-		 * stall of unknown cause was seen once in the rig).
+		 * No timer: hk_vm_wake() (the doorbell) wakes this thread for
+		 * every state the SoC publishes before ringing, and teardown
+		 * wakes it for vm->stopping.  An idle vCPU costs no wakeups.
 		 */
-		if (wait_event_interruptible_timeout(vcpu->wq,
-						     hk_vcpu_has_work(vcpu),
-						     HZ) < 0)
+		if (wait_event_interruptible(vcpu->wq, hk_vcpu_has_work(vcpu)))
 			return -EINTR;
 		if (READ_ONCE(vm->stopping))
 			return hk_vcpu_teardown(vcpu);
@@ -679,9 +677,8 @@ long hk_vm_main(struct hk_vm *vm, bool first, long arg)
 		if (!vm->create_ret && hk_ev_pool_want(vm) &&
 		    !READ_ONCE(vm->ctx->dead))
 			return 2;
-		/* Re-checked once a second, as the vCPU threads do. */
-		if (wait_event_interruptible_timeout(vm->wq, hk_vm_has_work(vm),
-						     HZ) < 0)
+		/* Woken by hk_vm_wake() (doorbell) or the helper's death. */
+		if (wait_event_interruptible(vm->wq, hk_vm_has_work(vm)))
 			return -EINTR;
 		if (READ_ONCE(vm->ctx->dead))
 			return hk_vm_teardown(vm) ? -EINTR : 0;
