@@ -5,6 +5,7 @@
  * whatever it likes into the window.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -644,6 +645,8 @@ static void *scribble(void *arg)
 					 __ATOMIC_RELAXED);
 		}
 		__atomic_store_n(&sc->stores, sc->stores + 1, __ATOMIC_RELAXED);
+		if (!(sc->stores % 1024))
+			sched_yield();
 	}
 	return NULL;
 }
@@ -655,10 +658,15 @@ static int scribble_start(struct scribbler *sc, pthread_t *t)
 	return pthread_create(t, NULL, scribble, sc);
 }
 
-/* Keep reading while the peer has made fewer than 10^5 stores (≤ 20 s). */
-static bool scribble_busy(struct scribbler *sc, time_t t0)
+/*
+ * Keep reading until this side has read 10^5 times and the peer has made
+ * 10^5 stores (either may run far ahead of the other on a busy machine),
+ * for 20 s at most.
+ */
+static bool scribble_busy(struct scribbler *sc, u64 reads, time_t t0)
 {
-	return __atomic_load_n(&sc->stores, __ATOMIC_RELAXED) < 100000 &&
+	return (reads < 100000 ||
+		__atomic_load_n(&sc->stores, __ATOMIC_RELAXED) < 100000) &&
 	       time(NULL) - t0 < 20;
 }
 
@@ -677,7 +685,7 @@ TEST_F(win, hostile_peer_rewrites_api_slot_while_taken)
 		.state_val = KVM_SOC_API_REQ,
 		.clean_len = sizeof(*h),
 	};
-	u64 taken = 0, refused = 0;
+	u64 taken = 0, refused = 0, reads = 0;
 	struct ksoc_api_msg m;
 	time_t t0 = time(NULL);
 	u8 buf[512];
@@ -685,7 +693,7 @@ TEST_F(win, hostile_peer_rewrites_api_slot_while_taken)
 	int ret;
 
 	ASSERT_EQ(0, scribble_start(&sc, &t));
-	while (scribble_busy(&sc, t0)) {
+	while (scribble_busy(&sc, reads++, t0)) {
 		ret = ksoc_api_take(self->w, &self->l, 2, &m, buf, sizeof(buf));
 		if (ret == -EPROTO) {
 			refused++;
@@ -698,11 +706,10 @@ TEST_F(win, hostile_peer_rewrites_api_slot_while_taken)
 		taken++;
 	}
 	scribble_stop(&sc, t);
-	TH_LOG("%llu taken, %llu refused, %llu peer stores",
-	       (unsigned long long)taken, (unsigned long long)refused,
-	       (unsigned long long)sc.stores);
-	/* How often each path runs depends on scheduling: log it. */
-	EXPECT_LT(0, taken + refused);
+	TH_LOG("%llu reads: %llu taken, %llu refused; %llu peer stores",
+	       (unsigned long long)reads, (unsigned long long)taken,
+	       (unsigned long long)refused, (unsigned long long)sc.stores);
+	/* How often each path runs depends on scheduling: only logged. */
 }
 
 TEST_F(win, hostile_peer_rewrites_ioreq_slot_while_taken)
@@ -715,13 +722,13 @@ TEST_F(win, hostile_peer_rewrites_ioreq_slot_while_taken)
 		.clean_len = sizeof(s->hdr),
 	};
 	static struct ksoc_ioreq_msg m;
-	u64 taken = 0, refused = 0;
+	u64 taken = 0, refused = 0, reads = 0;
 	time_t t0 = time(NULL);
 	pthread_t t;
 	int ret;
 
 	ASSERT_EQ(0, scribble_start(&sc, &t));
-	while (scribble_busy(&sc, t0)) {
+	while (scribble_busy(&sc, reads++, t0)) {
 		/* vcpu_id 0, seq 0: what a zeroed header names. */
 		ret = ksoc_ioreq_take(s, 0, 0, &m);
 		if (ret == -EPROTO) {
@@ -735,11 +742,10 @@ TEST_F(win, hostile_peer_rewrites_ioreq_slot_while_taken)
 		taken++;
 	}
 	scribble_stop(&sc, t);
-	TH_LOG("%llu taken, %llu refused, %llu peer stores",
-	       (unsigned long long)taken, (unsigned long long)refused,
-	       (unsigned long long)sc.stores);
-	/* How often each path runs depends on scheduling: log it. */
-	EXPECT_LT(0, taken + refused);
+	TH_LOG("%llu reads: %llu taken, %llu refused; %llu peer stores",
+	       (unsigned long long)reads, (unsigned long long)taken,
+	       (unsigned long long)refused, (unsigned long long)sc.stores);
+	/* How often each path runs depends on scheduling: only logged. */
 }
 
 TEST_HARNESS_MAIN
