@@ -312,8 +312,8 @@ int ksoc_api_post(void *win, const struct ksoc_layout *l, u32 slot,
  * @slot: the slot the request was posted in.
  * @request_id: the id the request carried.
  * @m: the response header, copied out.
- * @buf: receives the response payload.
- * @cap: bytes available at @buf.
+ * @buf: receives the response payload, or NULL to discard it.
+ * @cap: bytes available at @buf (ignored when discarding).
  *
  * On success the slot is FREE again and owned by the caller.
  *
@@ -342,9 +342,9 @@ int ksoc_api_collect(void *win, const struct ksoc_layout *l, u32 slot,
 	len = le32_to_cpu(c.resp_len);
 	if (le64_to_cpu(c.request_id) != request_id || c.req_len ||
 	    c.reserved ||
-	    len > ksoc_api_payload_max(l) || len > cap)
+	    len > ksoc_api_payload_max(l) || (buf && len > cap))
 		return -EPROTO;
-	if (len)
+	if (len && buf)
 		ksoc_win_read(buf, h + 1, len);
 
 	m->op = le32_to_cpu(c.op);

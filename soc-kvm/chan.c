@@ -21,6 +21,7 @@ void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 	c->nr_shared = nr_shared;
 	spin_lock_init(&c->slot_lock);
 	bitmap_zero(c->slots_busy, KSOC_API_MAX_SLOTS);
+	bitmap_zero(c->slots_lost, KSOC_API_MAX_SLOTS);
 	init_waitqueue_head(&c->wq);
 	atomic64_set(&c->next_id, 0);
 	c->failed = false;
@@ -60,10 +61,50 @@ bool soc_chan_dead(struct soc_chan *c)
 	       KVM_SOC_PEER_UP;
 }
 
+static void soc_put_slot(struct soc_chan *c, u32 slot)
+{
+	spin_lock(&c->slot_lock);
+	__clear_bit(slot, c->slots_busy);
+	spin_unlock(&c->slot_lock);
+	wake_up_all(&c->wq);
+}
+
+/*
+ * Shared slots whose callers were killed come back once the host has
+ * answered: collect (and discard) each late response, under @slot_lock
+ * so that two callers never collect the same one.  Any context that may
+ * not sleep is fine (it runs inside wait conditions).
+ */
+static void soc_reclaim_lost(struct soc_chan *c)
+{
+	struct ksoc_api_msg m;
+	bool bad = false;
+	unsigned long bit;
+	int ret;
+
+	if (bitmap_empty(c->slots_lost, c->nr_shared))
+		return;
+	spin_lock(&c->slot_lock);
+	for_each_set_bit(bit, c->slots_lost, c->nr_shared) {
+		ret = ksoc_api_collect(c->win, &c->l, bit, c->lost_id[bit], &m,
+				       NULL, 0);
+		if (ret == -EAGAIN)
+			continue;
+		bad |= ret != 0;
+		__clear_bit(bit, c->slots_lost);
+		if (!ret)
+			__clear_bit(bit, c->slots_busy);
+	}
+	spin_unlock(&c->slot_lock);
+	if (bad)
+		soc_chan_fail(c, "malformed late response");
+}
+
 static bool soc_get_slot(struct soc_chan *c, u32 *slot)
 {
 	unsigned long bit;
 
+	soc_reclaim_lost(c);
 	spin_lock(&c->slot_lock);
 	bit = find_first_zero_bit(c->slots_busy, c->nr_shared);
 	if (bit < c->nr_shared)
@@ -75,15 +116,7 @@ static bool soc_get_slot(struct soc_chan *c, u32 *slot)
 	return true;
 }
 
-static void soc_put_slot(struct soc_chan *c, u32 slot)
-{
-	spin_lock(&c->slot_lock);
-	__clear_bit(slot, c->slots_busy);
-	spin_unlock(&c->slot_lock);
-	wake_up_all(&c->wq);
-}
-
-/* Wait condition of soc_chan_call_slot(): the response is in, or death. */
+/* Wait condition of soc_chan_wait(): the response is in, or death. */
 static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 			  void *resp, u32 cap, int *ret)
 {
@@ -91,6 +124,48 @@ static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 		return true;
 	*ret = ksoc_api_collect(c->win, &c->l, slot, m->request_id, m, resp, cap);
 	return *ret != -EAGAIN;
+}
+
+/*
+ * Wait for the response to @m->request_id in @slot (discarded if @resp is
+ * NULL).  The host's liveness bounds the wait: its heartbeat is checked
+ * every KVM_SOC_HEARTBEAT_MS, and a host that stopped for SOC_HOST_DEAD_MS
+ * fails the window (a timeout for a dead peer, not for a missed wakeup:
+ * doorbells wake @wq).  With @killable, a fatal signal ends the wait with
+ * -EINTR and the request still the host's.
+ */
+static int soc_chan_wait(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
+			 void *resp, u32 cap, bool killable)
+{
+	unsigned long hb = msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS);
+	unsigned long since = jiffies;
+	u64 beat = 0;
+	int ret = 0;
+	long w;
+
+#define SOC_COLLECTED soc_collected(c, slot, m, resp, cap, &ret)
+	for (;;) {
+		if (killable)
+			w = wait_event_killable_timeout(c->wq, SOC_COLLECTED, hb);
+		else
+			w = wait_event_timeout(c->wq, SOC_COLLECTED, hb);
+		if (w > 0)
+			break;
+		if (w < 0)
+			return -EINTR;
+		if (!soc_host_alive(c, &beat, &since)) {
+			soc_chan_fail(c, "host stopped (heartbeat)");
+			return -EIO;
+		}
+	}
+#undef SOC_COLLECTED
+	if (soc_chan_dead(c))
+		return -EIO;
+	if (ret) {
+		soc_chan_fail(c, "malformed response");
+		return -EIO;
+	}
+	return 0;
 }
 
 /**
@@ -101,55 +176,50 @@ static bool soc_collected(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
  * @req: request payload (@m->len bytes).
  * @resp: response payload buffer.
  * @cap: bytes at @resp.
+ * @killable: a fatal signal may end the wait (ioctls of a process that is
+ *	dying; never for calls that release host resources).
  *
- * The call waits while the host is alive (its heartbeat advances); a host
- * that stops for SOC_HOST_DEAD_MS fails the window: the slot can never be
- * reused safely.
+ * A slot whose caller was killed stays lost until the host has answered
+ * that request: the next call in it first collects the late response.
  *
  * Return: 0 with @m->result set by the host; -EIO when the window is (or
- * becomes) dead; -EINVAL for a request too large for a slot.
+ * becomes) dead; -EINTR after a fatal signal (the slot is then lost);
+ * -EINVAL for a request too large for a slot.
  */
 int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
-		       const void *req, void *resp, u32 cap)
+		       const void *req, void *resp, u32 cap, bool killable)
 {
-	unsigned long since = jiffies;
-	u64 beat = 0;
-	int ret = 0;
+	struct ksoc_api_msg late;
+	int ret;
 
 	if (soc_chan_dead(c))
 		return -EIO;
+	if (test_bit(slot, c->slots_lost)) {
+		late.request_id = c->lost_id[slot];
+		ret = soc_chan_wait(c, slot, &late, NULL, 0, killable);
+		if (ret)
+			return ret;
+		spin_lock(&c->slot_lock);
+		__clear_bit(slot, c->slots_lost);
+		spin_unlock(&c->slot_lock);
+	}
 	m->request_id = atomic64_inc_return(&c->next_id);
 	ret = ksoc_api_post(c->win, &c->l, slot, m, req);
 	if (ret)
 		return ret;
 	c->t->kick(c->t, c->id);
-
-	/*
-	 * Not killable: an abandoned slot could never be reused, and the host
-	 * may be acting on the request (creating a VM).  The wait is bounded
-	 * by the host's liveness instead; 1 s steps keep it off the hung-task
-	 * detector's list.
-	 */
-	while (!wait_event_timeout(c->wq,
-				   soc_collected(c, slot, m, resp, cap, &ret),
-				   msecs_to_jiffies(KVM_SOC_HEARTBEAT_MS))) {
-		if (!soc_host_alive(c, &beat, &since)) {
-			soc_chan_fail(c, "host stopped (heartbeat)");
-			return -EIO;
-		}
+	ret = soc_chan_wait(c, slot, m, resp, cap, killable);
+	if (ret == -EINTR) {
+		spin_lock(&c->slot_lock);
+		c->lost_id[slot] = m->request_id;
+		__set_bit(slot, c->slots_lost);
+		spin_unlock(&c->slot_lock);
 	}
-	if (soc_chan_dead(c))
-		return -EIO;
-	if (ret) {
-		soc_chan_fail(c, "malformed response");
-		return -EIO;
-	}
-	return 0;
+	return ret;
 }
 
-/* As soc_chan_call_slot(), in a shared slot allocated for the call. */
-int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
-		  const void *req, void *resp, u32 cap)
+static int __soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
+			   const void *req, void *resp, u32 cap, bool killable)
 {
 	u32 slot;
 	int ret;
@@ -158,11 +228,31 @@ int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
 		return -EINTR;
 	if (soc_chan_dead(c))
 		return -EIO;
-	ret = soc_chan_call_slot(c, slot, m, req, resp, cap);
-	/* A slot whose request got no answer is never reused. */
-	if (ret != -EIO)
+	ret = soc_chan_call_slot(c, slot, m, req, resp, cap, killable);
+	/*
+	 * A slot whose request got no answer is never reused; a lost one
+	 * comes back through soc_get_slot() once answered.
+	 */
+	if (ret != -EIO && ret != -EINTR)
 		soc_put_slot(c, slot);
 	return ret;
+}
+
+/*
+ * As soc_chan_call_slot(), in a shared slot allocated for the call; not
+ * killable once posted (releases, VM creation: the host must finish).
+ */
+int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
+		  const void *req, void *resp, u32 cap)
+{
+	return __soc_chan_call(c, m, req, resp, cap, false);
+}
+
+/* As soc_chan_call(), for ioctls a fatal signal may abandon. */
+static int soc_chan_call_killable(struct soc_chan *c, struct ksoc_api_msg *m,
+				  const void *req, void *resp, u32 cap)
+{
+	return __soc_chan_call(c, m, req, resp, cap, true);
 }
 
 /* A host result as an ioctl return value; garbage becomes -EIO. */
@@ -271,9 +361,9 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	}
 	m.len = in;
 	if (slot < 0)
-		ret = soc_chan_call(c, &m, buf, buf, out);
+		ret = soc_chan_call_killable(c, &m, buf, buf, out);
 	else
-		ret = soc_chan_call_slot(c, slot, &m, buf, buf, out);
+		ret = soc_chan_call_slot(c, slot, &m, buf, buf, out, true);
 	if (ret) {
 		r = ret;
 		goto out;

@@ -34,8 +34,12 @@
  * @id: window id (doorbell vector).
  * @nr_shared: API slots [0, @nr_shared) are allocated per call; the rest
  *	are dedicated (one per vCPU) and owned by their user.
- * @slot_lock: protects @slots_busy.
+ * @slot_lock: protects @slots_busy and @slots_lost.
  * @slots_busy: shared slots owned by a caller between post and collect.
+ * @slots_lost: slots whose caller was killed before the host answered;
+ *	the request stays the host's until its response is collected (and
+ *	discarded) into @lost_id's slot: only then is the slot reused.
+ * @lost_id: request id of each lost slot's unanswered request.
  * @wq: callers waiting for a slot, a response or an exit.
  * @next_id: request id generator.
  * @failed: the host broke the protocol, failed the window or stopped
@@ -50,8 +54,10 @@ struct soc_chan {
 	struct ksoc_layout l;
 	u32 id;
 	u32 nr_shared;
-	spinlock_t slot_lock; /* protects @slots_busy */
+	spinlock_t slot_lock; /* protects @slots_busy, @slots_lost */
 	DECLARE_BITMAP(slots_busy, KSOC_API_MAX_SLOTS);
+	DECLARE_BITMAP(slots_lost, KSOC_API_MAX_SLOTS);
+	u64 lost_id[KSOC_API_MAX_SLOTS];
 	wait_queue_head_t wq;
 	atomic64_t next_id;
 	bool failed;
@@ -195,7 +201,7 @@ bool soc_chan_dead(struct soc_chan *c);
 int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
 		  const void *req, void *resp, u32 cap);
 int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
-		       const void *req, void *resp, u32 cap);
+		       const void *req, void *resp, u32 cap, bool killable);
 long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		   unsigned int level, unsigned int cmd, unsigned long arg,
 		   u32 xsave_size, u64 token);

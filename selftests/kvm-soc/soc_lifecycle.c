@@ -990,4 +990,57 @@ TEST_F_TIMEOUT(soc, control_helper_killed_while_freeing_a_vm, 120)
 		       count_helpers(), self->helpers, count_kvm_vms(), self->vms);
 }
 
+/*
+ * The host stops answering (its control helper is stopped) while 16
+ * processes wait in system ioctls, one in each shared slot of the control
+ * window: SIGKILL ends each of them at once, as it ends a process waiting
+ * in KVM.  Once the host answers again, the slots the killed callers left
+ * come back: 40 more calls in a row all succeed.
+ */
+TEST_F_TIMEOUT(soc, killed_callers_leave_no_slot_behind, 120)
+{
+	struct timespec ts = { .tv_nsec = 20 * 1000000L };
+	pid_t kids[16];
+	int ctl = 0, i, n, alive, status, dev;
+
+	ASSERT_EQ(1, count_helpers()) TH_LOG("expected the control helper only");
+	tvm_list_helpers(note_pid, &ctl);
+	ASSERT_EQ(0, kill(ctl, SIGSTOP));
+	for (i = 0; i < 16; i++) {
+		kids[i] = fork();
+		ASSERT_LE(0, kids[i]);
+		if (!kids[i]) {
+			dev = open(DEV, O_RDWR | O_CLOEXEC);
+			/* Forwarded to the host's KVM: waits for the answer. */
+			ioctl(dev, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+			_exit(0);
+		}
+	}
+	usleep(500 * 1000);
+	for (i = 0; i < 16; i++)
+		kill(kids[i], SIGKILL);
+	/* Killed callers are gone within 5 s while the host stays stopped. */
+	for (n = 0, alive = 16; n < 250 && alive; n++) {
+		for (i = 0, alive = 0; i < 16; i++) {
+			if (kids[i] && waitpid(kids[i], &status, WNOHANG) == kids[i])
+				kids[i] = 0;
+			alive += kids[i] != 0;
+		}
+		if (alive)
+			nanosleep(&ts, NULL);
+	}
+	EXPECT_EQ(0, alive) TH_LOG("%d killed callers still waiting for the host", alive);
+	ASSERT_EQ(0, kill(ctl, SIGCONT));
+	for (i = 0; i < 16; i++)
+		if (kids[i])
+			waitpid(kids[i], &status, 0);
+
+	dev = open(DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	for (i = 0; i < 40; i++)
+		ASSERT_LT(0, ioctl(dev, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS))
+			TH_LOG("call %d after the host came back", i);
+	close(dev);
+}
+
 TEST_HARNESS_MAIN
