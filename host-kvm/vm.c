@@ -250,7 +250,7 @@ static int hk_vcpu_apply(struct hk_vcpu *vcpu)
 	if (m->data_len != vcpu->io_in_len)
 		return -EPROTO;
 	/* request_interrupt_window, immediate_exit; cr8 */
-	if (copy_to_user(run, m->run, 2) ||
+	if (copy_to_user(run, m->run, offsetof(struct kvm_run, padding1)) ||
 	    copy_to_user(run + offsetof(struct kvm_run, cr8),
 			 m->run + offsetof(struct kvm_run, cr8), sizeof(u64)) ||
 	    copy_to_user(run + HK_KVM_RUN_HEAD, m->exit, sizeof(m->exit)))

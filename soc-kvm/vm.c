@@ -34,6 +34,8 @@
 #include "soc.h"
 
 #define SOC_RUN_HEAD		offsetof(struct kvm_run, io)
+/* request_interrupt_window, immediate_exit: written by userspace only. */
+#define SOC_RUN_USER_END	offsetof(struct kvm_run, padding1)
 
 /*
  * KVM_RUN polls this long for the host's exit before it sleeps (see
@@ -268,7 +270,8 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 	vcpu->exit_reason = m->exit_reason;
 	vcpu->io_in_len = 0;
 	/* Userspace owns request_interrupt_window and immediate_exit. */
-	memcpy((u8 *)run + 2, m->run + 2, SOC_RUN_HEAD - 2);
+	memcpy((u8 *)run + SOC_RUN_USER_END, m->run + SOC_RUN_USER_END,
+	       SOC_RUN_HEAD - SOC_RUN_USER_END);
 	run->exit_reason = m->exit_reason;
 	memcpy((u8 *)run + SOC_RUN_HEAD, m->exit, sizeof(m->exit));
 
