@@ -953,13 +953,16 @@ static void *close_vm(void *arg)
 TEST_F_TIMEOUT(soc, control_helper_killed_while_freeing_a_vm, 120)
 {
 	const char *top = getenv("KSOC_TOP");
-	int ctl = 0, vmh = 0;
+	uint64_t before, after = 0;
+	int ctl = 0, vmh = 0, i;
 	char cmd[512];
 	pthread_t closer;
 	struct tvm a;
 
 	if (!top)
 		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
+	if (loop_windows(&before))
+		SKIP(return, "no kvm-soc-loop debugfs: cannot count windows");
 	ASSERT_EQ(1, count_helpers()) TH_LOG("expected the control helper only");
 	tvm_list_helpers(note_pid, &ctl);
 	ASSERT_EQ(0, tvm_open(&a, DEV));
@@ -981,6 +984,15 @@ TEST_F_TIMEOUT(soc, control_helper_killed_while_freeing_a_vm, 120)
 	EXPECT_EQ(0, wait_baseline(0, self->vms, 10000))
 		TH_LOG("helpers %d (expected 0), KVM VMs %d (baseline %d)",
 		       count_helpers(), count_kvm_vms(), self->vms);
+	/* The VM's window (and with it its buffers) is freed too. */
+	for (i = 0; i < 500; i++) {
+		ASSERT_EQ(0, loop_windows(&after));
+		if (after == before)
+			break;
+		usleep(20 * 1000);
+	}
+	EXPECT_EQ(before, after) TH_LOG("windows left: %#llx",
+					(unsigned long long)(after & ~before));
 
 	ASSERT_EQ(0, system("rmmod kvm_soc_loop"));
 	snprintf(cmd, sizeof(cmd), "insmod %s/build/k612/kvm-soc-loop.ko", top);
