@@ -46,7 +46,7 @@ SELFTESTS := $(patsubst selftests/kvm-soc/%.c,$(BUILD)/selftests/%,\
 RIGTESTS := $(patsubst selftests/rig/%.c,$(BUILD)/selftests/rig/%,\
 		$(filter-out selftests/rig/ksoc_rig_fault.c,$(wildcard selftests/rig/*.c)))
 
-.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz qemu \
+.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz fuzz-rig qemu \
 	selftests rig rig-selftest rig-ivshmem check run clean
 
 all: modules selftests
@@ -115,6 +115,15 @@ $(BUILD)/fuzz/fuzz_chan: tests/fuzz/fuzz_chan.c common/ksoc_chan.c common/*.h in
 	@mkdir -p $(@D)
 	$(CLANG) -O1 -g -Iinclude/uapi -Icommon -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_chan.c common/ksoc_chan.c
+
+# make fuzz-rig [FUZZ_RIG_SECONDS=500]: the ioctl fuzzer (selftests/kvm-soc/
+# ioctl_fuzz.c, 20 s in make check) for longer, in a rig boot of its own.
+FUZZ_RIG_SECONDS ?= 500
+fuzz-rig: modules selftests
+	@printf '#!/bin/bash\n# rig: one CPU\nKSOC_FUZZ_SECONDS=%s exec %s/selftests/ioctl_fuzz\n' \
+		$(FUZZ_RIG_SECONDS) $(BUILD) > $(BUILD)/ioctl_fuzz_long.sh
+	@chmod +x $(BUILD)/ioctl_fuzz_long.sh
+	@RIG_TIMEOUT=$$(( $(FUZZ_RIG_SECONDS) + 600 )) bash tools/rig run $(BUILD)/ioctl_fuzz_long.sh
 
 FUZZ_SECONDS ?= 30
 fuzz: $(BUILD)/fuzz/fuzz_chan
