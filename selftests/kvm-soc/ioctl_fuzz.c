@@ -230,7 +230,7 @@ static void *fuzz_thread(void *arg)
 			if (m != MAP_FAILED) {
 				/* Page 0 of anything that maps exists. */
 				if (!off)
-					*(volatile uint8_t *)m;
+					__atomic_load_n((uint8_t *)m, __ATOMIC_RELAXED);
 				munmap(m, 3 << 12);
 			}
 			break;

@@ -211,8 +211,8 @@ TEST_F_TIMEOUT(iso, another_users_vm_is_unreachable, 60)
 	ASSERT_EQ(b, waitpid(b, &sb, 0));
 	ASSERT_EQ(a, waitpid(a, &sa, 0));
 	EXPECT_TRUE(WIFEXITED(sb) && !WEXITSTATUS(sb))
-		TH_LOG("user B: check %d failed (10+: /proc reached A's fd; 20+: a passed fd was not EIO)",
-		       WEXITSTATUS(sb));
+		TH_LOG("user B: check %d failed (10+: /proc reached A's fd; %s)",
+		       WEXITSTATUS(sb), "20+: a passed fd was not EIO");
 	EXPECT_TRUE(WIFEXITED(sa) && !WEXITSTATUS(sa))
 		TH_LOG("user A: check %d failed", WEXITSTATUS(sa));
 }
