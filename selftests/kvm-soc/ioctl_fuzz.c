@@ -23,7 +23,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -362,25 +361,6 @@ static void dump_helper(const char *pid, void *arg)
 	dump_stacks(arg, pid);
 }
 
-static int count_kvm_vms(void)
-{
-	DIR *dir = opendir("/sys/kernel/debug/kvm");
-	struct dirent *d;
-	int n = 0;
-
-	if (!dir) {
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-		dir = opendir("/sys/kernel/debug/kvm");
-	}
-
-	while (dir && (d = readdir(dir)))
-		if (d->d_name[0] >= '1' && d->d_name[0] <= '9' && strchr(d->d_name, '-'))
-			n++;
-	if (dir)
-		closedir(dir);
-	return dir ? n : -1;
-}
-
 FIXTURE(fz) {
 };
 
@@ -408,7 +388,7 @@ TEST_F_TIMEOUT(fz, fuzz_ioctls_with_a_bystander, 590)
 	if (access(DEV, R_OK | W_OK))
 		SKIP(return, DEV " is not there");
 	helpers = tvm_list_helpers(NULL, NULL);
-	vms = count_kvm_vms();
+	vms = tvm_count_kvm_vms();
 	TH_LOG("seed %u, %d s, %d threads", seed, seconds, NR_THREADS);
 
 	progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -476,12 +456,12 @@ TEST_F_TIMEOUT(fz, fuzz_ioctls_with_a_bystander, 590)
 
 	/* Nothing the fuzzer made is left on the host. */
 	for (i = 0; i < 500; i++) {
-		if (tvm_list_helpers(NULL, NULL) == helpers && count_kvm_vms() == vms)
+		if (tvm_list_helpers(NULL, NULL) == helpers && tvm_count_kvm_vms() == vms)
 			break;
 		usleep(20 * 1000);
 	}
 	EXPECT_EQ(helpers, tvm_list_helpers(NULL, NULL));
-	EXPECT_EQ(vms, count_kvm_vms());
+	EXPECT_EQ(vms, tvm_count_kvm_vms());
 }
 
 TEST_HARNESS_MAIN

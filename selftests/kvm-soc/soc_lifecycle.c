@@ -27,41 +27,6 @@ static int count_helpers(void)
 	return tvm_list_helpers(NULL, NULL);
 }
 
-/* KVM's debugfs directory (mounting debugfs if needed), or NULL. */
-static DIR *kvm_debugfs(void)
-{
-	DIR *dir = opendir("/sys/kernel/debug/kvm");
-
-	if (!dir) {
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-		dir = opendir("/sys/kernel/debug/kvm");
-	}
-	return dir;
-}
-
-/* A per-VM directory of KVM's debugfs: "<pid>-<fd>". */
-static bool kvm_vm_dir(const char *name)
-{
-	return name[0] >= '1' && name[0] <= '9' && strchr(name, '-');
-}
-
-/* VMs alive in the host's KVM: its debugfs has a directory per VM. */
-static int count_kvm_vms(void)
-{
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	dir = kvm_debugfs();
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)))
-		if (kvm_vm_dir(d->d_name))
-			n++;
-	closedir(dir);
-	return n;
-}
-
 /*
  * Wait up to @ms for the host to come back to @helpers and @vms.  With
  * @helpers < 0 the host is another machine, which counts its own (the
@@ -75,7 +40,7 @@ static int wait_baseline(int helpers, int vms, int ms)
 	if (helpers < 0)
 		return 0;
 	for (i = 0; i < ms / 20; i++) {
-		if (count_helpers() == helpers && count_kvm_vms() == vms)
+		if (count_helpers() == helpers && tvm_count_kvm_vms() == vms)
 			return 0;
 		nanosleep(&ts, NULL);
 	}
@@ -103,7 +68,7 @@ FIXTURE_SETUP(soc)
 	 */
 	wait_baseline(1, 0, 10000);
 	self->helpers = count_helpers();
-	self->vms = count_kvm_vms();
+	self->vms = tvm_count_kvm_vms();
 	ASSERT_LE(1, self->helpers) TH_LOG("no control helper running");
 }
 
@@ -136,13 +101,13 @@ TEST_F(soc, kill9_mid_kvm_run_frees_everything)
 	ASSERT_EQ(1, read(pipefd[0], &c, 1));
 	usleep(300 * 1000);		/* well inside KVM_RUN by now */
 	EXPECT_EQ(self->helpers + 1, count_helpers());
-	EXPECT_EQ(self->vms + 1, count_kvm_vms());
+	EXPECT_EQ(self->vms + 1, tvm_count_kvm_vms());
 	kill(pid, SIGKILL);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000))
 		TH_LOG("helpers %d (baseline %d), KVM VMs %d (baseline %d)",
-		       count_helpers(), self->helpers, count_kvm_vms(), self->vms);
+		       count_helpers(), self->helpers, tvm_count_kvm_vms(), self->vms);
 }
 
 struct vm_thread {
@@ -315,11 +280,11 @@ static void kvm_vm_dirs(char *buf, size_t len)
 	DIR *dir;
 
 	buf[0] = 0;
-	dir = kvm_debugfs();
+	dir = tvm_kvm_debugfs();
 	if (!dir)
 		return;
 	while ((d = readdir(dir)))
-		if (kvm_vm_dir(d->d_name) && strlen(buf) + strlen(d->d_name) + 2 < len) {
+		if (tvm_kvm_vm_dir(d->d_name) && strlen(buf) + strlen(d->d_name) + 2 < len) {
 			strcat(buf, d->d_name);
 			strcat(buf, " ");
 		}
@@ -561,7 +526,7 @@ static int create_vm_window(struct tvm *t)
 	uint64_t before, after, fresh;
 	int id, ret;
 
-	count_kvm_vms();			/* mounts debugfs if needed */
+	tvm_count_kvm_vms();			/* mounts debugfs if needed */
 	if (loop_windows(&before))
 		return -ENOENT;
 	ret = tvm_open(t, DEV);
@@ -888,7 +853,7 @@ TEST_F(soc, killed_vm_helper_fails_only_that_vm)
 	tvm_close(&b);
 	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000))
 		TH_LOG("helpers %d (baseline %d), KVM VMs %d (baseline %d)",
-		       count_helpers(), self->helpers, count_kvm_vms(), self->vms);
+		       count_helpers(), self->helpers, tvm_count_kvm_vms(), self->vms);
 }
 
 /*
@@ -927,7 +892,7 @@ TEST_F_TIMEOUT(soc, transport_unload_under_open_vms_is_eio, 120)
 	ASSERT_EQ(0, system(cmd));
 	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000))
 		TH_LOG("helpers %d (baseline %d), KVM VMs %d (baseline %d)",
-		       count_helpers(), self->helpers, count_kvm_vms(), self->vms);
+		       count_helpers(), self->helpers, tvm_count_kvm_vms(), self->vms);
 	ASSERT_EQ(0, tvm_open(&t, DEV));
 	ASSERT_EQ(0, tvm_create_vm(&t, NULL));
 	TVM_LOAD(&t, pio);
@@ -983,7 +948,7 @@ TEST_F_TIMEOUT(soc, control_helper_killed_while_freeing_a_vm, 120)
 	ASSERT_EQ(0, kill(vmh, SIGCONT));
 	EXPECT_EQ(0, wait_baseline(0, self->vms, 10000))
 		TH_LOG("helpers %d (expected 0), KVM VMs %d (baseline %d)",
-		       count_helpers(), count_kvm_vms(), self->vms);
+		       count_helpers(), tvm_count_kvm_vms(), self->vms);
 	/* The VM's window (and with it its buffers) is freed too. */
 	for (i = 0; i < 500; i++) {
 		ASSERT_EQ(0, loop_windows(&after));
@@ -999,7 +964,7 @@ TEST_F_TIMEOUT(soc, control_helper_killed_while_freeing_a_vm, 120)
 	ASSERT_EQ(0, system(cmd));
 	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000))
 		TH_LOG("helpers %d (baseline %d), KVM VMs %d (baseline %d)",
-		       count_helpers(), self->helpers, count_kvm_vms(), self->vms);
+		       count_helpers(), self->helpers, tvm_count_kvm_vms(), self->vms);
 }
 
 /*

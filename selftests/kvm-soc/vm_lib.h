@@ -11,12 +11,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -297,6 +299,41 @@ static inline int tvm_list_helpers(void (*fn)(const char *pid, void *arg),
 	}
 	if (dir)
 		closedir(dir);
+	return n;
+}
+
+/* KVM's debugfs directory (mounting debugfs if needed), or NULL. */
+static inline DIR *tvm_kvm_debugfs(void)
+{
+	DIR *dir = opendir("/sys/kernel/debug/kvm");
+
+	if (!dir) {
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+		dir = opendir("/sys/kernel/debug/kvm");
+	}
+	return dir;
+}
+
+/* A per-VM directory of KVM's debugfs: "<pid>-<fd>". */
+static inline bool tvm_kvm_vm_dir(const char *name)
+{
+	return name[0] >= '1' && name[0] <= '9' && strchr(name, '-');
+}
+
+/* VMs alive in the host's KVM: its debugfs has a directory per VM. */
+static inline int tvm_count_kvm_vms(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	dir = tvm_kvm_debugfs();
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		if (tvm_kvm_vm_dir(d->d_name))
+			n++;
+	closedir(dir);
 	return n;
 }
 
