@@ -696,7 +696,6 @@ long hk_vm_main(struct hk_vm *vm, bool first, long arg)
 	}
 }
 
-/* @killable: the caller is a helper thread (the control thread). */
 /*
  * VMs whose freeing a killed control helper could not finish (it frees
  * VMs killably, being a helper thread itself).  A worker finishes them,
@@ -740,6 +739,7 @@ void hk_vm_exit(void)
 	destroy_workqueue(hk_free_wq);
 }
 
+/* @killable: the caller is a helper thread (the control thread). */
 static void hk_vm_free(struct hk_vm *vm, bool killable)
 {
 	u32 i;
