@@ -33,27 +33,6 @@
 #include "host.h"
 #include "ksoc_vmctx.h"
 
-/* Under ctx->lock: the helper died on its own; fail its window. */
-static void hk_ctx_died(struct hk_ctx *ctx)
-{
-	struct host_kvm *hk;
-	struct hk_vm *vm;
-
-	if (ctx->kind == HK_CTX_SYS) {
-		hk = ctx->owner;
-		pr_err_ratelimited("control helper died; control window failed\n");
-		WRITE_ONCE(ksoc_hdr(hk->t->ctrl_win)->host.state,
-			   cpu_to_le32(KVM_SOC_PEER_FAILED));
-		hk->t->kick(hk->t, KSOC_VEC_CTRL);
-	} else {
-		vm = ctx->owner;
-		pr_err_ratelimited("vm%u: helper died; VM failed\n", vm->id);
-		WRITE_ONCE(ksoc_hdr(vm->win)->host.state,
-			   cpu_to_le32(KVM_SOC_PEER_FAILED));
-		vm->hk->t->kick(vm->hk->t, vm->id);
-	}
-}
-
 #define HK_CTX_START_TIMEOUT_MS	10000
 
 unsigned long hk_staging_map(void)
@@ -65,14 +44,16 @@ unsigned long hk_staging_map(void)
 	return IS_ERR_VALUE(addr) ? 0 : addr;
 }
 
-void hk_ctx_add_pending(struct hk_ctx *ctx, struct hk_vcpu *vcpu)
+/* Queue @node (a vCPU's) for the helper's next new thread. */
+void hk_ctx_add_pending(struct hk_ctx *ctx, struct list_head *node)
 {
 	spin_lock(&ctx->lock);
-	list_add_tail((struct list_head *)vcpu, &ctx->pending);
+	list_add_tail(node, &ctx->pending);
 	spin_unlock(&ctx->lock);
 }
 
-struct hk_vcpu *hk_ctx_pop_pending(struct hk_ctx *ctx)
+/* The oldest queued node, off the list, or NULL. */
+struct list_head *hk_ctx_pop_pending(struct hk_ctx *ctx)
 {
 	struct list_head *e = NULL;
 
@@ -82,15 +63,13 @@ struct hk_vcpu *hk_ctx_pop_pending(struct hk_ctx *ctx)
 		list_del_init(e);
 	}
 	spin_unlock(&ctx->lock);
-	return (struct hk_vcpu *)e;
+	return e;
 }
 
 static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
 			 unsigned long arg)
 {
 	struct hk_ctx *ctx = filp->private_data;
-	struct hk_vm *vm = ctx->owner;
-	struct hk_vcpu *vcpu;
 	bool first = false;
 	long r;
 
@@ -113,31 +92,19 @@ static long hk_ctx_ioctl(struct file *filp, unsigned int cmd,
 	spin_unlock(&ctx->lock);
 	if (current->mm != ctx->mm)
 		return -EPERM;
-	/* Only a VM's main thread asks for eventfds (and gets an answer). */
-	if (arg && (current != ctx->main || ctx->kind != HK_CTX_VM))
+	/* Only a main thread that may ask for eventfds gets an answer. */
+	if (arg && (current != ctx->main || !ctx->ops->eventfds))
 		return -EINVAL;
 
 	if (current == ctx->main) {
 		if (first)
 			complete(&ctx->entered);
-		if (ctx->kind == HK_CTX_SYS)
-			r = hk_sys_main(ctx->owner, first);
-		else
-			r = hk_vm_main(vm, first, (long)arg);
+		r = ctx->ops->main(ctx, first, arg);
 		if (!r)
 			complete(&ctx->done);
 		return r;
 	}
-	if (ctx->kind != HK_CTX_VM)
-		return 0;
-	vcpu = hk_vm_find_vcpu(vm, current);
-	if (!vcpu) {
-		vcpu = hk_ctx_pop_pending(ctx);
-		if (!vcpu)
-			return 0;
-		hk_vcpu_attach(vcpu, current);
-	}
-	return hk_vcpu_main(vcpu);
+	return ctx->ops->thread ? ctx->ops->thread(ctx) : 0;
 }
 
 static void hk_ctx_free(struct kref *ref)
@@ -156,7 +123,7 @@ static int hk_ctx_release(struct inode *inode, struct file *filp)
 	 */
 	spin_lock(&ctx->lock);
 	if (!ctx->dead && ctx->owner)
-		hk_ctx_died(ctx);
+		ctx->ops->died(ctx);
 	WRITE_ONCE(ctx->dead, true);
 	spin_unlock(&ctx->lock);
 	complete_all(&ctx->entered);
@@ -188,7 +155,7 @@ static int hk_ctx_umh_init(struct subprocess_info *info, struct cred *new)
 
 /**
  * hk_ctx_start - start a helper process and wait for its main thread.
- * @kind: what it serves.
+ * @ops: what it serves.
  * @owner: the struct host_kvm or struct hk_vm.
  * @store: where the owner keeps its context pointer; set before the
  *	helper runs (its threads reach the context through the owner), and
@@ -197,7 +164,8 @@ static int hk_ctx_umh_init(struct subprocess_info *info, struct cred *new)
  * Return: 0, or an errno: the helper could not be run (its path is the
  * host-kvm module parameter "helper"), or did not check in.
  */
-int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store)
+int hk_ctx_start(const struct hk_ctx_ops *ops, void *owner,
+		 struct hk_ctx **store)
 {
 	static const char * const envp_const[] = {
 		"PATH=/sbin:/bin:/usr/sbin:/usr/bin", NULL
@@ -212,7 +180,7 @@ int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store)
 		return -ENOMEM;
 	kref_init(&ctx->ref);
 	kref_get(&ctx->ref);		/* the file's */
-	ctx->kind = kind;
+	ctx->ops = ops;
 	ctx->owner = owner;
 	spin_lock_init(&ctx->lock);
 	INIT_LIST_HEAD(&ctx->pending);
@@ -253,8 +221,7 @@ int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store)
 	return 0;
 
 err:
-	/* VM helpers are started by the control thread: a helper itself. */
-	if (hk_ctx_stop(ctx, NULL, kind == HK_CTX_VM))
+	if (hk_ctx_stop(ctx, NULL, ops->started_by_helper))
 		return ret;	/* killed: the context stays with its helper */
 	hk_ctx_put(ctx);
 	*store = NULL;

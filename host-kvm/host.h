@@ -65,26 +65,41 @@ struct hk_events {
 	int pool_err;
 };
 
+struct hk_ctx;
+
 /**
- * enum hk_ctx_kind - what a helper process serves.
- * @HK_CTX_SYS: the control window (system ioctls, VM creation).
- * @HK_CTX_VM: one VM: its window and its vCPUs.
+ * struct hk_ctx_ops - what one kind of helper process serves (the control
+ * window: main.c; a VM: vm.c).
+ * @main: the first thread's work, serving the window; returns what
+ *	KSOC_VMCTX_ENTER returns.  @first: its first entry; @arg: ENTER's
+ *	argument (0, or the helper's answer to a request for an eventfd).
+ * @thread: a later thread's work (a vCPU), or NULL where the helper has
+ *	one thread only (such threads are told to leave).
+ * @died: the helper died on its own: fail the window it served.  Called
+ *	under the context's lock while the owner is still set.
+ * @eventfds: the main thread may ask for eventfds (a non-zero argument).
+ * @started_by_helper: contexts of this kind are started by a helper thread
+ *	(VMs, by the control thread), which gives up a start on SIGKILL.
  */
-enum hk_ctx_kind {
-	HK_CTX_SYS,
-	HK_CTX_VM,
+struct hk_ctx_ops {
+	long (*main)(struct hk_ctx *ctx, bool first, unsigned long arg);
+	long (*thread)(struct hk_ctx *ctx);
+	void (*died)(struct hk_ctx *ctx);
+	bool eventfds;
+	bool started_by_helper;
 };
 
 /**
  * struct hk_ctx - a helper process (tools/kvm-soc-vmctx) and its threads.
  * @ref: one for the owner (until hk_ctx_stop()), one for the file.
- * @kind: enum hk_ctx_kind.
- * @owner: the struct host_kvm (SYS) or struct hk_vm (VM) it serves.
+ * @ops: what it serves.
+ * @owner: the struct host_kvm or struct hk_vm it serves (@ops know
+ *	which); NULL once the owner let go (hk_ctx_put()).
  * @file: the context file installed in the helper.
  * @lock: protects @main, @mm and @pending.
  * @main: the first thread to enter; it serves the window.
  * @mm: the helper's address space (mmgrab), where KVM objects live.
- * @pending: vCPUs waiting for a thread of their own.
+ * @pending: nodes of vCPUs waiting for a thread of their own.
  * @dead: tell every thread to tear down and leave.
  * @entered: the main thread arrived.
  * @done: the main thread finished (or the helper died).
@@ -92,7 +107,7 @@ enum hk_ctx_kind {
  */
 struct hk_ctx {
 	struct kref ref;
-	enum hk_ctx_kind kind;
+	const struct hk_ctx_ops *ops;
 	void *owner;
 	struct file *file;
 	spinlock_t lock; /* protects @main, @mm, @pending */
@@ -195,15 +210,13 @@ struct hk_vm {
 };
 
 /* ctx.c */
-int hk_ctx_start(enum hk_ctx_kind kind, void *owner, struct hk_ctx **store);
+int hk_ctx_start(const struct hk_ctx_ops *ops, void *owner,
+		 struct hk_ctx **store);
 int hk_ctx_stop(struct hk_ctx *ctx, wait_queue_head_t *wq, bool killable);
 void hk_ctx_put(struct hk_ctx *ctx);
-struct hk_vcpu *hk_ctx_pop_pending(struct hk_ctx *ctx);
-void hk_ctx_add_pending(struct hk_ctx *ctx, struct hk_vcpu *vcpu);
+struct list_head *hk_ctx_pop_pending(struct hk_ctx *ctx);
+void hk_ctx_add_pending(struct hk_ctx *ctx, struct list_head *node);
 unsigned long hk_staging_map(void);
-
-/* main.c */
-long hk_sys_main(struct host_kvm *hk, bool first);
 
 /* ioctl.c */
 long hk_ioctl(struct file *f, unsigned int cmd, unsigned long arg);
@@ -240,11 +253,6 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf);
 s64 hk_vm_destroy(struct host_kvm *hk, u32 id);
 void hk_vm_doorbell(struct host_kvm *hk, unsigned int vec);
 void hk_vm_destroy_all(struct host_kvm *hk);
-long hk_vm_main(struct hk_vm *vm, bool first, long arg);
-long hk_vcpu_main(struct hk_vcpu *vcpu);
-bool hk_vcpu_is(struct hk_vcpu *vcpu, struct task_struct *task);
-struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task);
-void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task);
 
 /*
  * The header fields a request's op does not use must be zero

@@ -185,15 +185,14 @@ static void hk_ctrl_serve(struct host_kvm *hk)
 		hk->t->kick(hk->t, KSOC_VEC_CTRL);
 }
 
-/**
- * hk_sys_main - what the control helper's main thread does in the kernel.
- * @hk: the transport.
- * @first: first entry.
- *
- * Return: 0 at detach (the helper exits), -EINTR to take a signal.
+/*
+ * What the control helper's main thread does in the kernel.  Returns 0 at
+ * detach (the helper exits), -EINTR to take a signal.
  */
-long hk_sys_main(struct host_kvm *hk, bool first)
+static long hk_sys_main(struct hk_ctx *ctx, bool first, unsigned long arg)
 {
+	struct host_kvm *hk = ctx->owner;
+
 	if (first)
 		hk->staging = hk_staging_map();
 	for (;;) {
@@ -218,6 +217,22 @@ long hk_sys_main(struct host_kvm *hk, bool first)
 			return -EINTR;
 	}
 }
+
+/* The control helper died on its own: every SoC caller gets -EIO now. */
+static void hk_sys_died(struct hk_ctx *ctx)
+{
+	struct host_kvm *hk = ctx->owner;
+
+	lockdep_assert_held(&ctx->lock);
+	pr_err_ratelimited("control helper died; control window failed\n");
+	WRITE_ONCE(hk_hdr(hk)->host.state, cpu_to_le32(KVM_SOC_PEER_FAILED));
+	hk->t->kick(hk->t, KSOC_VEC_CTRL);
+}
+
+static const struct hk_ctx_ops hk_sys_ctx_ops = {
+	.main	= hk_sys_main,
+	.died	= hk_sys_died,
+};
 
 static void hk_heartbeat_work(struct work_struct *work)
 {
@@ -283,7 +298,7 @@ int host_kvm_attach(struct ksoc_transport *t)
 	mutex_lock(&host_kvm_lock);
 	ksoc_window_format(t->ctrl_win, &hk->l);
 	t->core = hk;
-	ret = hk_ctx_start(HK_CTX_SYS, hk, &hk->ctx);
+	ret = hk_ctx_start(&hk_sys_ctx_ops, hk, &hk->ctx);
 	if (ret) {
 		mutex_unlock(&host_kvm_lock);
 		goto err_buf;

@@ -55,7 +55,7 @@ MODULE_PARM_DESC(poll_ns, "ns a vCPU thread polls for a completion before sleepi
 
 /**
  * struct hk_vcpu - one vCPU.
- * @pending: on hk_ctx.pending until a thread takes it (must be first).
+ * @pending: on hk_ctx.pending until a thread takes it.
  * @vm: its VM.
  * @idx: its index: IOREQ slot and API slot KSOC_VM_API_SLOTS + @idx.
  * @file: the stock-KVM vCPU file.
@@ -186,7 +186,8 @@ static s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
  * hk_vcpu_create_done() publishes @nr_vcpus before clearing @creating, so
  * a thread whose vCPU just moved sees it in one place or the other.
  */
-struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task)
+static struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm,
+				       struct task_struct *task)
 {
 	struct hk_vcpu *vcpu;
 	bool mine;
@@ -211,7 +212,15 @@ struct hk_vcpu *hk_vm_find_vcpu(struct hk_vm *vm, struct task_struct *task)
 	return NULL;
 }
 
-void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task)
+/* The oldest vCPU still waiting for a thread, or NULL. */
+static struct hk_vcpu *hk_vm_pop_pending(struct hk_vm *vm)
+{
+	struct list_head *e = hk_ctx_pop_pending(vm->ctx);
+
+	return e ? list_entry(e, struct hk_vcpu, pending) : NULL;
+}
+
+static void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task)
 {
 	get_task_struct(task);
 	WRITE_ONCE(vcpu->task, task);
@@ -371,7 +380,7 @@ static long hk_vcpu_teardown(struct hk_vcpu *vcpu)
  * Return: 0 when the vCPU is gone (the thread exits), -EINTR to take a
  * signal and come back.
  */
-long hk_vcpu_main(struct hk_vcpu *vcpu)
+static long hk_vcpu_main(struct hk_vcpu *vcpu)
 {
 	struct hk_vm *vm = vcpu->vm;
 	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx);
@@ -482,7 +491,7 @@ static s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
 	vm->creating = vcpu;
 	vm->creating_slot = slot;
 	vm->creating_msg = *m;
-	hk_ctx_add_pending(vm->ctx, vcpu);
+	hk_ctx_add_pending(vm->ctx, &vcpu->pending);
 	return HK_SPAWN;
 
 err_free:
@@ -626,7 +635,7 @@ static int hk_vm_teardown(struct hk_vm *vm)
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (wait_for_completion_killable(&vm->vcpus[i]->exited))
 			return -EINTR;	/* the helper is dying: owner cleans up */
-	while ((vcpu = hk_ctx_pop_pending(vm->ctx))) {
+	while ((vcpu = hk_vm_pop_pending(vm))) {
 		if (vcpu == vm->creating)
 			vm->creating = NULL;
 		hk_vcpu_free(vcpu);
@@ -646,19 +655,16 @@ static int hk_vm_teardown(struct hk_vm *vm)
 	return 0;
 }
 
-/**
- * hk_vm_main - what the VM helper's main thread does inside the kernel.
- * @vm: the VM.
- * @first: first entry: create the VM.
- * @arg: ENTER's argument: 0, or the helper's answer to a request for an
- *	eventfd.
- *
- * Return: 0 when the VM is torn down (the helper exits), 1 to get one
+/*
+ * What the VM helper's main thread does inside the kernel.  @first: create
+ * the VM; @arg: 0, or the helper's answer to a request for an eventfd.
+ * Returns 0 when the VM is torn down (the helper exits), 1 to get one
  * more thread (a new vCPU), 2 to get an eventfd, -EINTR to take a signal
  * and come back.
  */
-long hk_vm_main(struct hk_vm *vm, bool first, long arg)
+static long hk_vm_main(struct hk_ctx *ctx, bool first, unsigned long arg)
 {
+	struct hk_vm *vm = ctx->owner;
 	u32 i;
 
 	if (first) {
@@ -695,6 +701,42 @@ long hk_vm_main(struct hk_vm *vm, bool first, long arg)
 			return -EINTR;
 	}
 }
+
+/* A later thread of the VM helper: the vCPU it was started for. */
+static long hk_vm_thread(struct hk_ctx *ctx)
+{
+	struct hk_vm *vm = ctx->owner;
+	struct hk_vcpu *vcpu;
+
+	vcpu = hk_vm_find_vcpu(vm, current);
+	if (!vcpu) {
+		vcpu = hk_vm_pop_pending(vm);
+		if (!vcpu)
+			return 0;
+		hk_vcpu_attach(vcpu, current);
+	}
+	return hk_vcpu_main(vcpu);
+}
+
+/* The VM's helper died on its own: the SoC's callers get -EIO now. */
+static void hk_vm_died(struct hk_ctx *ctx)
+{
+	struct hk_vm *vm = ctx->owner;
+
+	lockdep_assert_held(&ctx->lock);
+	pr_err_ratelimited("vm%u: helper died; VM failed\n", vm->id);
+	WRITE_ONCE(vm_hdr(vm)->host.state, cpu_to_le32(KVM_SOC_PEER_FAILED));
+	vm->hk->t->kick(vm->hk->t, vm->id);
+}
+
+/* VM helpers are started by the control thread, a helper itself. */
+static const struct hk_ctx_ops hk_vm_ctx_ops = {
+	.main			= hk_vm_main,
+	.thread			= hk_vm_thread,
+	.died			= hk_vm_died,
+	.eventfds		= true,
+	.started_by_helper	= true,
+};
 
 /*
  * VMs whose freeing a killed control helper could not finish (it frees
@@ -767,7 +809,7 @@ static void hk_vm_free_rest(struct hk_vm *vm)
 	u32 i;
 
 	/* What a dead helper left behind; no helper thread runs now. */
-	while (vm->ctx && (vcpu = hk_ctx_pop_pending(vm->ctx)))
+	while (vm->ctx && (vcpu = hk_vm_pop_pending(vm)))
 		if (vcpu != vm->creating)
 			hk_vcpu_free(vcpu);
 	if (vm->creating)
@@ -843,7 +885,7 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	vm->l = l;
 	ksoc_window_format(vm->win, &vm->l);
 
-	ret = hk_ctx_start(HK_CTX_VM, vm, &vm->ctx);
+	ret = hk_ctx_start(&hk_vm_ctx_ops, vm, &vm->ctx);
 	if (ret && vm->ctx) {
 		/* Killed while a late helper may still use it. */
 		hk_vm_free_later(vm);
