@@ -627,6 +627,7 @@ struct scribbler {
 	size_t clean_len;	/* header words a well-formed message zeroes */
 	u64 stores;
 	int stop;
+	u64 reads, taken, refused;	/* the reader's side */
 };
 
 static u64 xorshift(u64 *s)
@@ -691,10 +692,23 @@ static bool scribble_busy(struct scribbler *sc, u64 reads, time_t t0)
 	       time(NULL) - t0 < 20;
 }
 
-static void scribble_stop(struct scribbler *sc, pthread_t t)
+/* Count one take's result; true if it took a message (to be checked). */
+static bool scribble_took(struct scribbler *sc, int ret)
+{
+	sc->refused += ret == -EPROTO;
+	sc->taken += !ret;
+	return !ret;
+}
+
+/* Stop the peer; how often each path ran depends on scheduling: logged. */
+static void scribble_stop(struct __test_metadata *_metadata,
+			  struct scribbler *sc, pthread_t t)
 {
 	__atomic_store_n(&sc->stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
+	TH_LOG("%llu reads: %llu taken, %llu refused; %llu peer stores",
+	       (unsigned long long)sc->reads, (unsigned long long)sc->taken,
+	       (unsigned long long)sc->refused, (unsigned long long)sc->stores);
 }
 
 TEST_F(win, hostile_peer_rewrites_api_slot_while_taken)
@@ -706,7 +720,6 @@ TEST_F(win, hostile_peer_rewrites_api_slot_while_taken)
 		.state_val = KVM_SOC_API_REQ,
 		.clean_len = sizeof(*h),
 	};
-	u64 taken = 0, refused = 0, reads = 0;
 	struct ksoc_api_msg m;
 	time_t t0 = time(NULL);
 	u8 buf[512];
@@ -714,23 +727,13 @@ TEST_F(win, hostile_peer_rewrites_api_slot_while_taken)
 	int ret;
 
 	ASSERT_EQ(0, scribble_start(&sc, &t));
-	while (scribble_busy(&sc, reads++, t0)) {
+	while (scribble_busy(&sc, sc.reads++, t0)) {
 		ret = ksoc_api_take(self->w, &self->l, 2, &m, buf, sizeof(buf));
-		if (ret == -EPROTO) {
-			refused++;
-			continue;
-		}
-		if (ret == -EAGAIN)
-			continue;
-		ASSERT_EQ(0, ret);
-		ASSERT_LE(m.len, sizeof(buf));
-		taken++;
+		ASSERT_TRUE(ret == 0 || ret == -EAGAIN || ret == -EPROTO);
+		if (scribble_took(&sc, ret))
+			ASSERT_LE(m.len, sizeof(buf));
 	}
-	scribble_stop(&sc, t);
-	TH_LOG("%llu reads: %llu taken, %llu refused; %llu peer stores",
-	       (unsigned long long)reads, (unsigned long long)taken,
-	       (unsigned long long)refused, (unsigned long long)sc.stores);
-	/* How often each path runs depends on scheduling: only logged. */
+	scribble_stop(_metadata, &sc, t);
 }
 
 TEST_F(win, hostile_peer_rewrites_ioreq_slot_while_taken)
@@ -743,30 +746,19 @@ TEST_F(win, hostile_peer_rewrites_ioreq_slot_while_taken)
 		.clean_len = sizeof(s->hdr),
 	};
 	static struct ksoc_ioreq_msg m;
-	u64 taken = 0, refused = 0, reads = 0;
 	time_t t0 = time(NULL);
 	pthread_t t;
 	int ret;
 
 	ASSERT_EQ(0, scribble_start(&sc, &t));
-	while (scribble_busy(&sc, reads++, t0)) {
+	while (scribble_busy(&sc, sc.reads++, t0)) {
 		/* vcpu_id 0, seq 0: what a zeroed header names. */
 		ret = ksoc_ioreq_take(s, 0, 0, &m);
-		if (ret == -EPROTO) {
-			refused++;
-			continue;
-		}
-		if (ret == -EAGAIN)
-			continue;
-		ASSERT_EQ(0, ret);
-		ASSERT_LE(m.data_len, KVM_SOC_IOREQ_DATA_SIZE);
-		taken++;
+		ASSERT_TRUE(ret == 0 || ret == -EAGAIN || ret == -EPROTO);
+		if (scribble_took(&sc, ret))
+			ASSERT_LE(m.data_len, KVM_SOC_IOREQ_DATA_SIZE);
 	}
-	scribble_stop(&sc, t);
-	TH_LOG("%llu reads: %llu taken, %llu refused; %llu peer stores",
-	       (unsigned long long)reads, (unsigned long long)taken,
-	       (unsigned long long)refused, (unsigned long long)sc.stores);
-	/* How often each path runs depends on scheduling: only logged. */
+	scribble_stop(_metadata, &sc, t);
 }
 
 TEST_HARNESS_MAIN
