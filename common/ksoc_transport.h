@@ -60,6 +60,11 @@ typedef void (*ksoc_doorbell_fn)(struct ksoc_transport *t, unsigned int vec);
  * @dma_copy: SoC side, the bulk path (a DMA engine's copy): @len bytes
  *	between @buf (kernel memory) and host memory at DMA address @dma,
  *	to the host if @to_host.  Sleeps; 0 or a negative errno.
+ * @sync_writes: SoC side: the host's CPU does not see what the SoC writes
+ *	into host memory as it sees its own stores (the rig's ivshmem: the
+ *	host machine's TCG keeps translations of code the SoC overwrote).
+ *	soc-kvm then notes the pages its processes write and has the host's
+ *	CPU store them again before a vCPU runs (KVM_SOC_F_MEM_WRITTEN).
  * @lock: protects @doorbell against the transport's interrupt path.
  * @doorbell: the core's handler for doorbells from the peer, set with
  *	ksoc_transport_set_doorbell(); runs in any context (hardirq
@@ -90,6 +95,7 @@ struct ksoc_transport {
 			phys_addr_t *phys);
 	int (*dma_copy)(struct ksoc_transport *t, u64 dma, void *buf, u64 len,
 			bool to_host);
+	bool sync_writes;
 
 	spinlock_t lock; /* protects @doorbell */
 	ksoc_doorbell_fn doorbell;

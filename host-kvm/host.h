@@ -229,6 +229,8 @@ s64 hk_op_mem_alloc(struct host_kvm *hk, struct ksoc_api_msg *m);
 s64 hk_op_mem_ranges(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf,
 		     u32 cap);
 s64 hk_op_mem_free(struct host_kvm *hk, struct ksoc_api_msg *m);
+s64 hk_op_mem_written(struct host_kvm *hk, struct ksoc_api_msg *m,
+		      const u8 *buf);
 int hk_mem_attach(struct host_kvm *hk);
 void hk_mem_detach(struct host_kvm *hk);
 int hk_mem_init(void);
@@ -266,7 +268,8 @@ static inline bool hk_msg_unused_zero(const struct ksoc_api_msg *m)
 	bool arg = m->op == KVM_SOC_OP_HELLO || m->op == KVM_SOC_OP_SYS_IOCTL ||
 		   m->op == KVM_SOC_OP_VM_IOCTL || m->op == KVM_SOC_OP_VCPU_IOCTL ||
 		   m->op == KVM_SOC_OP_CREATE_VCPU || m->op == KVM_SOC_OP_MEM_ALLOC ||
-		   m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_MEM_FREE;
+		   m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_MEM_FREE ||
+		   m->op == KVM_SOC_OP_MEM_WRITTEN;
 	bool arg2 = m->op == KVM_SOC_OP_SYS_IOCTL || m->op == KVM_SOC_OP_VM_IOCTL ||
 		    m->op == KVM_SOC_OP_MEM_RANGES;
 

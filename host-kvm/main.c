@@ -132,6 +132,8 @@ static s64 hk_dispatch(struct host_kvm *hk, struct ksoc_api_msg *m)
 		return hk_op_mem_ranges(hk, m, hk->buf, ksoc_api_payload_max(&hk->l));
 	case KVM_SOC_OP_MEM_FREE:
 		return hk_op_mem_free(hk, m);
+	case KVM_SOC_OP_MEM_WRITTEN:
+		return hk_op_mem_written(hk, m, hk->buf);
 	default:
 		m->len = 0;
 		return -EOPNOTSUPP;
@@ -275,7 +277,8 @@ int host_kvm_attach(struct ksoc_transport *t)
 	ret = ksoc_layout_compute(&hk->l, 0, HK_CTRL_API_SLOTS,
 				  HK_CTRL_API_SLOT_SIZE, 0, 0,
 				  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
-				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) : 0));
+				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) |
+				   BIT_ULL(KVM_SOC_F_MEM_WRITTEN) : 0));
 	if (ret)
 		goto err_free;
 	ret = -EINVAL;

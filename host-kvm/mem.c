@@ -22,6 +22,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/highmem.h>
 #include <linux/kvm.h>
 #include <linux/io.h>
 #include <linux/mm.h>
@@ -259,6 +260,85 @@ s64 hk_op_mem_free(struct host_kvm *hk, struct ksoc_api_msg *m)
 		return -ENOENT;
 	hk_hmem_put(h);
 	return 0;
+}
+
+/* The page at @pgoff of @h (< @h->nr_pages): its folios are in file order. */
+static struct page *hk_hmem_page(const struct hk_hmem *h, unsigned long pgoff)
+{
+	unsigned long lo = 0, hi = h->nr_folios;
+
+	while (lo < hi) {
+		unsigned long mid = lo + (hi - lo) / 2;
+		struct folio *folio = h->folios[mid];
+
+		if (pgoff < folio->index)
+			hi = mid;
+		else if (pgoff >= folio->index + folio_nr_pages(folio))
+			lo = mid + 1;
+		else
+			return folio_page(folio, pgoff - folio->index);
+	}
+	return NULL;
+}
+
+/*
+ * Store every word of @page again, unchanged, with this CPU: a CPU that
+ * keeps translations of code (the rig's TCG host machine) drops those of
+ * the page.  cmpxchg, so a guest store that lands between the read and
+ * the store is kept; a failed cmpxchg means somebody else stored the word.
+ */
+static void hk_hmem_restore(struct page *page)
+{
+	u64 *p = kmap_local_page(page);
+	unsigned int i;
+	u64 v;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(*p); i++) {
+		v = READ_ONCE(p[i]);
+		cmpxchg(&p[i], v, v);
+	}
+	kunmap_local(p);
+}
+
+/*
+ * KVM_SOC_OP_MEM_WRITTEN: @m->arg handle; payload struct
+ * kvm_soc_mem_pages runs.  Every run is checked before any page is
+ * touched.  Control thread.
+ */
+s64 hk_op_mem_written(struct host_kvm *hk, struct ksoc_api_msg *m,
+		      const u8 *buf)
+{
+	const struct kvm_soc_mem_pages *r = (const void *)buf;
+	u32 i, n = m->len / sizeof(*r), len = m->len;
+	u64 pgoff, nr, total = 0, k;
+	struct hk_hmem *h;
+
+	m->len = 0;
+	if (!hk->t->dma_addr)
+		return -EOPNOTSUPP;
+	if (m->target || m->arg > U32_MAX || !n || len % sizeof(*r))
+		return -EINVAL;
+	h = m->arg ? xa_load(&hk->hmem, m->arg) : NULL;
+	if (!h)
+		return -ENOENT;
+	for (i = 0; i < n; i++) {
+		pgoff = le64_to_cpu(r[i].pgoff);
+		nr = le64_to_cpu(r[i].nr);
+		if (!nr || pgoff >= h->nr_pages || nr > h->nr_pages - pgoff)
+			return -EINVAL;
+		total += nr;
+		if (total > KVM_SOC_MEM_WRITTEN_MAX)
+			return -E2BIG;
+	}
+	for (i = 0; i < n; i++) {
+		pgoff = le64_to_cpu(r[i].pgoff);
+		nr = le64_to_cpu(r[i].nr);
+		for (k = 0; k < nr; k++) {
+			hk_hmem_restore(hk_hmem_page(h, pgoff + k));
+			cond_resched();
+		}
+	}
+	return total;
 }
 
 int hk_mem_attach(struct host_kvm *hk)

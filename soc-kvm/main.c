@@ -15,6 +15,9 @@
  *       soc_vm.lock (vm.c: VM ioctls; never held with a vCPU's mutex)
  *         soc_chan.slot_lock (chan.c)
  *           ksoc_transport.lock (doorbell connect)
+ *       soc_hmem_sync_lock (mem.c: KVM_RUN's sync of written pages)
+ *         soc_hmem_list_lock (mem.c; held across that sync's host calls)
+ *           soc_chan.slot_lock
  * Attach and detach take soc_kvm_rwsem for writing and no vCPU mutex, so a
  * vCPU sleeping in KVM_RUN (mutex and rwsem for read held) is woken by
  * detach marking its window dead before detach waits for the rwsem.
@@ -182,6 +185,13 @@ int soc_kvm_attach(struct ksoc_transport *t)
 	/* Host memory needs a way to reach it, and to copy into it. */
 	sk->features = l.host_features & (SOC_FEATURES |
 		(t->dma_phys && t->dma_copy ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) : 0));
+	/* The host's rewrite of what we wrote: only if our writes need it. */
+	if (soc_host_memory(sk) && t->sync_writes)
+		sk->features |= l.host_features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN);
+	if (soc_host_memory(sk) && t->sync_writes &&
+	    !(sk->features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN)))
+		pr_warn("%s: the host cannot store what we write again: guests may run stale code\n",
+			t->name);
 	sk->gen = ++soc_kvm_gen;
 	WRITE_ONCE(hdr->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
 	WRITE_ONCE(hdr->soc.soc_features, cpu_to_le64(sk->features));
@@ -397,6 +407,7 @@ static int __init soc_kvm_init(void)
 	soc_debugfs = debugfs_create_dir("soc-kvm", NULL);
 	debugfs_create_u32("abi_version", 0600, soc_debugfs, &soc_abi_version);
 	debugfs_create_u64("mem_token_fault", 0600, soc_debugfs, &soc_mem_token_fault);
+	soc_hmem_debugfs(soc_debugfs);
 	return 0;
 }
 

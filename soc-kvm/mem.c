@@ -26,13 +26,31 @@
  * later faults or mmap()s refused.  Pages are inserted at fault time only,
  * under @lock, so no mapping can outlive the revoke.
  *
+ * Writes the host must see (KVM_SOC_F_MEM_WRITTEN, the rig's ivshmem):
+ * the host machine's CPU keeps translations of code we may overwrite, so
+ * an object then maps its pages read-only at first and notes a page in
+ * @written when a process first writes it (pfn_mkwrite; the page is made
+ * writable after).  Before a vCPU runs, soc_hmem_sync() takes the noted
+ * pages, zaps their mappings (a later write faults and notes the page
+ * again), and only then has the host store them again
+ * (KVM_SOC_OP_MEM_WRITTEN): every write that landed before the zap is
+ * seen by the host's CPU before the vCPU enters the guest, and every
+ * later one is noted for the next sync.  Writes made while vCPUs run
+ * (virtio buffers) are synced at a vCPU's next KVM_RUN, not before the
+ * interrupt that announces them.
+ *
  * Locking: soc_hmem_list_lock (a mutex) protects the list of live objects
  * and is taken inside soc_kvm_rwsem (detach) and never around it; an
  * object's @lock (rwsem) is taken for reading in faults (under the mmap
  * lock) and for writing by the revoke, which holds no mmap lock.
+ * soc_hmem_sync_lock is taken inside soc_kvm_rwsem and outside
+ * soc_hmem_list_lock; both are held across the host call of a sync (so a
+ * vCPU that finds nothing to sync still waits for one in flight).
+ * @written is changed by atomic bit operations and word exchanges only.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -71,6 +89,8 @@ struct soc_hmem_range {
  * @mapping: its file's address space (its own inode's).
  * @lock: faults (read) against the revoke (write).
  * @revoked: the host is gone; nothing maps the object any more.
+ * @written: with KVM_SOC_F_MEM_WRITTEN, a bit per page written since the
+ *	last sync; NULL without it.
  * @nr_ranges: entries of @r.
  * @r: the pieces, in object order.
  */
@@ -78,6 +98,7 @@ struct soc_hmem {
 	u64 gen;
 	u32 handle;
 	unsigned long nr_pages;
+	unsigned long *written;
 	struct list_head node;
 	struct address_space *mapping;
 	struct rw_semaphore lock; /* @revoked against faults */
@@ -92,6 +113,14 @@ static const struct file_operations soc_hmem_fops;
 static struct vfsmount *soc_hmem_mnt;
 static LIST_HEAD(soc_hmem_list);
 static DEFINE_MUTEX(soc_hmem_list_lock);	/* protects soc_hmem_list */
+/* Serialises soc_hmem_sync(); protects soc_hmem_runs. */
+static DEFINE_MUTEX(soc_hmem_sync_lock);
+/* Some @written bit may be set (a hint: cleared by the sync that looks). */
+static atomic_t soc_hmem_pending = ATOMIC_INIT(0);
+#define SOC_HMEM_RUNS	512
+static struct kvm_soc_mem_pages soc_hmem_runs[SOC_HMEM_RUNS];
+/* Requests and pages sent (debugfs; under soc_hmem_sync_lock). */
+static u64 soc_hmem_written_calls, soc_hmem_written_pages;
 
 static int soc_hmem_init_fs_context(struct fs_context *fc)
 {
@@ -163,8 +192,17 @@ static int soc_hmem_release(struct inode *inode, struct file *file)
 	mutex_lock(&soc_hmem_list_lock);
 	list_del(&h->node);
 	mutex_unlock(&soc_hmem_list_lock);
+	kvfree(h->written);
 	kvfree(h);
 	return 0;
+}
+
+static void soc_hmem_note(struct soc_hmem *h, unsigned long pg)
+{
+	set_bit(pg, h->written);
+	/* Ordered after the bit for a sync that clears the hint first. */
+	smp_mb__after_atomic();
+	atomic_set(&soc_hmem_pending, 1);
 }
 
 /* The range holding page @pg (the ranges are sorted, contiguous). */
@@ -205,8 +243,28 @@ static vm_fault_t soc_hmem_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+/*
+ * A write to a page mapped read-only (@written): note it; the caller then
+ * makes the entry writable, unless a sync zapped it meanwhile (the write
+ * then faults again and is noted again).
+ */
+static vm_fault_t soc_hmem_pfn_mkwrite(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct soc_hmem *h = vma->vm_file->private_data;
+
+	soc_hmem_note(h, vma->vm_pgoff +
+			 ((vmf->address - vma->vm_start) >> PAGE_SHIFT));
+	return 0;
+}
+
 static const struct vm_operations_struct soc_hmem_vm_ops = {
 	.fault	= soc_hmem_fault,
+};
+
+static const struct vm_operations_struct soc_hmem_noted_vm_ops = {
+	.fault		= soc_hmem_fault,
+	.pfn_mkwrite	= soc_hmem_pfn_mkwrite,
 };
 
 static int soc_hmem_mmap(struct file *file, struct vm_area_struct *vma)
@@ -227,6 +285,14 @@ static int soc_hmem_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EIO;	/* its host is gone */
 	ksoc_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
 	vma->vm_ops = &soc_hmem_vm_ops;
+	if (h->written) {
+		/*
+		 * Faults map pages read-only, so the first write is seen
+		 * (pfn_mkwrite makes mmap() and mprotect() keep this too).
+		 */
+		vma->vm_ops = &soc_hmem_noted_vm_ops;
+		vma->vm_page_prot = vm_get_page_prot(vma->vm_flags & ~VM_SHARED);
+	}
 	return 0;
 }
 
@@ -355,6 +421,14 @@ struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
 	h->handle = handle;
 	h->nr_pages = size >> PAGE_SHIFT;
 	init_rwsem(&h->lock);
+	if (sk->features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN)) {
+		h->written = kvcalloc(BITS_TO_LONGS(h->nr_pages),
+				      sizeof(long), GFP_KERNEL);
+		if (!h->written) {
+			file = ERR_PTR(-ENOMEM);
+			goto err;
+		}
+	}
 	inode = alloc_anon_inode(soc_hmem_mnt->mnt_sb);
 	if (IS_ERR(inode)) {
 		file = ERR_CAST(inode);
@@ -378,6 +452,7 @@ struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
 
 err:
 	soc_hmem_free_on_host(sk, handle);
+	kvfree(h->written);
 	kvfree(h);
 	return file;
 }
@@ -415,6 +490,13 @@ static int soc_hmem_fill(struct soc_kvm *sk, struct soc_hmem *h,
 			ret = sk->t->dma_copy(sk->t, r->dma + off, buf, len, true);
 			if (ret)
 				break;
+			/* Not through a mapping: noted here. */
+			if (h->written) {
+				unsigned long pg = at >> PAGE_SHIFT;
+
+				for (; pg < (at + len) >> PAGE_SHIFT; pg++)
+					soc_hmem_note(h, pg);
+			}
 		}
 	}
 	kvfree(buf);
@@ -512,4 +594,198 @@ int soc_hmem_export(struct soc_vm *vm, unsigned long uaddr, u64 size,
 	}
 	mmap_read_unlock(mm);
 	return soc_hmem_move(vm, uaddr, size, prot, 0, token);
+}
+
+/* Tell the host about the runs gathered in soc_hmem_runs (already zapped). */
+static int soc_hmem_sync_send(struct soc_kvm *sk, struct soc_hmem *h, u32 n,
+			      u64 pages)
+{
+	struct ksoc_api_msg m = {
+		.op = KVM_SOC_OP_MEM_WRITTEN, .arg = h->handle,
+		.len = n * sizeof(soc_hmem_runs[0]),
+	};
+	int ret;
+
+	ret = soc_chan_call(&sk->ctrl, &m, soc_hmem_runs, NULL, 0);
+	if (ret)
+		return ret;
+	soc_hmem_written_calls++;
+	soc_hmem_written_pages += pages;
+	if (m.result != pages)
+		pr_warn_ratelimited("host memory %u: the host stored %lld of %llu written pages again\n",
+				    h->handle, m.result, pages);
+	return 0;
+}
+
+/* A sync of one object: runs gathered in soc_hmem_runs, one still open. */
+struct soc_hmem_sync {
+	struct soc_kvm *sk;
+	struct soc_hmem *h;
+	u32 cap;
+	u32 n;
+	u64 pages;
+	unsigned long start;
+	unsigned long nr;
+};
+
+/* Close the open run (zapped first), and send the runs when full. */
+static int soc_hmem_sync_close(struct soc_hmem_sync *y)
+{
+	int ret;
+
+	if (y->nr) {
+		/* No mapping writes the run unnoted from here on. */
+		unmap_mapping_range(y->h->mapping, (loff_t)y->start << PAGE_SHIFT,
+				    (loff_t)y->nr << PAGE_SHIFT, 1);
+		soc_hmem_runs[y->n].pgoff = cpu_to_le64(y->start);
+		soc_hmem_runs[y->n].nr = cpu_to_le64(y->nr);
+		y->n++;
+		y->pages += y->nr;
+		y->nr = 0;
+	}
+	if (y->n < y->cap && y->pages < KVM_SOC_MEM_WRITTEN_MAX)
+		return 0;
+	ret = soc_hmem_sync_send(y->sk, y->h, y->n, y->pages);
+	y->n = 0;
+	y->pages = 0;
+	return ret;
+}
+
+/* Take @h's noted pages, zap them and have the host store them again. */
+static int soc_hmem_sync_one(struct soc_kvm *sk, struct soc_hmem *h, u32 cap)
+{
+	struct soc_hmem_sync y = { .sk = sk, .h = h, .cap = cap };
+	unsigned long i, b, bits, pg;
+	int ret;
+
+	for (i = 0; i < BITS_TO_LONGS(h->nr_pages); i++) {
+		if (!READ_ONCE(h->written[i]))
+			continue;
+		bits = xchg(&h->written[i], 0);
+		for_each_set_bit(b, &bits, BITS_PER_LONG) {
+			pg = i * BITS_PER_LONG + b;
+			if (y.nr && y.start + y.nr == pg &&
+			    y.pages + y.nr < KVM_SOC_MEM_WRITTEN_MAX) {
+				y.nr++;
+				continue;
+			}
+			ret = soc_hmem_sync_close(&y);
+			if (ret)
+				return ret;
+			y.start = pg;
+			y.nr = 1;
+		}
+	}
+	ret = soc_hmem_sync_close(&y);
+	if (!ret && y.n)
+		ret = soc_hmem_sync_send(sk, h, y.n, y.pages);
+	return ret;
+}
+
+/**
+ * soc_hmem_sync - have the host store again what our processes wrote.
+ * @sk: the attached transport (caller holds soc_kvm_rwsem for reading).
+ *
+ * Called before a vCPU runs.  Without KVM_SOC_F_MEM_WRITTEN nothing is
+ * noted and this returns at once.
+ *
+ * Return: 0, or the channel's error (the host is gone).
+ */
+int soc_hmem_sync(struct soc_kvm *sk)
+{
+	u32 cap = min_t(u32, SOC_HMEM_RUNS,
+			ksoc_api_payload_max(&sk->ctrl.l) / sizeof(soc_hmem_runs[0]));
+	struct soc_hmem *h;
+	int ret = 0;
+
+	if (!(sk->features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN)))
+		return 0;
+	mutex_lock(&soc_hmem_sync_lock);
+	/* Full barrier: every bit set before the hint was set is seen below. */
+	if (atomic_xchg(&soc_hmem_pending, 0)) {
+		mutex_lock(&soc_hmem_list_lock);
+		list_for_each_entry(h, &soc_hmem_list, node) {
+			if (h->gen != sk->gen || !h->written)
+				continue;
+			ret = soc_hmem_sync_one(sk, h, cap);
+			if (ret)
+				break;
+		}
+		mutex_unlock(&soc_hmem_list_lock);
+	}
+	mutex_unlock(&soc_hmem_sync_lock);
+	return ret;
+}
+
+/*
+ * debugfs mem_written: "HANDLE PGOFF NR" sends one KVM_SOC_OP_MEM_WRITTEN
+ * of one run as a SoC that may be hostile would (HANDLE 0: the newest
+ * object); reading gives the host's answer.  For the hostile-input tests.
+ */
+static s64 soc_hmem_probe_result;
+
+static ssize_t soc_hmem_probe_write(struct file *file, const char __user *ubuf,
+				    size_t len, loff_t *ppos)
+{
+	struct kvm_soc_mem_pages run;
+	struct ksoc_api_msg m = {
+		.op = KVM_SOC_OP_MEM_WRITTEN, .len = sizeof(run),
+	};
+	unsigned long long pgoff, nr;
+	struct soc_hmem *h;
+	char buf[80];
+	u32 handle;
+	int ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%u %llu %llu", &handle, &pgoff, &nr) != 3)
+		return -EINVAL;
+	run.pgoff = cpu_to_le64(pgoff);
+	run.nr = cpu_to_le64(nr);
+	down_read(&soc_kvm_rwsem);
+	ret = -ENXIO;
+	if (!soc_kvm)
+		goto out;
+	if (!handle) {
+		mutex_lock(&soc_hmem_list_lock);
+		h = list_first_entry_or_null(&soc_hmem_list, struct soc_hmem, node);
+		handle = h ? h->handle : 0;
+		mutex_unlock(&soc_hmem_list_lock);
+	}
+	m.arg = handle;
+	ret = soc_chan_call(&soc_kvm->ctrl, &m, &run, NULL, 0);
+	if (!ret)
+		WRITE_ONCE(soc_hmem_probe_result, m.result);
+out:
+	up_read(&soc_kvm_rwsem);
+	return ret ? ret : len;
+}
+
+static ssize_t soc_hmem_probe_read(struct file *file, char __user *ubuf,
+				   size_t len, loff_t *ppos)
+{
+	char buf[32];
+	int n = scnprintf(buf, sizeof(buf), "%lld\n",
+			  READ_ONCE(soc_hmem_probe_result));
+
+	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
+}
+
+static const struct file_operations soc_hmem_probe_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.write	= soc_hmem_probe_write,
+	.read	= soc_hmem_probe_read,
+	.llseek	= default_llseek,
+};
+
+void soc_hmem_debugfs(struct dentry *dir)
+{
+	debugfs_create_file("mem_written", 0600, dir, NULL, &soc_hmem_probe_fops);
+	debugfs_create_u64("mem_written_calls", 0400, dir, &soc_hmem_written_calls);
+	debugfs_create_u64("mem_written_pages", 0400, dir, &soc_hmem_written_pages);
 }

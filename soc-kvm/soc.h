@@ -16,6 +16,8 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
+struct dentry;
+
 #include "ksoc_chan.h"
 #include "ksoc_kvm_ioctl.h"
 #include "ksoc_transport.h"
@@ -182,6 +184,9 @@ int soc_hmem_init(void);
 void soc_hmem_exit(void);
 void soc_hmem_revoke(u64 gen);
 struct file *soc_hmem_create(struct soc_kvm *sk, u64 size);
+int soc_hmem_sync(struct soc_kvm *sk);
+
+void soc_hmem_debugfs(struct dentry *dir);
 int soc_hmem_export(struct soc_vm *vm, unsigned long uaddr, u64 size,
 		    u64 *token);
 

@@ -371,6 +371,9 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 
 	if (vcpu->lost || !soc_vm_ok(vm))
 		return -EIO;
+	/* What we wrote into guest memory, seen by the host's CPU first. */
+	if (soc_hmem_sync(vm->sk))
+		return -EIO;
 	if (vcpu->sigset_active)
 		sigprocmask(SIG_SETMASK, &vcpu->sigset, &saved);
 

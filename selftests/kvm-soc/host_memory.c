@@ -316,6 +316,74 @@ TEST_F(hmem, hostile_token_fails_that_slot_only)
 	close(fd);
 }
 
+#define MEM_WRITTEN	"/sys/kernel/debug/soc-kvm/mem_written"
+
+/* KVM_SOC_OP_MEM_WRITTEN of one run, as a hostile SoC could send it. */
+static long long mem_written(uint32_t handle, uint64_t pgoff, uint64_t nr)
+{
+	long long result = -1000000;
+	FILE *f = fopen(MEM_WRITTEN, "w");
+
+	if (!f)
+		return result;
+	fprintf(f, "%u %llu %llu\n", handle, (unsigned long long)pgoff,
+		(unsigned long long)nr);
+	if (fclose(f))
+		return result;
+	f = fopen(MEM_WRITTEN, "r");
+	if (!f)
+		return result;
+	if (fscanf(f, "%lld", &result) != 1)
+		result = -1000000;
+	fclose(f);
+	return result;
+}
+
+/*
+ * The host stores written pages again only inside the object named, and
+ * at most KVM_SOC_MEM_WRITTEN_MAX per request: a run past the object or
+ * of no pages is EINVAL, an unknown object ENOENT, too many pages E2BIG;
+ * what the pages hold is unchanged by any of it.
+ */
+TEST_F(hmem, written_pages_outside_the_object_are_refused)
+{
+	struct kvm_soc_info info = { .argsz = sizeof(info) };
+	const size_t sz = 72 << 20;	/* 18432 pages */
+	const uint64_t nr = sz / 4096;
+	uint8_t *m;
+	size_t i;
+	int fd;
+
+	ASSERT_EQ(0, ioctl(self->t.dev, KVM_SOC_GET_INFO, &info));
+	if (!(info.features & (1ULL << KVM_SOC_F_MEM_WRITTEN)))
+		SKIP(return, "the host needs no second store of what we write");
+	if (access(MEM_WRITTEN, W_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (access(MEM_WRITTEN, W_OK))
+		SKIP(return, "no soc-kvm debugfs (" MEM_WRITTEN ")");
+	fd = create_memory(self->t.dev, sz);	/* the newest object: handle 0 */
+	ASSERT_LE(0, fd) TH_LOG("KVM_SOC_CREATE_MEMORY: %s", strerror(errno));
+	m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	for (i = 0; i < sz; i += 4096)
+		memset(m + i, (uint8_t)(i >> 12) | 1, 64);
+
+	EXPECT_EQ(-EINVAL, mem_written(0, nr - 1, 2));
+	EXPECT_EQ(-EINVAL, mem_written(0, nr, 1));
+	EXPECT_EQ(-EINVAL, mem_written(0, 0, 0));
+	EXPECT_EQ(-EINVAL, mem_written(0, 2, UINT64_MAX));
+	EXPECT_EQ(-EINVAL, mem_written(0, UINT64_MAX, 2));
+	EXPECT_EQ(-ENOENT, mem_written(0x7fffffff, 0, 1));
+	EXPECT_EQ(-E2BIG, mem_written(0, 0, 16385));
+	/* Well-formed: every page named, nothing in them changed. */
+	EXPECT_EQ(16384, mem_written(0, 0, 16384));
+	EXPECT_EQ(nr - 16384, mem_written(0, 16384, nr - 16384));
+	for (i = 0; i < sz; i += 4096)
+		ASSERT_EQ((uint8_t)(i >> 12) | 1, m[i + 63]) TH_LOG("page %zu", i >> 12);
+	munmap(m, sz);
+	close(fd);
+}
+
 static sigjmp_buf bus_jmp;
 
 static void on_sigbus(int sig)

@@ -208,6 +208,39 @@ TEST_F(vm, memory_both_ways)
 	EXPECT_EQ(KVM_EXIT_HLT, t->run[0]->exit_reason);
 }
 
+/*
+ * Code the guest already ran, rewritten by this process between runs (a
+ * VMM reloading firmware at reset), runs as rewritten: the guest never
+ * runs what the memory held before.  Over ivshmem the rig's host machine
+ * would otherwise run its stale translation of the old bytes.
+ */
+TEST_F(vm, code_rewritten_between_runs_runs_new)
+{
+	struct tvm *t = &self->t;
+	struct kvm_regs regs;
+	uint8_t *code = t->mem + GUEST_CODE;
+	int i;
+
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_REGS, &regs));
+	for (i = 0; i < 16; i++) {
+		/* mov $i, %al; out %al, $(0x70 + i); hlt */
+		code[0] = 0xb0;
+		code[1] = i;
+		code[2] = 0xe6;
+		code[3] = 0x70 + i;
+		code[4] = 0xf4;
+		regs.rip = GUEST_CODE;
+		ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_REGS, &regs));
+		ASSERT_EQ(0, tvm_run(t, 0));
+		ASSERT_EQ(KVM_EXIT_IO, t->run[0]->exit_reason);
+		EXPECT_EQ(0x70 + i, t->run[0]->io.port)
+			TH_LOG("run %d ran the code of run %d", i,
+			       t->run[0]->io.port - 0x70);
+		EXPECT_EQ(i, *tvm_io(t, 0));
+	}
+}
+
 TEST_F(vm, shutdown)
 {
 	struct tvm *t = &self->t;

@@ -18,6 +18,8 @@
  * into it (dma_phys, for mappings), and the bulk path (dma_copy) is a copy
  * through its kernel mapping.  Without that device, guest memory is not
  * offered (memory slots and KVM_SOC_CREATE_MEMORY answer -EOPNOTSUPP).
+ * What we write there bypasses the host machine's TCG translation cache,
+ * so we ask soc-kvm to have the host store it again (sync_writes).
  * The DMA window's driver is registered first, so a doorbell device
  * probed after it finds it.
  *
@@ -32,6 +34,17 @@
 #include <linux/workqueue.h>
 
 #include "ivsh.c"
+
+/*
+ * The host machine's CPU does not see our stores into its RAM file as its
+ * own: under TCG it keeps running its translation of code we overwrote
+ * (firmware reloaded at reset).  On by default; off only for a host
+ * machine whose CPU is coherent with the file (KVM-accelerated).
+ */
+static bool sync_writes = true;
+module_param(sync_writes, bool, 0444);
+MODULE_PARM_DESC(sync_writes,
+		 "have the host machine's CPU store again the guest memory pages the SoC wrote, before a vCPU runs (default on)");
 
 /**
  * struct ivsh_soc - the SoC side.
@@ -332,6 +345,7 @@ static int ivsh_soc_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	if (ivsh_dma.pdev) {
 		iv->t.dma_phys = ivsh_soc_dma_phys;
 		iv->t.dma_copy = ivsh_soc_dma_copy;
+		iv->t.sync_writes = sync_writes;
 	} else {
 		pci_info(pdev, "no DMA window: guest memory is not offered\n");
 	}

@@ -46,12 +46,18 @@
  *	(KVM_SOC_OP_MEM_ALLOC) and reached by the SoC at the addresses the
  *	host gives (DMA); without it, the SoC's memory is reached by the host
  *	through the transport's memory tokens.
+ * @KVM_SOC_F_MEM_WRITTEN: with KVM_SOC_F_HOST_MEMORY, the host takes
+ *	KVM_SOC_OP_MEM_WRITTEN.  A SoC accepts it when what it writes into
+ *	host memory is not seen by the host's CPU as that CPU's own stores
+ *	are (the rig's ivshmem: the host machine's translation cache);
+ *	a DPU's DMA is coherent and needs none of it.
  * @KVM_SOC_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_feature_bits {
 	KVM_SOC_F_HEARTBEAT		= 0,
 	KVM_SOC_F_POSTED_WRITES		= 1,
 	KVM_SOC_F_HOST_MEMORY		= 2,
+	KVM_SOC_F_MEM_WRITTEN		= 3,
 	KVM_SOC_F_NR_BITS
 };
 
@@ -247,6 +253,16 @@ enum kvm_soc_api_state {
  * @KVM_SOC_OP_MEM_FREE: the SoC is done with an object (control window);
  *	@arg: the handle.  The host frees it once no memory slot uses it.
  *	@result: 0 or -ENOENT.
+ * @KVM_SOC_OP_MEM_WRITTEN: the SoC wrote these pages of an object
+ *	(control window, KVM_SOC_F_MEM_WRITTEN); @arg: the handle; request
+ *	payload: struct kvm_soc_mem_pages runs, at most
+ *	KVM_SOC_MEM_WRITTEN_MAX pages in all.  The host's CPU stores every
+ *	word of each page back unchanged (atomically: a concurrent guest
+ *	store is kept) before it answers, so the host's CPU sees the pages
+ *	as it sees its own writes.  The SoC sends it before a vCPU runs
+ *	after such writes.  @result: the number of pages, -ENOENT for an
+ *	unknown handle, -EINVAL for a run outside the object or a payload
+ *	that is no whole number of runs, -E2BIG past the maximum.
  * @KVM_SOC_OP_NR: number of defined ops.
  */
 enum kvm_soc_api_op {
@@ -263,6 +279,7 @@ enum kvm_soc_api_op {
 	KVM_SOC_OP_MEM_ALLOC		= 11,
 	KVM_SOC_OP_MEM_RANGES		= 12,
 	KVM_SOC_OP_MEM_FREE		= 13,
+	KVM_SOC_OP_MEM_WRITTEN		= 14,
 	KVM_SOC_OP_NR
 };
 
@@ -277,6 +294,20 @@ struct kvm_soc_mem_range {
 	__le64 addr;
 	__le64 len;
 };
+
+/**
+ * struct kvm_soc_mem_pages - pages of a host memory object (request
+ * payload of KVM_SOC_OP_MEM_WRITTEN).
+ * @pgoff: the first page, in 4 KiB pages from the object's start.
+ * @nr: pages, > 0.
+ */
+struct kvm_soc_mem_pages {
+	__le64 pgoff;
+	__le64 nr;
+};
+
+/* Pages one KVM_SOC_OP_MEM_WRITTEN may name (64 MiB). */
+#define KVM_SOC_MEM_WRITTEN_MAX		16384
 
 /* @arg2 of a memory slot with KVM_SOC_F_HOST_MEMORY: object and page. */
 #define KVM_SOC_MEM_TOKEN(handle, pgoff) \
