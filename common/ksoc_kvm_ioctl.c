@@ -181,6 +181,8 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_MCE, KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE,
 	KVM_CAP_IOEVENTFD, KVM_CAP_IOEVENTFD_NO_LENGTH, KVM_CAP_IOEVENTFD_ANY_LENGTH,
 	KVM_CAP_USER_NMI, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_CHECK_EXTENSION_VM,
+	/* Only with KVM_SOC_F_DIRTY_LOG (soc-kvm reads it as 0 otherwise). */
+	KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 	/* Features of KVM itself (no ioctl of their own): the guest sees them. */
 	KVM_CAP_TSC_DEADLINE_TIMER, KVM_CAP_CLOCKSOURCE, KVM_CAP_NOP_IO_DELAY,
 	KVM_CAP_IOAPIC_POLARITY_IGNORED,
@@ -195,6 +197,7 @@ const unsigned int ksoc_kvm_nr_caps = ARRAY_SIZE(ksoc_kvm_caps);
 const unsigned int ksoc_kvm_enable_caps[] = {
 	KVM_CAP_EXCEPTION_PAYLOAD,
 	KVM_CAP_SPLIT_IRQCHIP,
+	KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 };
 
 const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);

@@ -239,6 +239,7 @@ int hk_vm_init(void);
 void hk_vm_exit(void);
 void hk_vm_flush_frees(void);
 s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
+s64 hk_vm_dirty_log(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
 void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm);
 
 /* event.c */

@@ -278,7 +278,8 @@ int host_kvm_attach(struct ksoc_transport *t)
 				  HK_CTRL_API_SLOT_SIZE, 0, 0,
 				  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
 				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) |
-				   BIT_ULL(KVM_SOC_F_MEM_WRITTEN) : 0));
+				   BIT_ULL(KVM_SOC_F_MEM_WRITTEN) |
+				   BIT_ULL(KVM_SOC_F_DIRTY_LOG) : 0));
 	if (ret)
 		goto err_free;
 	ret = -EINVAL;

@@ -537,6 +537,72 @@ err_unmap:
 	return ret;
 }
 
+/* Bytes of a slot's dirty bitmap, as KVM sizes it (a long per 64 pages). */
+static u64 hk_bitmap_bytes(u64 pages)
+{
+	return ALIGN(pages, 64) / 8;
+}
+
+/**
+ * hk_vm_dirty_log - KVM_GET_DIRTY_LOG or KVM_CLEAR_DIRTY_LOG for the SoC.
+ * @vm: the VM (VM main thread).
+ * @m: the request: @m->arg the ioctl, @m->arg2 KVM_SOC_MEM_TOKEN() of the
+ *	host memory object that holds the bitmap, or 0.
+ * @buf: struct kvm_dirty_log or struct kvm_clear_dirty_log.
+ *
+ * The object is mapped into the helper for the call and its address
+ * replaces whatever dirty_bitmap the SoC sent, so KVM reads or writes
+ * only that object of this SoC's, and no more of it than the bitmap KVM
+ * computes.  A bitmap that does not fit is -EFAULT: without KVM's call for
+ * a GET of a slot we know (KVM would clear what it could not report),
+ * otherwise KVM's own checks come first (a NULL bitmap).
+ *
+ * Return: KVM's result, -EINVAL for a payload of the wrong size,
+ * -EOPNOTSUPP where the host allocates no memory the SoC can copy.
+ */
+s64 hk_vm_dirty_log(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
+{
+	struct kvm_clear_dirty_log *clear = (void *)buf;
+	struct kvm_dirty_log *get = (void *)buf;
+	bool is_get = m->arg == KVM_GET_DIRTY_LOG;
+	u32 in = is_get ? sizeof(*get) : sizeof(*clear);
+	struct hk_hmem *hmem = NULL;
+	unsigned long hva = 0;
+	struct hk_slot *s;
+	u64 bytes = 0;
+	s64 ret;
+
+	if (m->len != in) {
+		m->len = 0;
+		return -EINVAL;
+	}
+	m->len = 0;
+	if (!vm->hk->t->dma_addr)
+		return -EOPNOTSUPP;
+	if (is_get) {
+		s = xa_load(&vm->slots, get->slot);
+		if (s)
+			bytes = hk_bitmap_bytes(s->size >> PAGE_SHIFT);
+	} else {
+		bytes = hk_bitmap_bytes(clear->num_pages);
+	}
+	if (bytes && m->arg2)
+		hva = hk_hmem_map(vm, m->arg2, PAGE_ALIGN(bytes), &hmem);
+	if (is_get && bytes && !hva)
+		return -EFAULT;
+	if (is_get)
+		get->dirty_bitmap = (void __user *)hva;
+	else
+		clear->dirty_bitmap = (void __user *)hva;
+	ret = -EFAULT;
+	if (!copy_to_user((void __user *)vm->staging, buf, in))
+		ret = hk_ioctl(vm->vm_file, m->arg, vm->staging);
+	if (hva)
+		vm_munmap(hva, PAGE_ALIGN(bytes));
+	hk_hmem_put(hmem);
+	return ret;
+}
+
 /**
  * hk_vm_unmap_memory - forget every slot.
  * @vm: the VM.

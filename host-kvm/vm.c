@@ -557,6 +557,8 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 		m->len = len;
 		if (hk_is_memslot_ioctl(m->arg))
 			return hk_vm_set_memory(vm, m, buf);
+		if (m->arg == KVM_GET_DIRTY_LOG || m->arg == KVM_CLEAR_DIRTY_LOG)
+			return hk_vm_dirty_log(vm, m, buf);
 		return hk_exec_ioctl(vm->vm_file, KSOC_LVL_VM, m, buf,
 				     ksoc_api_payload_max(&vm->l), vm->staging,
 				     vm->xsave_size);

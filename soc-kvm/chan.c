@@ -249,8 +249,8 @@ int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
 }
 
 /* As soc_chan_call(), for ioctls a fatal signal may abandon. */
-static int soc_chan_call_killable(struct soc_chan *c, struct ksoc_api_msg *m,
-				  const void *req, void *resp, u32 cap)
+int soc_chan_call_killable(struct soc_chan *c, struct ksoc_api_msg *m,
+			   const void *req, void *resp, u32 cap)
 {
 	return __soc_chan_call(c, m, req, resp, cap, true);
 }
@@ -263,12 +263,20 @@ long soc_result(s64 r)
 	return r;
 }
 
-/* KVM_CHECK_EXTENSION: only what kvm-soc carries; the rest is 0. */
-long soc_check_extension(struct soc_chan *c, u32 op, unsigned long cap)
+/*
+ * KVM_CHECK_EXTENSION: only what kvm-soc carries; the rest is 0.
+ * @features: the negotiated KVM_SOC_F_* bits.
+ */
+long soc_check_extension(struct soc_chan *c, u64 features, u32 op,
+			 unsigned long cap)
 {
 	long r;
 
 	if (!ksoc_cap_in(ksoc_kvm_caps, ksoc_kvm_nr_caps, cap))
+		return 0;
+	/* Its bitmaps need the bulk path (dirty.c). */
+	if (cap == KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 &&
+	    !(features & BIT_ULL(KVM_SOC_F_DIRTY_LOG)))
 		return 0;
 	r = soc_fwd_ioctl(c, op, 0, -1, op == KVM_SOC_OP_SYS_IOCTL ?
 			  KSOC_LVL_SYS : KSOC_LVL_VM, KVM_CHECK_EXTENSION, cap,

@@ -50,8 +50,8 @@ static u32 soc_abi_version = KVM_SOC_ABI_VERSION;
 /*
  * Fault injection (debugfs soc-kvm/mem_token_fault): a non-zero value is
  * added to the token of every memory slot soc-kvm names to the host with
- * KVM_SOC_F_HOST_MEMORY, as a hostile SoC would name memory that is not
- * its object's.
+ * KVM_SOC_F_HOST_MEMORY, and of every dirty bitmap's object, as a hostile
+ * SoC would name memory that is not its object's.
  */
 u64 soc_mem_token_fault;
 static struct dentry *soc_debugfs;
@@ -185,6 +185,9 @@ int soc_kvm_attach(struct ksoc_transport *t)
 	/* Host memory needs a way to reach it, and to copy into it. */
 	sk->features = l.host_features & (SOC_FEATURES |
 		(t->dma_phys && t->dma_copy ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) : 0));
+	/* Dirty bitmaps go by the bulk path. */
+	if (t->dma_copy)
+		sk->features |= l.host_features & BIT_ULL(KVM_SOC_F_DIRTY_LOG);
 	/* The host's rewrite of what we wrote: only if our writes need it. */
 	if (soc_host_memory(sk) && t->sync_writes)
 		sk->features |= l.host_features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN);
@@ -361,7 +364,8 @@ static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 		r = arg ? -EINVAL : 2 * PAGE_SIZE;
 		break;
 	case KVM_CHECK_EXTENSION:
-		r = soc_check_extension(&sk->ctrl, KVM_SOC_OP_SYS_IOCTL, arg);
+		r = soc_check_extension(&sk->ctrl, sk->features,
+					KVM_SOC_OP_SYS_IOCTL, arg);
 		break;
 	case KVM_CREATE_VM:
 		r = soc_vm_create(sk, arg);

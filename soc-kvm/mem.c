@@ -318,7 +318,7 @@ static const struct file_operations soc_hmem_fops = {
  * object, in as many ranges as the host said.
  */
 static int soc_hmem_fetch(struct soc_kvm *sk, struct soc_hmem **hp, u32 handle,
-			  unsigned long nr_pages)
+			  unsigned long nr_pages, bool map)
 {
 	const u32 cap = 4096;
 	struct kvm_soc_mem_range *buf;
@@ -361,9 +361,10 @@ static int soc_hmem_fetch(struct soc_kvm *sk, struct soc_hmem **hp, u32 handle,
 		for (k = 0; k < got; k++) {
 			addr = le64_to_cpu(buf[k].addr);
 			len = le64_to_cpu(buf[k].len);
+			phys = 0;
 			if (!len || !PAGE_ALIGNED(addr) || !PAGE_ALIGNED(len) ||
 			    len >> PAGE_SHIFT > nr_pages - pgoff ||
-			    sk->t->dma_phys(sk->t, addr, len, &phys))
+			    (map && sk->t->dma_phys(sk->t, addr, len, &phys)))
 				goto out;
 			h->r[i + k] = (struct soc_hmem_range){
 				.pgoff = pgoff, .nr = len >> PAGE_SHIFT,
@@ -409,7 +410,7 @@ struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
 		return ERR_PTR(-EIO);
 	}
 	handle = m.result;
-	ret = soc_hmem_fetch(sk, &h, handle, size >> PAGE_SHIFT);
+	ret = soc_hmem_fetch(sk, &h, handle, size >> PAGE_SHIFT, true);
 	if (ret) {
 		if (ret == -EPROTO)
 			pr_err_ratelimited("host memory %u: the host's ranges do not describe %llu bytes\n",
@@ -455,6 +456,97 @@ err:
 	kvfree(h->written);
 	kvfree(h);
 	return file;
+}
+
+/**
+ * soc_bulk_alloc - host memory the SoC only copies to and from (bulk path).
+ * @sk: the attached transport (caller holds soc_kvm_rwsem for reading).
+ * @size: bytes, page-aligned.
+ *
+ * Not mapped anywhere on the SoC: its ranges need no CPU window (the loop
+ * has none), only the transport's dma_copy, which checks every address
+ * it is given.
+ *
+ * Return: the object or an ERR_PTR() as soc_hmem_create().
+ */
+struct soc_hmem *soc_bulk_alloc(struct soc_kvm *sk, u64 size)
+{
+	struct ksoc_api_msg m = { .op = KVM_SOC_OP_MEM_ALLOC, .arg = size };
+	struct soc_hmem *b = NULL;
+	long ret;
+
+	ret = soc_chan_call(&sk->ctrl, &m, NULL, NULL, 0);
+	if (ret)
+		return ERR_PTR(ret);
+	if (m.result < 0)
+		return ERR_PTR(soc_result(m.result));
+	if (!m.result || m.result > U32_MAX) {
+		soc_chan_fail(&sk->ctrl, "bad memory handle");
+		return ERR_PTR(-EIO);
+	}
+	ret = soc_hmem_fetch(sk, &b, m.result, size >> PAGE_SHIFT, false);
+	if (ret) {
+		soc_hmem_free_on_host(sk, m.result);
+		return ERR_PTR(ret);
+	}
+	b->gen = sk->gen;
+	b->handle = m.result;
+	b->nr_pages = size >> PAGE_SHIFT;
+	return b;
+}
+
+/* Free a bulk object: on the host too, unless the host is gone (@sk NULL). */
+void soc_bulk_free(struct soc_kvm *sk, struct soc_hmem *b)
+{
+	if (sk && sk->gen == b->gen && !soc_chan_dead(&sk->ctrl))
+		soc_hmem_free_on_host(sk, b->handle);
+	kvfree(b);
+}
+
+u64 soc_bulk_size(const struct soc_hmem *b)
+{
+	return (u64)b->nr_pages << PAGE_SHIFT;
+}
+
+u32 soc_bulk_handle(const struct soc_hmem *b)
+{
+	return b->handle;
+}
+
+/**
+ * soc_bulk_copy - @len bytes at @off of @b to or from @buf (kernel memory).
+ * @sk: the attached transport.
+ * @b: the object.
+ * @off: byte offset in it.
+ * @buf: the SoC's side.
+ * @len: bytes; [@off, @off + @len) must lie in @b.
+ * @to_host: the direction.
+ *
+ * Return: 0, -EINVAL past the object, or the transport's error.
+ */
+int soc_bulk_copy(struct soc_kvm *sk, const struct soc_hmem *b, u64 off,
+		  void *buf, u64 len, bool to_host)
+{
+	const struct soc_hmem_range *r;
+	u64 n, in;
+	int ret;
+
+	if (off > soc_bulk_size(b) || len > soc_bulk_size(b) - off)
+		return -EINVAL;
+	while (len) {
+		r = soc_hmem_find(b, off >> PAGE_SHIFT);
+		if (!r)
+			return -EINVAL;
+		in = off - ((u64)r->pgoff << PAGE_SHIFT);
+		n = min_t(u64, len, ((u64)r->nr << PAGE_SHIFT) - in);
+		ret = sk->t->dma_copy(sk->t, r->dma + in, buf, n, to_host);
+		if (ret)
+			return ret;
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
 }
 
 /* Copy the caller's [uaddr, uaddr + size) into @h by the bulk path. */

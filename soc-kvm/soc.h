@@ -131,6 +131,25 @@ struct soc_events {
 	atomic64_t soc_seq;
 };
 
+/**
+ * struct soc_slot - a memory slot as the host was given it.
+ * @uaddr: userspace_addr in the VM's process.
+ * @size: memory_size.
+ * @flags: its KVM_MEM_* flags (dirty logging on or off).
+ * @token: what names the region to the host: a transport token, or a
+ *	host memory object and page (KVM_SOC_MEM_TOKEN).
+ * @exported: @token came from the transport's mem_export.
+ */
+struct soc_slot {
+	unsigned long uaddr;
+	u64 size;
+	u32 flags;
+	u64 token;
+	bool exported;
+};
+
+struct soc_hmem;
+
 /* Counters reported by KVM_SOC_GET_VM_STATS. */
 struct soc_vm_stats {
 	atomic64_t exits;
@@ -155,6 +174,8 @@ struct soc_vm_stats {
  * @max_vcpus: IOREQ slots of the window.
  * @xsave_size: KVM_CAP_XSAVE2 of the VM.
  * @slots: memory slot id -> struct soc_slot (under @lock).
+ * @bulk: the host memory object dirty bitmaps travel through, or NULL
+ *	(dirty.c; under @lock).
  * @mm: the creating address space (mmgrab): the only one whose ioctls
  *	this VM answers, as in KVM.
  * @ev: irqfds and ioeventfds (event.c).
@@ -173,6 +194,7 @@ struct soc_vm {
 	u32 max_vcpus;
 	u32 xsave_size;
 	struct xarray slots;
+	struct soc_hmem *bulk;
 	struct mm_struct *mm;
 	struct soc_events ev;
 	struct soc_vm_stats stats;
@@ -185,7 +207,15 @@ void soc_hmem_exit(void);
 void soc_hmem_revoke(u64 gen);
 struct file *soc_hmem_create(struct soc_kvm *sk, u64 size);
 int soc_hmem_sync(struct soc_kvm *sk);
+struct soc_hmem *soc_bulk_alloc(struct soc_kvm *sk, u64 size);
+void soc_bulk_free(struct soc_kvm *sk, struct soc_hmem *b);
+u64 soc_bulk_size(const struct soc_hmem *b);
+u32 soc_bulk_handle(const struct soc_hmem *b);
+int soc_bulk_copy(struct soc_kvm *sk, const struct soc_hmem *b, u64 off,
+		  void *buf, u64 len, bool to_host);
 
+/* dirty.c */
+long soc_vm_dirty_log(struct soc_vm *vm, unsigned int cmd, unsigned long arg);
 void soc_hmem_debugfs(struct dentry *dir);
 int soc_hmem_export(struct soc_vm *vm, unsigned long uaddr, u64 size,
 		    u64 *token);
@@ -203,6 +233,8 @@ void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 bool soc_host_alive(struct soc_chan *c, u64 *last, unsigned long *since);
 void soc_chan_fail(struct soc_chan *c, const char *why);
 bool soc_chan_dead(struct soc_chan *c);
+int soc_chan_call_killable(struct soc_chan *c, struct ksoc_api_msg *m,
+			   const void *req, void *resp, u32 cap);
 int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,
 		  const void *req, void *resp, u32 cap);
 int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
@@ -212,7 +244,8 @@ long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		   u32 xsave_size, u64 token);
 long soc_fwd_ioctl_kern(struct soc_chan *c, u32 op, unsigned int level,
 			unsigned int cmd, const void *karg, u32 xsave_size, u64 token);
-long soc_check_extension(struct soc_chan *c, u32 op, unsigned long cap);
+long soc_check_extension(struct soc_chan *c, u64 features, u32 op,
+			 unsigned long cap);
 long soc_result(s64 r);
 
 /* event.c */

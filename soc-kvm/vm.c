@@ -48,21 +48,6 @@ MODULE_PARM_DESC(poll_ns, "ns KVM_RUN polls for an exit before sleeping");
 /* KVM's own limit on a memory slot (KVM_MEM_MAX_NR_PAGES, not in uapi). */
 #define SOC_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
 
-/**
- * struct soc_slot - a memory slot as the host was given it.
- * @uaddr: userspace_addr in the VM's process.
- * @size: memory_size.
- * @token: what names the region to the host: a transport token, or a
- *	host memory object and page (KVM_SOC_MEM_TOKEN).
- * @exported: @token came from the transport's mem_export.
- */
-struct soc_slot {
-	unsigned long uaddr;
-	u64 size;
-	u64 token;
-	bool exported;
-};
-
 /* Retire a slot's region (the host keeps its own references). */
 static void soc_slot_free(struct ksoc_transport *t, struct soc_slot *s)
 {
@@ -140,6 +125,9 @@ static void soc_vm_release_ref(struct kref *ref)
 		sk->t->window_unmap(sk->t, vm->chan.id);
 		soc_vm_drop_slots(vm, sk->t);
 	}
+	/* After a detach the host freed it with everything else. */
+	if (vm->bulk)
+		soc_bulk_free(vm->dead ? NULL : sk, vm->bulk);
 	up_read(&soc_kvm_rwsem);
 	soc_ev_free_all(vm);
 	mmdrop(vm->mm);
@@ -657,6 +645,7 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 		}
 		s->uaddr = r.userspace_addr;
 		s->size = r.memory_size;
+		s->flags = r.flags;
 		s->token = token;
 	}
 	/* The region as checked above, not a second fetch of it. */
@@ -671,6 +660,8 @@ static long soc_vm_set_memory(struct soc_vm *vm, unsigned int cmd,
 		old = xa_erase(&vm->slots, r.slot);
 		if (old)
 			soc_slot_free(t, old);
+	} else if (old) {
+		old->flags = r.flags;	/* flags change or move */
 	}
 	if (s && xa_err(xa_store(&vm->slots, r.slot, s, GFP_KERNEL))) {
 		/* Untracked: retired now; the host keeps what it mapped. */
@@ -727,7 +718,8 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		mutex_unlock(&vm->lock);
 		break;
 	case KVM_CHECK_EXTENSION:
-		r = soc_check_extension(&vm->chan, KVM_SOC_OP_VM_IOCTL, arg);
+		r = soc_check_extension(&vm->chan, vm->sk->features,
+					KVM_SOC_OP_VM_IOCTL, arg);
 		break;
 	case KVM_IRQFD:
 		mutex_lock(&vm->lock);
@@ -745,6 +737,12 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 #endif
 		mutex_lock(&vm->lock);
 		r = soc_vm_set_memory(vm, cmd, arg);
+		mutex_unlock(&vm->lock);
+		break;
+	case KVM_GET_DIRTY_LOG:
+	case KVM_CLEAR_DIRTY_LOG:
+		mutex_lock(&vm->lock);
+		r = soc_vm_dirty_log(vm, cmd, arg);
 		mutex_unlock(&vm->lock);
 		break;
 	default:
@@ -869,7 +867,8 @@ long soc_vm_create(struct soc_kvm *sk, unsigned long type)
 	r = xa_insert(&sk->vms, vm->chan.id, vm, GFP_KERNEL);
 	if (r)
 		goto err_unmap;
-	r = soc_check_extension(&vm->chan, KVM_SOC_OP_VM_IOCTL, KVM_CAP_XSAVE2);
+	r = soc_check_extension(&vm->chan, vm->sk->features,
+				KVM_SOC_OP_VM_IOCTL, KVM_CAP_XSAVE2);
 	vm->xsave_size = r > 0 ? r : 0;
 
 	fd = anon_inode_getfd("kvm-vm", &soc_vm_fops, vm, O_RDWR | O_CLOEXEC);

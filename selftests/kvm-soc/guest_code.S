@@ -279,4 +279,32 @@ guest_uirq_nmi:
 	iretq
 guest_uirq_end:
 
+/*
+ * Dirty logging: write the current iteration (the word at GUEST_DATA) into
+ * the first word of pseudo-random pages, forever; an exit on port 0x60
+ * after every 4096 writes.  The LCG seed is at GUEST_DATA + 8, the page
+ * mask (pages - 1, a power of two minus one) at + 16, the region's base
+ * at + 24.
+ */
+	.globl guest_dirty, guest_dirty_end
+guest_dirty:
+	mov GUEST_DATA + 8, %rbx
+	mov $6364136223846793005, %r8
+	mov $1442695040888963407, %r9
+1:	mov $4096, %ecx
+2:	imul %r8, %rbx
+	add %r9, %rbx
+	mov %rbx, %rax
+	shr $33, %rax
+	and GUEST_DATA + 16, %rax
+	shl $12, %rax
+	add GUEST_DATA + 24, %rax
+	mov GUEST_DATA, %rdx
+	mov %rdx, (%rax)
+	dec %ecx
+	jnz 2b
+	out %al, $0x60
+	jmp 1b
+guest_dirty_end:
+
 	.section .note.GNU-stack, "", @progbits

@@ -60,6 +60,7 @@ GUEST_PROG(kick_sizes);
 GUEST_PROG(kick_wait);
 GUEST_PROG(irq_count);
 GUEST_PROG(uirq);
+GUEST_PROG(dirty);
 extern const uint8_t guest_uirq_handler[], guest_uirq_nmi[];
 extern const uint8_t guest_irq_handler[];
 extern const uint8_t guest_irq_count_handler[];

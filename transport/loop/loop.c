@@ -26,6 +26,7 @@
 #include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/kref.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
@@ -321,6 +322,46 @@ static void loop_mem_unexport(struct ksoc_transport *t, u64 token)
 		kref_put(&m->ref, loop_mem_release);
 }
 
+/*
+ * The bulk path in one kernel.  A host page's DMA address is its physical
+ * address (host side); the SoC's "DMA engine" copies through the kernel's
+ * own mapping of each page, and refuses what is not RAM.
+ */
+static int loop_dma_addr(struct ksoc_transport *t, phys_addr_t phys, u64 len,
+			 u64 *dma)
+{
+	*dma = phys;
+	return 0;
+}
+
+static int loop_dma_copy(struct ksoc_transport *t, u64 dma, void *buf, u64 len,
+			 bool to_host)
+{
+	unsigned long pfn;
+	u64 in, n;
+	void *p;
+
+	if (dma + len < dma)
+		return -ERANGE;
+	while (len) {
+		pfn = PHYS_PFN(dma);
+		if (!pfn_valid(pfn) || PageReserved(pfn_to_page(pfn)))
+			return -ERANGE;
+		in = offset_in_page(dma);
+		n = min_t(u64, len, PAGE_SIZE - in);
+		p = kmap_local_page(pfn_to_page(pfn));
+		if (to_host)
+			memcpy(p + in, buf, n);
+		else
+			memcpy(buf, p + in, n);
+		kunmap_local(p);
+		buf += n;
+		dma += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static struct ksoc_mem *loop_mem_import(struct ksoc_transport *t, u64 token,
 					u64 size)
 {
@@ -437,6 +478,7 @@ static int __init ksoc_loop_init(void)
 	loop.host.mem_import = loop_mem_import;
 	loop.host.mem_map = loop_mem_map;
 	loop.host.mem_put = loop_mem_put;
+	loop.host.dma_addr = loop_dma_addr;
 
 	ksoc_transport_init(&loop.soc);
 	loop.soc.name = "loop";
@@ -447,6 +489,7 @@ static int __init ksoc_loop_init(void)
 	loop.soc.window_unmap = loop_window_unmap;
 	loop.soc.mem_export = loop_mem_export;
 	loop.soc.mem_unexport = loop_mem_unexport;
+	loop.soc.dma_copy = loop_dma_copy;
 
 	ret = host_kvm_attach(&loop.host);
 	if (ret)

@@ -51,6 +51,12 @@
  *	host memory is not seen by the host's CPU as that CPU's own stores
  *	are (the rig's ivshmem: the host machine's translation cache);
  *	a DPU's DMA is coherent and needs none of it.
+ * @KVM_SOC_F_DIRTY_LOG: dirty logging is carried: the host allocates
+ *	memory objects (KVM_SOC_OP_MEM_ALLOC) whatever the memory model, and
+ *	the bitmaps of KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG travel
+ *	through one, copied by the SoC's bulk path (its DMA engine), never
+ *	in an API slot.  The host offers it when it can give DMA addresses;
+ *	the SoC accepts it when it can copy.
  * @KVM_SOC_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_feature_bits {
@@ -58,6 +64,7 @@ enum kvm_soc_feature_bits {
 	KVM_SOC_F_POSTED_WRITES		= 1,
 	KVM_SOC_F_HOST_MEMORY		= 2,
 	KVM_SOC_F_MEM_WRITTEN		= 3,
+	KVM_SOC_F_DIRTY_LOG		= 4,
 	KVM_SOC_F_NR_BITS
 };
 
@@ -226,7 +233,13 @@ enum kvm_soc_api_state {
  *	region (the host maps it and substitutes its own address); 0 for a
  *	deletion.  Without KVM_SOC_F_HOST_MEMORY @arg2 is a transport memory
  *	token; with it, KVM_SOC_MEM_TOKEN(handle, page offset) of a host
- *	memory object, and the region must lie inside that object.
+ *	memory object, and the region must lie inside that object.  For
+ *	KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG (KVM_SOC_F_DIRTY_LOG) the
+ *	payload's dirty_bitmap is 0 and @arg2 is KVM_SOC_MEM_TOKEN() of the
+ *	host memory object that holds the bitmap from its start (0: none):
+ *	the host maps it and substitutes its own address; KVM writes the
+ *	bitmap there (GET), or reads it from there (CLEAR, written by the
+ *	SoC first).  A bitmap that does not fit the object is -EFAULT.
  * @KVM_SOC_OP_CREATE_VCPU: KVM_CREATE_VCPU (VM window); @arg: the vCPU id;
  *	@result: the vCPU index (its IOREQ slot and API slot).
  * @KVM_SOC_OP_VCPU_IOCTL: a KVM vCPU ioctl (VM window, in the vCPU's own
