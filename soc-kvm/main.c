@@ -48,6 +48,11 @@
  */
 static u32 soc_abi_version = KVM_SOC_ABI_VERSION;
 /*
+ * Fault injection (debugfs soc-kvm/features_off): KVM_SOC_F_* bits the
+ * next attach refuses, as a SoC whose transport lacks them would.
+ */
+static u64 soc_features_off;
+/*
  * Fault injection (debugfs soc-kvm/mem_token_fault): a non-zero value is
  * added to the token of every memory slot soc-kvm names to the host with
  * KVM_SOC_F_HOST_MEMORY, and of every dirty bitmap's object, as a hostile
@@ -195,6 +200,7 @@ int soc_kvm_attach(struct ksoc_transport *t)
 	    !(sk->features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN)))
 		pr_warn("%s: the host cannot store what we write again: guests may run stale code\n",
 			t->name);
+	sk->features &= ~READ_ONCE(soc_features_off);
 	sk->gen = ++soc_kvm_gen;
 	WRITE_ONCE(hdr->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
 	WRITE_ONCE(hdr->soc.soc_features, cpu_to_le64(sk->features));
@@ -411,6 +417,7 @@ static int __init soc_kvm_init(void)
 	soc_debugfs = debugfs_create_dir("soc-kvm", NULL);
 	debugfs_create_u32("abi_version", 0600, soc_debugfs, &soc_abi_version);
 	debugfs_create_u64("mem_token_fault", 0600, soc_debugfs, &soc_mem_token_fault);
+	debugfs_create_u64("features_off", 0600, soc_debugfs, &soc_features_off);
 	soc_hmem_debugfs(soc_debugfs);
 	return 0;
 }

@@ -8,7 +8,9 @@
 #   - virtio-net (user networking): gets a DHCP lease;
 #   - prints its virtio interrupt counts.
 # ksoc_guest=stay on the command line keeps it running after the checks
-# (QMP tests stop, continue and reset it); ksoc_guest=bench also times a
+# (QMP tests stop, continue and reset it); with ksoc_dirty=MiB too it then
+# keeps that much memory dirty and checked (guest-dirtier) and re-reads
+# its disk every few seconds (the migration tests); ksoc_guest=bench also times a
 # sequential read of the disk; the default powers off.  ksoc_dmesg=1 prints
 # the guest's kernel log (with times) before powering off.
 /bin/busybox --install -s /bin
@@ -64,6 +66,21 @@ else
 fi
 if grep -q 'ksoc_dmesg=1' /proc/cmdline; then
 	dmesg | sed 's/^/KSOC-DMESG: /'
+fi
+dirty=$(sed -n 's/.*ksoc_dirty=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ "$mode" = stay ] && [ -n "$dirty" ]; then
+	guest-dirtier "$dirty" &
+	n=0
+	while :; do
+		sleep 3
+		n=$((n + 1))
+		got=$(dd if=/dev/vda bs=1M count=4 iflag=direct 2>/dev/null | md5sum)
+		if [ "$want" = "$got" ]; then
+			echo "KSOC-GUEST: disk still ok ($n)"
+		else
+			echo "KSOC-GUEST: disk MISMATCH ($n)"
+		fi
+	done
 fi
 if [ "$mode" = stay ]; then
 	while :; do sleep 1; done

@@ -3,7 +3,8 @@
 #
 # The initramfs of the rig's Linux guest: busybox, the virtio-blk and
 # virtio-net modules of the rig's Debian kernel, tools/guest-init.sh as
-# /init.  Cached by content; prints its path.
+# /init, tools/guest-dirtier.c (static) for the migration tests.  Cached
+# by content; prints its path.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,7 @@ kver=$KVER_RIG
 mods=(virtio_blk virtio_net)
 
 inputs() {
-	cat "$top/tools/guest-init.sh"
+	cat "$top/tools/guest-init.sh" "$top/tools/guest-dirtier.c"
 	echo "$kver"
 	for m in "${mods[@]}"; do
 		modprobe -d "$kroot" -S "$kver" --show-depends "$m"
@@ -30,6 +31,7 @@ if [ ! -f "$initrd" ]; then
 	cp /bin/busybox "$tmp/bin/busybox"
 	cp "$top/tools/guest-init.sh" "$tmp/init"
 	chmod +x "$tmp/init"
+	gcc -static -O2 -Wall -Werror -o "$tmp/bin/guest-dirtier" "$top/tools/guest-dirtier.c"
 	n=0
 	for m in "${mods[@]}"; do
 		modprobe -d "$kroot" -S "$kver" --show-depends "$m" |

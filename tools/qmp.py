@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 """Send QMP commands to a QEMU monitor socket, one per argument, and print
-each reply's "return" as JSON (or exit 1 on an error reply).
+each reply's "return" as JSON (or exit 1 on an error reply).  A command
+with arguments is written NAME=JSON.
 
   qmp.py SOCKET stop query-status cont system_reset quit
+  qmp.py SOCKET 'migrate={"uri": "unix:/tmp/m.sock"}'
 """
 import json
 import socket
@@ -17,7 +19,11 @@ def main():
     f = sock.makefile("rw")
     json.loads(f.readline())                      # the greeting
     for cmd in ["qmp_capabilities"] + sys.argv[2:]:
-        f.write(json.dumps({"execute": cmd}) + "\n")
+        msg = {"execute": cmd}
+        if "=" in cmd:
+            cmd, args = cmd.split("=", 1)
+            msg = {"execute": cmd, "arguments": json.loads(args)}
+        f.write(json.dumps(msg) + "\n")
         f.flush()
         while True:
             reply = json.loads(f.readline())
