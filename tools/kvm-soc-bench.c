@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvm-soc-bench: exit round trips, ioeventfd and irqfd latencies through
- * /dev/kvm-soc against the same on native /dev/kvm, in the same machine
- * and run, printed as ratios; then host-side memory and wakeups per idle
- * VM with 64 VMs.  A benchmark, not a test: it asserts nothing.
+ * kvm-soc-bench: exit round trips, ioeventfd and irqfd latencies and
+ * the dirty-bitmap sync of a 1 GiB slot through /dev/kvm-soc against the
+ * same on native /dev/kvm, in the same machine and run, printed as ratios;
+ * then host-side memory and wakeups per idle VM with 64 VMs.  A
+ * benchmark, not a test: it asserts nothing.
  *
  *   kvm-soc-bench [exits-per-sample] [idle-vms] [events-per-sample]
  *
@@ -11,11 +12,13 @@
  * prints "only <device>" tables of nanoseconds, for topologies where the
  * two are on different machines (tools/ivshmem-bench.sh makes the ratios).
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "../selftests/kvm-soc/vm_lib.h"
@@ -233,6 +236,60 @@ static double sample_irqfd(const char *dev, int n)
 	return (b - a) * 1e9 / n;
 }
 
+/*
+ * Microseconds per dirty-bitmap sync of a 1 GiB slot, as QEMU's migration
+ * does it each iteration (KVM_GET_DIRTY_LOG then KVM_CLEAR_DIRTY_LOG of
+ * the whole slot, manual protect), or a negative errno.
+ */
+static double sample_dirty_sync(const char *dev, int n)
+{
+	const uint64_t size = 1ULL << 30, bytes = (size >> 12) / 8;
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, .args = { 3 },
+	};
+	struct kvm_userspace_memory_region r = {
+		.slot = 1, .flags = KVM_MEM_LOG_DIRTY_PAGES,
+		.guest_phys_addr = 1ULL << 32, .memory_size = size,
+	};
+	struct kvm_clear_dirty_log clear = {
+		.slot = 1, .num_pages = size >> 12,
+	};
+	struct kvm_dirty_log get = { .slot = 1 };
+	double a, b = -EIO;
+	uint64_t *bitmap;
+	struct tvm t;
+	void *mem;
+	int fd, i;
+
+	bitmap = malloc(bytes);
+	fd = memfd_create("bench", MFD_CLOEXEC);
+	if (!bitmap || fd < 0 || ftruncate(fd, size))
+		goto out;
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED || bench_vm(&t, dev))
+		goto out;
+	r.userspace_addr = (uintptr_t)mem;
+	get.dirty_bitmap = bitmap;
+	clear.dirty_bitmap = bitmap;
+	if (ioctl(t.vm, KVM_ENABLE_CAP, &cap) ||
+	    ioctl(t.vm, KVM_SET_USER_MEMORY_REGION, &r))
+		goto close;
+	a = now();
+	for (i = 0; i < n; i++)
+		if (ioctl(t.vm, KVM_GET_DIRTY_LOG, &get) ||
+		    ioctl(t.vm, KVM_CLEAR_DIRTY_LOG, &clear))
+			goto close;
+	b = (now() - a) * 1e6 / n;
+close:
+	tvm_close(&t);
+	munmap(mem, size);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(bitmap);
+	return b;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -405,6 +462,22 @@ int main(int argc, char **argv)
 		printf("%-36s %9.0f %11.0f %7.2f\n", ev_name[k], kvm[ROUNDS / 2],
 		       soc[ROUNDS / 2], soc[ROUNDS / 2] / kvm[ROUNDS / 2]);
 	}
+	printf("\ndirty bitmap sync (GET + CLEAR, manual protect), 1 GiB slot, %d syncs per\n"
+	       "sample, median of %d interleaved samples\n", 20, ROUNDS);
+	printf("%-36s %9s %11s %7s\n", "", "kvm us", "kvm-soc us", "ratio");
+	for (r = 0; r < ROUNDS; r++) {
+		kvm[r] = sample_dirty_sync("/dev/kvm", 20);
+		soc[r] = sample_dirty_sync("/dev/kvm-soc", 20);
+		if (kvm[r] < 0 || soc[r] < 0) {
+			fprintf(stderr, "kvm-soc-bench: dirty sync failed (%.0f, %.0f)\n",
+				kvm[r], soc[r]);
+			return 1;
+		}
+	}
+	qsort(kvm, ROUNDS, sizeof(double), cmp);
+	qsort(soc, ROUNDS, sizeof(double), cmp);
+	printf("%-36s %9.0f %11.0f %7.2f\n", "per GiB of guest RAM per sync",
+	       kvm[ROUNDS / 2], soc[ROUNDS / 2], soc[ROUNDS / 2] / kvm[ROUNDS / 2]);
 	fflush(stdout);
 	if (nvms > 0) {
 		idle_vms("/dev/kvm", nvms);

@@ -128,7 +128,8 @@ demo)
 	echo "${PIPESTATUS[0]}" > "$out/tests/demo.rc"
 	;;
 bench)
-	{ "$top/build/tools/kvm-soc-bench" && bash "$top/tools/guest-bench.sh"; } 2>&1 |
+	{ "$top/build/tools/kvm-soc-bench" && bash "$top/tools/guest-bench.sh" &&
+	  bash "$top/tools/migrate-bench.sh"; } 2>&1 |
 		tee "$out/tests/bench.log"
 	echo "${PIPESTATUS[0]}" > "$out/tests/bench.rc"
 	;;

@@ -38,6 +38,8 @@ expect_rig_failure warn-module 'WARNING:.*ksoc_rig_fault|deliberate warning' \
 	tools/rig run selftests/rig/warn.sh
 expect_rig_failure panic-module 'Kernel panic' \
 	tools/rig run selftests/rig/panic.sh
+expect_rig_failure silent-test 'silent: reported no test result' \
+	tools/rig run selftests/rig/silent.sh
 RIG_TIMEOUT=40 expect_rig_failure hang 'timeout: the guest did not finish' \
 	tools/rig run selftests/rig/hang.sh
 # A boot that never reaches the rig's userspace (here: given 2 s to) is

@@ -21,7 +21,6 @@ qemu=$(cat "$top/build/qemu-path" 2>/dev/null)
 initrd=$(cat "$top/build/guest-initrd-path" 2>/dev/null)
 cache=${KVM_SOC_CACHE:-/var/cache/kvm-soc}
 kernel=$(ls "$cache"/kernel/root/boot/vmlinuz-* 2>/dev/null | head -1)
-qmp="python3 $top/tools/qmp.py"
 n=0 fails=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fails=$((fails + 1)); fi; }
 echo "TAP version 13"
@@ -32,49 +31,11 @@ fi
 [ -d /sys/kernel/debug/soc-kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 nvms() { find /sys/kernel/debug/kvm -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
 helpers() { pgrep -c -f kvm-soc-vmctx; }
-# Lines matching <pattern> in <log>.
-count() { local c; c=$(grep -c "$1" "$2" 2>/dev/null); echo "${c:-0}"; }
-# Wait until <log> has <count> lines matching <pattern>, for <seconds>.
-wait_log() { # <log> <pattern> <count> <seconds> <pid>
-	local i
-	for ((i = 0; i < $4 * 2; i++)); do
-		[ "$(count "$2" "$1")" -ge "$3" ] && return 0
-		kill -0 "$5" 2>/dev/null || return 1
-		sleep 0.5
-	done
-	return 1
-}
+# shellcheck source=tools/migrate-lib.sh
+. "$top/tools/migrate-lib.sh"
 
 disk=$(mktemp /tmp/migrate-disk.XXXXXX)
 truncate -s 64M "$disk"
-
-# start <accel> <name> [QEMU args...]: a guest on $disk; sets pid_<name>.
-start() {
-	local accel=$1 name=$2 mem
-	shift 2
-	case "$accel" in
-	kvm-soc) mem=(-accel kvm-soc,kernel-irqchip=on -object memory-backend-kvm-soc,id=ram0,size=256M) ;;
-	kvm) mem=(-accel kvm,kernel-irqchip=on -object memory-backend-ram,id=ram0,size=256M) ;;
-	esac
-	rm -f "/tmp/mig-$name.qmp"
-	timeout -k 5 900 "$qemu" -nodefaults -display none -no-reboot -serial "file:/tmp/mig-$name.log" \
-		-monitor none -L /usr/share/qemu -L /usr/share/seabios \
-		-cpu host -smp 2 -m 256 "${mem[@]}" -machine pc,memory-backend=ram0 \
-		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 ksoc_guest=stay ksoc_dirty=64" \
-		-object iothread,id=io0 \
-		-drive "file=$disk,if=none,id=d0,format=raw" \
-		-device virtio-blk-pci,drive=d0,iothread=io0 \
-		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
-		-qmp "unix:/tmp/mig-$name.qmp,server=on,wait=off" "$@" \
-		< /dev/null > "/tmp/mig-$name.out" 2>&1 &
-	eval "pid_$name=$!"
-}
-
-# status <name>: the QEMU's run state.
-status() {
-	$qmp "/tmp/mig-$1.qmp" query-status 2>/dev/null | sed -n 's/.*"status": "\([a-z-]*\)".*/\1/p'
-}
 
 # migrate <from> <to>: one migration of a dirtying guest, with its checks.
 migrate() {
