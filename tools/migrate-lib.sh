@@ -29,6 +29,9 @@ start() {
 	case "$accel" in
 	kvm-soc) mem=(-accel kvm-soc,kernel-irqchip=on -object memory-backend-kvm-soc,id=ram0,size=256M) ;;
 	kvm) mem=(-accel kvm,kernel-irqchip=on -object memory-backend-ram,id=ram0,size=256M) ;;
+	# KVM with shared guest memory, as kvm-soc's must be (the benchmark's
+	# second reference).
+	kvm-shm) mem=(-accel kvm,kernel-irqchip=on -object memory-backend-memfd,id=ram0,size=256M) ;;
 	esac
 	rm -f "/tmp/mig-$name.qmp"
 	timeout -k 5 900 "$qemu" -nodefaults -display none -no-reboot -serial "file:/tmp/mig-$name.log" \
