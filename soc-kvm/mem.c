@@ -383,20 +383,15 @@ out:
 	return ret;
 }
 
-/**
- * soc_hmem_create - a new host memory object.
- * @sk: the attached transport (caller holds soc_kvm_rwsem for reading).
- * @size: bytes, page-aligned.
- *
- * Return: the object's file or an ERR_PTR(): the host's errno
- * (-ENOMEM, -E2BIG), -EPROTO for a host answer that does not add up.
+/*
+ * Have the host allocate @size bytes (KVM_SOC_OP_MEM_ALLOC) and fetch the
+ * object's ranges, checked; @map: the SoC's CPU must reach them too.
+ * Returns the object (no file, no list yet) or an ERR_PTR().
  */
-struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
+static struct soc_hmem *soc_hmem_alloc(struct soc_kvm *sk, u64 size, bool map)
 {
 	struct ksoc_api_msg m = { .op = KVM_SOC_OP_MEM_ALLOC, .arg = size };
 	struct soc_hmem *h = NULL;
-	struct inode *inode;
-	struct file *file;
 	long ret;
 	u32 handle;
 
@@ -410,7 +405,7 @@ struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
 		return ERR_PTR(-EIO);
 	}
 	handle = m.result;
-	ret = soc_hmem_fetch(sk, &h, handle, size >> PAGE_SHIFT, true);
+	ret = soc_hmem_fetch(sk, &h, handle, size >> PAGE_SHIFT, map);
 	if (ret) {
 		if (ret == -EPROTO)
 			pr_err_ratelimited("host memory %u: the host's ranges do not describe %llu bytes\n",
@@ -421,6 +416,28 @@ struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
 	h->gen = sk->gen;
 	h->handle = handle;
 	h->nr_pages = size >> PAGE_SHIFT;
+	return h;
+}
+
+/**
+ * soc_hmem_create - a new host memory object.
+ * @sk: the attached transport (caller holds soc_kvm_rwsem for reading).
+ * @size: bytes, page-aligned.
+ *
+ * Return: the object's file or an ERR_PTR(): the host's errno
+ * (-ENOMEM, -E2BIG), -EPROTO for a host answer that does not add up.
+ */
+struct file *soc_hmem_create(struct soc_kvm *sk, u64 size)
+{
+	struct soc_hmem *h;
+	struct inode *inode;
+	struct file *file;
+	u32 handle;
+
+	h = soc_hmem_alloc(sk, size, true);
+	if (IS_ERR(h))
+		return ERR_CAST(h);
+	handle = h->handle;
 	init_rwsem(&h->lock);
 	if (sk->features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN)) {
 		h->written = kvcalloc(BITS_TO_LONGS(h->nr_pages),
@@ -471,28 +488,7 @@ err:
  */
 struct soc_hmem *soc_bulk_alloc(struct soc_kvm *sk, u64 size)
 {
-	struct ksoc_api_msg m = { .op = KVM_SOC_OP_MEM_ALLOC, .arg = size };
-	struct soc_hmem *b = NULL;
-	long ret;
-
-	ret = soc_chan_call(&sk->ctrl, &m, NULL, NULL, 0);
-	if (ret)
-		return ERR_PTR(ret);
-	if (m.result < 0)
-		return ERR_PTR(soc_result(m.result));
-	if (!m.result || m.result > U32_MAX) {
-		soc_chan_fail(&sk->ctrl, "bad memory handle");
-		return ERR_PTR(-EIO);
-	}
-	ret = soc_hmem_fetch(sk, &b, m.result, size >> PAGE_SHIFT, false);
-	if (ret) {
-		soc_hmem_free_on_host(sk, m.result);
-		return ERR_PTR(ret);
-	}
-	b->gen = sk->gen;
-	b->handle = m.result;
-	b->nr_pages = size >> PAGE_SHIFT;
-	return b;
+	return soc_hmem_alloc(sk, size, false);
 }
 
 /* Free a bulk object: on the host too, unless the host is gone (@sk NULL). */

@@ -367,19 +367,6 @@ TEST_F(dirty, refused_with_kvm_errnos)
 	EXPECT_EQ(0, get_log(t, TEST_SLOT, d->bmap));
 }
 
-#define TOKEN_FAULT	"/sys/kernel/debug/soc-kvm/mem_token_fault"
-
-static int set_token_fault(uint64_t v)
-{
-	FILE *f = fopen(TOKEN_FAULT, "w");
-	int ret;
-
-	if (!f)
-		return -1;
-	ret = fprintf(f, "%llu\n", (unsigned long long)v) > 0 ? 0 : -1;
-	return fclose(f) || ret ? -1 : 0;
-}
-
 /*
  * A hostile SoC names a bitmap object that is not its own, or too small
  * (fault injection shifts the name soc-kvm sends): the host lets KVM
@@ -398,21 +385,21 @@ TEST_F(dirty, hostile_bitmap_object_is_efault)
 
 	if (strcmp(variant->path, "/dev/kvm-soc"))
 		SKIP(return, "a SoC's fault");
-	if (access(TOKEN_FAULT, W_OK))
+	if (access(TVM_TOKEN_FAULT, W_OK))
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	if (access(TOKEN_FAULT, W_OK))
-		SKIP(return, "no soc-kvm debugfs (" TOKEN_FAULT ")");
+	if (access(TVM_TOKEN_FAULT, W_OK))
+		SKIP(return, "no soc-kvm debugfs (" TVM_TOKEN_FAULT ")");
 	ASSERT_EQ(0, manual_protect(&d->t, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE));
 	ASSERT_EQ(0, set_slot(d, KVM_MEM_LOG_DIRTY_PAGES));
 	ASSERT_EQ(0, start_guest(d));
 	for (i = 0; i < ARRAY_SIZE(faults); i++) {
-		ASSERT_EQ(0, set_token_fault(faults[i]));
+		ASSERT_EQ(0, tvm_set_token_fault(faults[i]));
 		EXPECT_EQ(-EFAULT, get_log(&d->t, TEST_SLOT, d->bmap))
 			TH_LOG("fault %#llx", (unsigned long long)faults[i]);
 		EXPECT_EQ(-EFAULT, clear_log(&d->t, TEST_SLOT, 0, TEST_PAGES, d->bmap))
 			TH_LOG("fault %#llx", (unsigned long long)faults[i]);
 	}
-	ASSERT_EQ(0, set_token_fault(0));
+	ASSERT_EQ(0, tvm_set_token_fault(0));
 	EXPECT_EQ(0, get_log(&d->t, TEST_SLOT, d->bmap));
 	EXPECT_EQ(0, clear_log(&d->t, TEST_SLOT, 0, TEST_PAGES, d->bmap));
 	snapshot(d);

@@ -17,7 +17,6 @@
 #include "kselftest_harness.h"
 
 #define DEV		"/dev/kvm-soc"
-#define TOKEN_FAULT	"/sys/kernel/debug/soc-kvm/mem_token_fault"
 
 static int create_memory(int dev, uint64_t size)
 {
@@ -44,17 +43,6 @@ static int host_mapped(const void *addr)
 			found = 1;
 	fclose(f);
 	return found;
-}
-
-static int set_token_fault(uint64_t v)
-{
-	FILE *f = fopen(TOKEN_FAULT, "w");
-	int ret;
-
-	if (!f)
-		return -1;
-	ret = fprintf(f, "%llu\n", (unsigned long long)v) > 0 ? 0 : -1;
-	return fclose(f) || ret ? -1 : 0;
 }
 
 FIXTURE(hmem) {
@@ -289,10 +277,10 @@ TEST_F(hmem, hostile_token_fails_that_slot_only)
 	uint8_t *m;
 	int fd;
 
-	if (access(TOKEN_FAULT, W_OK))
+	if (access(TVM_TOKEN_FAULT, W_OK))
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	if (access(TOKEN_FAULT, W_OK))
-		SKIP(return, "no soc-kvm debugfs (" TOKEN_FAULT ")");
+	if (access(TVM_TOKEN_FAULT, W_OK))
+		SKIP(return, "no soc-kvm debugfs (" TVM_TOKEN_FAULT ")");
 	ASSERT_EQ(0, tvm_create_vm(t, NULL));
 	fd = create_memory(t->dev, r.memory_size);
 	ASSERT_LE(0, fd);
@@ -300,12 +288,12 @@ TEST_F(hmem, hostile_token_fails_that_slot_only)
 	ASSERT_NE(MAP_FAILED, m);
 	r.userspace_addr = (uintptr_t)m;
 	for (i = 0; i < ARRAY_SIZE(faults); i++) {
-		ASSERT_EQ(0, set_token_fault(faults[i]));
+		ASSERT_EQ(0, tvm_set_token_fault(faults[i]));
 		EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r));
 		EXPECT_EQ(EFAULT, errno) TH_LOG("fault %#llx",
 						(unsigned long long)faults[i]);
 	}
-	ASSERT_EQ(0, set_token_fault(0));
+	ASSERT_EQ(0, tvm_set_token_fault(0));
 	/* Nothing was lost: the same slot now goes in, and slot 0 still runs. */
 	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r));
 	TVM_LOAD(t, mem);

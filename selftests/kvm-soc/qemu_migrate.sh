@@ -113,6 +113,18 @@ migrate_status() {
 		sed -n 's/.*"status": "\([a-z-]*\)".*/\1/p'
 }
 
+# migrate_wait <seconds> <state...>: the source's migration state once it
+# is one of those, or whatever it is when the time is up.
+migrate_wait() {
+	local i st want=" ${*:2} "
+	for ((i = 0; i < $1 * 2; i++)); do
+		st=$(migrate_status)
+		[[ $want == *" $st "* ]] && break
+		sleep 0.5
+	done
+	echo "$st"
+}
+
 # A source guest up and dirtying, and a destination waiting: for the faults.
 pair() { # <what>
 	rm -f /tmp/mig-src.log /tmp/mig-dst.log /tmp/mig.sock
@@ -159,31 +171,23 @@ source_runs_on() { # <what> <base VMs> <base helpers>
 
 # migrate_cancel mid-way.
 cancelled() {
-	local what="migrate_cancel mid-way" base hbase st i
+	local what="migrate_cancel mid-way" base hbase st
 	base=$(nvms) hbase=$(helpers)
 	pair; ok $? "$what: migration under way"
 	$qmp /tmp/mig-src.qmp migrate_cancel > /dev/null
-	for ((i = 0; i < 120; i++)); do
-		st=$(migrate_status)
-		[ "$st" = cancelled ] && break
-		sleep 0.5
-	done
+	st=$(migrate_wait 60 cancelled)
 	[ "$st" = cancelled ]; ok $? "$what: the migration is cancelled ($st)"
 	source_runs_on "$what" "$base" "$hbase"
 }
 
 # The destination killed mid-way.
 dst_killed() {
-	local what="destination killed mid-way" base hbase st i
+	local what="destination killed mid-way" base hbase st
 	base=$(nvms) hbase=$(helpers)
 	pair; ok $? "$what: migration under way"
 	# The QEMU itself, not the timeout(1) that runs it.
 	pkill -9 -P "$pid_dst"
-	for ((i = 0; i < 120; i++)); do
-		st=$(migrate_status)
-		[ "$st" = failed ] && break
-		sleep 0.5
-	done
+	st=$(migrate_wait 60 failed)
 	[ "$st" = failed ]; ok $? "$what: the migration fails ($st)"
 	source_runs_on "$what" "$base" "$hbase"
 }
@@ -196,11 +200,7 @@ corrupted() {
 	start kvm-soc src
 	wait_log /tmp/mig-src.log 'KSOC-DIRTY: pass' 2 400 "$pid_src"
 	$qmp /tmp/mig-src.qmp 'migrate={"uri": "file:/tmp/mig.bin"}' > /dev/null
-	for ((i = 0; i < 300; i++)); do
-		st=$(migrate_status)
-		case "$st" in completed|failed) break ;; esac
-		sleep 0.5
-	done
+	st=$(migrate_wait 150 completed failed)
 	size=$(stat -c %s /tmp/mig.bin 2>/dev/null || echo 0)
 	[ "$st" = completed ] && [ "$size" -gt 0 ]; ok $? "$what: a stream saved to a file ($((size >> 20)) MiB)"
 	$qmp /tmp/mig-src.qmp quit > /dev/null 2>&1

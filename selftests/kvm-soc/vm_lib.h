@@ -303,6 +303,23 @@ static inline int tvm_list_helpers(void (*fn)(const char *pid, void *arg),
 	return n;
 }
 
+/*
+ * Fault injection (debugfs soc-kvm/mem_token_fault): @v is added to every
+ * memory token soc-kvm names to the host.  0, or -1 without the file.
+ */
+#define TVM_TOKEN_FAULT	"/sys/kernel/debug/soc-kvm/mem_token_fault"
+
+static inline int tvm_set_token_fault(uint64_t v)
+{
+	FILE *f = fopen(TVM_TOKEN_FAULT, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%llu\n", (unsigned long long)v) > 0 ? 0 : -1;
+	return fclose(f) || ret ? -1 : 0;
+}
+
 /* KVM's debugfs directory (mounting debugfs if needed), or NULL. */
 static inline DIR *tvm_kvm_debugfs(void)
 {
