@@ -26,6 +26,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -53,6 +54,11 @@ static unsigned int poll_ns = 100000;
 module_param(poll_ns, uint, 0644);
 MODULE_PARM_DESC(poll_ns, "ns a vCPU thread polls for a completion before sleeping");
 
+static unsigned int kick_delay_ms;
+module_param(kick_delay_ms, uint, 0644);
+MODULE_PARM_DESC(kick_delay_ms,
+		 "testing: ms a vCPU thread waits before taking a kick's signal (default 0)");
+
 /**
  * struct hk_vcpu - one vCPU.
  * @pending: on hk_ctx.pending until a thread takes it.
@@ -73,6 +79,7 @@ MODULE_PARM_DESC(poll_ns, "ns a vCPU thread polls for a completion before sleepi
  * @exited: completed when the thread released its KVM file.
  * @wq: the thread sleeps here; doorbells wake it only when its own slots
  *	changed.
+ * @flags: HK_VCPU_* bits (atomic bitops).
  */
 struct hk_vcpu {
 	struct list_head pending;
@@ -92,7 +99,18 @@ struct hk_vcpu {
 	int start_ret;
 	struct completion exited;
 	wait_queue_head_t wq;
+	unsigned long flags;
 };
+
+/*
+ * HK_VCPU_KICKED: the SoC asked this vCPU out of KVM_RUN (VCPU_KICK).  A
+ * kick is SIGUSR1 to the vCPU's thread, which takes it in userspace, and
+ * a second SIGUSR1 sent while the first is still pending merges with it:
+ * a kick for the next run would be lost, and a halted vCPU would never
+ * come out (the SoC's thread then waits for good).  So the kick is also
+ * this bit, set before the signal is sent and tested before KVM_RUN.
+ */
+#define HK_VCPU_KICKED	0
 
 static struct kvm_soc_window_hdr *vm_hdr(struct hk_vm *vm)
 {
@@ -373,6 +391,32 @@ static long hk_vcpu_teardown(struct hk_vcpu *vcpu)
 	return 0;
 }
 
+/* An exit for a kick taken before KVM_RUN: KVM_EXIT_INTR, as KVM sets it. */
+static void hk_vcpu_set_exit_intr(struct hk_vcpu *vcpu)
+{
+	struct ksoc_ioreq_msg *m = vcpu->msg;
+
+	m->exit_reason = KVM_EXIT_INTR;
+	memcpy(m->run + offsetof(struct kvm_run, exit_reason), &m->exit_reason,
+	       sizeof(m->exit_reason));
+}
+
+/*
+ * In the VM's main thread: get @vcpu out of KVM_RUN, or make its next run
+ * exit at once.
+ */
+static void hk_vcpu_kick(struct hk_vcpu *vcpu)
+{
+	set_bit(HK_VCPU_KICKED, &vcpu->flags);
+	/*
+	 * The bit before the signal: pairs with the fully ordered
+	 * test_and_clear_bit() in hk_vcpu_main(), so that thread either sees
+	 * the bit or enters KVM_RUN with the signal pending.
+	 */
+	smp_mb__after_atomic();
+	send_sig(SIGUSR1, vcpu->task, 1);
+}
+
 /**
  * hk_vcpu_main - what a vCPU's helper thread does inside the kernel.
  * @vcpu: the vCPU.
@@ -428,8 +472,26 @@ static long hk_vcpu_main(struct hk_vcpu *vcpu)
 		 */
 		if (READ_ONCE(vm->stopping))
 			return hk_vcpu_teardown(vcpu);
-		r = hk_ioctl(vcpu->file, KVM_RUN, 0);
-		ret = hk_vcpu_collect(vcpu, r);
+		/*
+		 * A kick whose signal merged with one taken already: exit at
+		 * once, as KVM does for a signal pending at entry.  Fully
+		 * ordered, pairs with the barrier in hk_vcpu_kick(): either
+		 * this sees the bit, or KVM_RUN sees the signal.
+		 */
+		if (test_and_clear_bit(HK_VCPU_KICKED, &vcpu->flags)) {
+			ret = hk_vcpu_collect(vcpu, -EINTR);
+			if (!ret)
+				hk_vcpu_set_exit_intr(vcpu);
+		} else {
+			r = hk_ioctl(vcpu->file, KVM_RUN, 0);
+			/*
+			 * This run is over.  The SoC kicks a run only after
+			 * taking the previous exit, and this one is posted
+			 * below: a kick from now on is for the next run.
+			 */
+			clear_bit(HK_VCPU_KICKED, &vcpu->flags);
+			ret = hk_vcpu_collect(vcpu, r);
+		}
 		if (ret) {
 			hk_vm_fail(vm, "kvm_run unreadable");
 			continue;
@@ -437,8 +499,11 @@ static long hk_vcpu_main(struct hk_vcpu *vcpu)
 		vcpu->seq++;
 		hk_vcpu_post(vcpu);
 		/* Take the kick in userspace so the next KVM_RUN can run. */
-		if (signal_pending(current))
+		if (signal_pending(current)) {
+			if (unlikely(READ_ONCE(kick_delay_ms)))
+				msleep(READ_ONCE(kick_delay_ms));
 			return -EINTR;
+		}
 	}
 }
 
@@ -569,7 +634,7 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 	case KVM_SOC_OP_VCPU_KICK:
 		if (len || m->target >= vm->nr_vcpus)
 			return -EINVAL;
-		send_sig(SIGUSR1, vm->vcpus[m->target]->task, 1);
+		hk_vcpu_kick(vm->vcpus[m->target]);
 		return 0;
 	case KVM_SOC_OP_IRQFD:
 		m->len = len;

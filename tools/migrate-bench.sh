@@ -42,12 +42,9 @@ once() {
 	$qmp /tmp/mig-src.qmp \
 		'migrate-set-parameters={"downtime-limit": 2000, "max-bandwidth": 1073741824}' \
 		'migrate={"uri": "unix:/tmp/mig.sock"}' > /dev/null
-	for ((i = 0; i < 600; i++)); do
-		info=$($qmp /tmp/mig-src.qmp query-migrate 2>/dev/null | tail -1)
-		st=$(echo "$info" | sed -n 's/.*"status": "\([a-z-]*\)".*/\1/p')
-		case "$st" in completed|failed|cancelled) break ;; esac
-		sleep 0.2
-	done
+	until_migrated src 300
+	info=$mig_info st=$mig_status
+	[ $mig_raised = 1 ] && echo "migrate-bench: $accel $kind: not converged in 30 s, downtime limit raised to 30 s"
 	for name in src dst; do
 		$qmp "/tmp/mig-$name.qmp" quit > /dev/null 2>&1
 	done

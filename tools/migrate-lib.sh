@@ -53,3 +53,39 @@ status() {
 	$qmp "/tmp/mig-$1.qmp" query-status 2>/dev/null | sed -n 's/.*"status": "\([a-z-]*\)".*/\1/p'
 }
 
+
+# until_migrated <name> <seconds>: poll <name>'s migration until it ends
+# (completed, failed or cancelled) or <seconds> of wall time pass; sets
+# mig_status, mig_info (the last query-migrate reply) and mig_raised.
+# A dirtying guest converges only once the downtime limit covers sending
+# its working set at the link's rate, and under TCG that rate follows the
+# machine's load: still active after MIG_RAISE_S (30) seconds, the limit is
+# raised to 30 s, as an operator would (virsh migrate-setmaxdowntime).
+# Wall time, not a count of polls: a busy QEMU answers QMP slowly.
+until_migrated() {
+	local end=$((SECONDS + $2)) raise=$((SECONDS + ${MIG_RAISE_S:-30}))
+	mig_raised=0
+	while :; do
+		mig_info=$($qmp "/tmp/mig-$1.qmp" query-migrate 2>/dev/null | tail -1)
+		mig_status=$(echo "$mig_info" | sed -n 's/.*"status": "\([a-z-]*\)".*/\1/p')
+		case "$mig_status" in completed|failed|cancelled) return ;; esac
+		[ $SECONDS -ge $end ] && return
+		if [ $mig_raised = 0 ] && [ $SECONDS -ge $raise ] && [ "$mig_status" = active ]; then
+			$qmp "/tmp/mig-$1.qmp" 'migrate-set-parameters={"downtime-limit": 30000}' \
+				> /dev/null 2>&1 && mig_raised=1
+		fi
+		sleep 0.2
+	done
+}
+
+# threads <name>: where each thread of <name>'s QEMU is, for a report of
+# a migration that did not end (kernel stacks need root, as in the rig).
+threads() {
+	local p t
+	for p in $(pgrep -f "qemu-system.*/tmp/mig-$1.qmp"); do
+		for t in /proc/"$p"/task/*; do
+			echo "$1 $(cat "$t/comm") $(sed 's/.*) \(.\).*/\1/' "$t/stat") $(cat "$t/wchan" 2>/dev/null)"
+			sed 's/^/    /' "$t/stack" 2>/dev/null | head -n 12
+		done
+	done
+}

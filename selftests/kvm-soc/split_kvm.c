@@ -601,6 +601,100 @@ TEST_F(vm, signal_stops_spinning_guest)
 	EXPECT_EQ(KVM_EXIT_IO, t->run[0]->exit_reason);
 }
 
+static void on_sigusr1_nop(int sig)
+{
+}
+
+struct two_kicks {
+	struct tvm *t;
+	int ret[2];
+	int done;		/* runs returned */
+};
+
+static void *two_kicks_vcpu(void *arg)
+{
+	struct two_kicks *k = arg;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		k->t->run[0]->immediate_exit = 0;
+		k->ret[i] = tvm_run(k->t, 0);
+		__atomic_store_n(&k->done, i + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static bool wait_done(struct two_kicks *k, int n, int ms)
+{
+	struct timespec ts = { .tv_nsec = 10 * 1000000L };
+
+	for (; ms > 0; ms -= 10) {
+		if (__atomic_load_n(&k->done, __ATOMIC_ACQUIRE) >= n)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * A halted vCPU (in-kernel irqchip: HLT never exits) kicked out of KVM_RUN
+ * twice in a row, the second kick while the first is still being taken:
+ * both runs return -EINTR.  On the loop the host's vCPU thread is made to
+ * dawdle over the first kick (host_kvm kick_delay_ms), so the second kick's
+ * signal merges with the first's; before the kick was also a bit the
+ * host tested before KVM_RUN, that second run halted for good.
+ */
+TEST_F_TIMEOUT(vm, kick_during_kick_is_not_lost, 60)
+{
+	static const char knob[] = "/sys/module/host_kvm/parameters/kick_delay_ms";
+	struct timespec gap = { .tv_nsec = 50 * 1000000L };
+	struct sigaction sa = { .sa_handler = on_sigusr1_nop };
+	struct tvm *t = &self->t;
+	struct two_kicks k = { .t = t };
+	char old[16] = "0";
+	bool delayed = false;
+	pthread_t th;
+	FILE *f;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_IRQCHIP, 0));
+	TVM_LOAD(t, halt);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	if (strcmp(t->path, "/dev/kvm-soc") == 0) {
+		f = fopen(knob, "r+");
+		if (f) {
+			delayed = fgets(old, sizeof(old), f) && fseek(f, 0, SEEK_SET) == 0 &&
+				  fputs("500\n", f) >= 0 && fflush(f) == 0;
+			fclose(f);
+		}
+	}
+	ASSERT_EQ(0, pthread_create(&th, NULL, two_kicks_vcpu, &k));
+	gap.tv_nsec = 200 * 1000000L;		/* into HLT */
+	nanosleep(&gap, NULL);
+	pthread_kill(th, SIGUSR1);
+	EXPECT_TRUE(wait_done(&k, 1, 10000)) TH_LOG("the first kick did not stop the vCPU");
+	gap.tv_nsec = 50 * 1000000L;		/* the second run has begun */
+	nanosleep(&gap, NULL);
+	pthread_kill(th, SIGUSR1);
+	EXPECT_TRUE(wait_done(&k, 2, 10000))
+		TH_LOG("%s: the second kick was lost: the vCPU stays halted", t->path);
+	if (delayed) {
+		f = fopen(knob, "w");
+		if (f) {
+			fputs(old, f);
+			fclose(f);
+		}
+	}
+	TH_LOG("%s: %s", t->path, delayed ? "host vCPU thread slowed by 500 ms per kick" :
+	       "kicks at native speed (no host_kvm here)");
+	/* A lost kick leaves the thread in KVM_RUN: the test's exit ends it. */
+	ASSERT_EQ(2, __atomic_load_n(&k.done, __ATOMIC_ACQUIRE));
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EINTR, k.ret[0]);
+	EXPECT_EQ(-EINTR, k.ret[1]);
+	EXPECT_EQ(KVM_EXIT_INTR, t->run[0]->exit_reason);
+}
+
 struct vcpu_worker {
 	struct tvm *t;
 	int idx;
