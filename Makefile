@@ -46,7 +46,7 @@ SELFTESTS := $(patsubst selftests/kvm-soc/%.c,$(BUILD)/selftests/%,\
 RIGTESTS := $(patsubst selftests/rig/%.c,$(BUILD)/selftests/rig/%,\
 		$(filter-out selftests/rig/ksoc_rig_fault.c,$(wildcard selftests/rig/*.c)))
 
-.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz fuzz-rig qemu \
+.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz fuzz-rig coverage qemu \
 	selftests rig rig-selftest rig-ivshmem check run clean
 
 all: modules selftests
@@ -106,6 +106,7 @@ $(BUILD)/unit/test_chan_tsan: tests/unit/test_chan.c common/ksoc_chan.c common/*
 	$(CC) $(USER_CFLAGS) -fsanitize=thread -pthread -o $@ tests/unit/test_chan.c common/ksoc_chan.c
 
 unit: $(BUILD)/unit/test_chan $(BUILD)/unit/test_chan_tsan $(BUILD)/unit/test_ivshmem_server $(BUILD)/tools/kvm-soc-ivshmem-server
+	python3 tools/kvm-coverage.py $(LINUX_SRC) --check
 	$(BUILD)/unit/test_chan
 	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/unit/test_chan_tsan
 	KSOC_IVSHMEM_SERVER=$(BUILD)/tools/kvm-soc-ivshmem-server $(BUILD)/unit/test_ivshmem_server
@@ -133,8 +134,23 @@ $(BUILD)/selftests/%: selftests/kvm-soc/%.c selftests/kvm-soc/guest_code.S \
 		selftests/kvm-soc/vm_lib.h include/uapi/linux/kvm_soc.h
 	@test -f $(HARNESS)/kselftest_harness.h || { echo "no kselftest harness: run 'make deps'"; exit 1; }
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -Iinclude/uapi -I$(HARNESS) -pthread -o $@ \
+	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -Iinclude/uapi -I$(HARNESS) $(CONF_INC) -pthread -o $@ \
 		$< selftests/kvm-soc/guest_code.S
+
+# The KVM coverage table (docs/kvm-coverage.md) as rows for conformance.c.
+LINUX_SRC := $(CACHE)/linux-src
+$(BUILD)/selftests/kvm_coverage_rows.h: tools/kvm-coverage.py tools/kvm-coverage.rows \
+		common/ksoc_kvm_ioctl.c $(wildcard selftests/kvm-soc/*.c selftests/kvm-soc/*.sh)
+	@test -f $(LINUX_SRC)/Documentation/virt/kvm/api.rst || { echo "no api.rst: run 'make deps'"; exit 1; }
+	@mkdir -p $(@D)
+	@python3 tools/kvm-coverage.py $(LINUX_SRC) --c-table $@
+
+$(BUILD)/selftests/conformance: $(BUILD)/selftests/kvm_coverage_rows.h
+$(BUILD)/selftests/conformance: CONF_INC := -I$(BUILD)/selftests
+
+# docs/kvm-coverage.md is current and agrees with the module's tables.
+coverage:
+	@python3 tools/kvm-coverage.py $(LINUX_SRC) --check
 
 $(BUILD)/selftests/rig/%: selftests/rig/%.c
 	@test -f $(HARNESS)/kselftest_harness.h || { echo "no kselftest harness: run 'make deps'"; exit 1; }

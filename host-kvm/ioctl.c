@@ -41,6 +41,9 @@ static int hk_check_arg(unsigned int cmd, const u8 *buf)
 		if (!ksoc_cap_in(ksoc_kvm_enable_caps,
 				 ksoc_kvm_nr_enable_caps, c->cap))
 			return -EINVAL;
+		/* No more than the SoC reports (soc_check_extension()). */
+		if (c->cap == KVM_CAP_MAX_VCPU_ID && c->args[0] > KSOC_MAX_VCPUS)
+			return -EINVAL;
 		return 0;
 	}
 #ifdef KVM_SET_USER_MEMORY_REGION2

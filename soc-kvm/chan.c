@@ -314,8 +314,9 @@ static bool first_sized(const struct ksoc_kvm_ioctl *d)
  *	it must be what is forwarded, not a second fetch of user memory), or
  *	NULL to copy it from @arg.  Only for ioctls without output.
  *
- * Return: what the host's KVM returned, or -ENOTTY for an ioctl kvm-soc
- * does not carry, -EFAULT, -E2BIG, -EIO.
+ * Return: what the host's KVM returned; for an ioctl kvm-soc does not
+ * carry what x86 KVM answers one it does not know: -ENOTTY on a VM, -EINVAL
+ * on the system and vCPU files; -EFAULT, -E2BIG, -EIO.
  */
 static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 			    unsigned int level, unsigned int cmd, unsigned long arg,
@@ -332,8 +333,8 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	int ret;
 
 	d = ksoc_kvm_ioctl_find(cmd, level);
-	if (!d)
-		return -ENOTTY;
+	if (!d)	/* what x86 KVM answers an ioctl it does not know there */
+		return level == KSOC_LVL_VM ? -ENOTTY : -EINVAL;
 	/* The variable kinds size themselves by the count in their first word. */
 	if (first_sized(d) && karg)
 		memcpy(&first, karg, sizeof(first));

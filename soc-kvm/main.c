@@ -377,7 +377,14 @@ static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 		r = soc_vm_create(sk, arg);
 		break;
 	default:
-		r = _IOC_TYPE(cmd) == KVMIO ? soc_dev_fwd(sk, cmd, arg) : -ENOTTY;
+		/*
+		 * As x86 KVM: -EINVAL for what it does not know, of any type
+		 * but kvm-soc's own.
+		 */
+		if (_IOC_TYPE(cmd) == KVMIO)
+			r = soc_dev_fwd(sk, cmd, arg);
+		else
+			r = _IOC_TYPE(cmd) == KVM_SOC_IO ? -ENOTTY : -EINVAL;
 		break;
 	}
 out:

@@ -422,8 +422,8 @@ static long soc_vcpu_ioctl(struct file *filp, unsigned int cmd,
 
 	if (vm->mm != current->mm)
 		return -EIO;
-	if (_IOC_TYPE(cmd) != KVMIO)
-		return -ENOTTY;
+	if (_IOC_TYPE(cmd) != KVMIO)	/* as kvm_vcpu_ioctl() */
+		return -EINVAL;
 	if (mutex_lock_killable(&vcpu->mutex))
 		return -EINTR;
 	down_read(&soc_kvm_rwsem);

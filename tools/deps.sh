@@ -90,21 +90,25 @@ if [ ! -f "$kdir/.done" ]; then
 fi
 ln -sfn "kernel-$kver" "$cache/kernel"
 
-# checkpatch and the kselftest harness come from Debian's linux-source.
+# checkpatch, the kselftest harness and KVM's api.rst (docs/kvm-coverage.md)
+# come from Debian's linux-source.
 srctar=$(ls /usr/src/linux-source-6.12*.tar.xz 2>/dev/null | sort -V | tail -n 1)
 [ -n "$srctar" ] || { echo "deps: linux-source-6.12 tarball missing" >&2; exit 1; }
 sver=$(basename "$srctar" .tar.xz)
 sdir="$cache/$sver"
-if [ ! -f "$sdir/.done" ]; then
-	step "extracting checkpatch and kselftest harness from $srctar (~1 min)"
+# (.done2: api.rst and the KVM UAPI header joined later, for the coverage table.)
+if [ ! -f "$sdir/.done2" ]; then
+	step "extracting checkpatch, the kselftest harness and KVM's api.rst from $srctar (~1 min)"
 	rm -rf "$sdir" && mkdir -p "$sdir"
 	tar -xJf "$srctar" -C "$sdir" --strip-components=1 \
 		"$sver/scripts/checkpatch.pl" "$sver/scripts/spelling.txt" \
 		"$sver/scripts/const_structs.checkpatch" \
 		"$sver/tools/testing/selftests/kselftest_harness.h" \
 		"$sver/tools/testing/selftests/kselftest.h" \
-		"$sver/tools/testing/selftests/kselftest"
-	touch "$sdir/.done"
+		"$sver/tools/testing/selftests/kselftest" \
+		"$sver/Documentation/virt/kvm/api.rst" \
+		"$sver/include/uapi/linux/kvm.h"
+	touch "$sdir/.done2"
 fi
 ln -sfn "$sver" "$cache/linux-src"
 
