@@ -186,7 +186,11 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_VM_TSC_CONTROL, KVM_CAP_MMU_SHADOW_CACHE_CONTROL,
 	/* Enabled on a VM (ksoc_kvm_enable_caps); each changes only KVM. */
 	KVM_CAP_HALT_POLL, KVM_CAP_DISABLE_QUIRKS, KVM_CAP_DISABLE_QUIRKS2,
-	KVM_CAP_X86_DISABLE_EXITS, KVM_CAP_MSR_PLATFORM_INFO,
+	KVM_CAP_X86_DISABLE_EXITS, KVM_CAP_MSR_PLATFORM_INFO, KVM_CAP_X2APIC_API,
+	KVM_CAP_X86_TRIPLE_FAULT_EVENT, KVM_CAP_PMU_CAPABILITY,
+	KVM_CAP_X86_APIC_BUS_CYCLES_NS, KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+	/* MSR exits carry like any exit; the filter is soc-kvm's own. */
+	KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER,
 	/* Only with KVM_SOC_F_DIRTY_LOG (soc-kvm reads it as 0 otherwise). */
 	KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 	/* Features of KVM itself (no ioctl of their own): the guest sees them. */
@@ -210,6 +214,12 @@ const unsigned int ksoc_kvm_enable_caps[] = {
 	KVM_CAP_DISABLE_QUIRKS2,
 	KVM_CAP_X86_DISABLE_EXITS,
 	KVM_CAP_MSR_PLATFORM_INFO,
+	KVM_CAP_X2APIC_API,		/* KVM_GET/SET_LAPIC carry either format */
+	KVM_CAP_X86_TRIPLE_FAULT_EVENT,	/* a field of kvm_vcpu_events */
+	KVM_CAP_PMU_CAPABILITY,
+	KVM_CAP_X86_APIC_BUS_CYCLES_NS,
+	KVM_CAP_EXIT_ON_EMULATION_FAILURE,	/* soc-kvm checks its ndata */
+	KVM_CAP_X86_USER_SPACE_MSR,
 };
 
 const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);

@@ -609,6 +609,45 @@ static bool hk_is_memslot_ioctl(u64 cmd)
 	return cmd == KVM_SET_USER_MEMORY_REGION;
 }
 
+/*
+ * KVM_X86_SET_MSR_FILTER from the SoC: the struct, then each used range's
+ * bitmap (docs/channel-protocol.md).  Laid out again in the helper's
+ * staging buffer with the pointers KVM reads; a payload whose length is
+ * not what its ranges say is refused before KVM sees it.
+ */
+static s64 hk_vm_msr_filter(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
+{
+	void __user *staging = (void __user *)vm->staging;
+	struct kvm_msr_filter f;
+	u32 len = m->len, off = sizeof(f);
+	u64 sz;
+	int i;
+
+	m->len = 0;
+	if (len < sizeof(f))
+		return -EINVAL;
+	memcpy(&f, buf, sizeof(f));
+	for (i = 0; i < KVM_MSR_FILTER_MAX_RANGES; i++) {
+		f.ranges[i].bitmap = NULL;
+		if (!f.ranges[i].nmsrs)
+			continue;
+		sz = DIV_ROUND_UP((u64)f.ranges[i].nmsrs, 64) * sizeof(u64);
+		if (sz > KVM_MSR_FILTER_MAX_BITMAP_SIZE || sz > len - off)
+			return -EINVAL;
+		/* A user address in the helper, where KVM reads it. */
+		f.ranges[i].bitmap = (u8 *)(vm->staging + off);
+		off += sz;
+	}
+	if (off != len)
+		return -EINVAL;
+	if (len > HK_STAGING_SIZE)
+		return -E2BIG;
+	if (copy_to_user(staging, &f, sizeof(f)) ||
+	    copy_to_user(staging + sizeof(f), buf + sizeof(f), len - sizeof(f)))
+		return -EFAULT;
+	return hk_ioctl(vm->vm_file, KVM_X86_SET_MSR_FILTER, vm->staging);
+}
+
 static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			  u8 *buf, u32 slot)
 {
@@ -624,6 +663,8 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			return hk_vm_set_memory(vm, m, buf);
 		if (m->arg == KVM_GET_DIRTY_LOG || m->arg == KVM_CLEAR_DIRTY_LOG)
 			return hk_vm_dirty_log(vm, m, buf);
+		if (m->arg == KVM_X86_SET_MSR_FILTER)
+			return hk_vm_msr_filter(vm, m, buf);
 		return hk_exec_ioctl(vm->vm_file, KSOC_LVL_VM, m, buf,
 				     ksoc_api_payload_max(&vm->l), vm->staging,
 				     vm->xsave_size);

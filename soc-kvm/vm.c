@@ -693,6 +693,74 @@ static long soc_vm_get_stats(struct soc_vm *vm, void __user *argp)
 	return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
+#ifdef KVM_X86_SET_MSR_FILTER
+/* Bytes of a range's bitmap, as x86-64 KVM sizes it (in longs of 8). */
+static u32 soc_msr_bitmap_bytes(u32 nmsrs)
+{
+	return DIV_ROUND_UP((u64)nmsrs, 64) * sizeof(u64);
+}
+
+/*
+ * KVM_X86_SET_MSR_FILTER: the struct holds a user pointer per range, so
+ * the bitmaps travel after it (docs/channel-protocol.md), each range's
+ * pointer zeroed.  Checked in KVM's order, so that a bad range before a
+ * bad pointer is EINVAL as on KVM, and each bitmap is fetched once.
+ */
+static long soc_vm_msr_filter(struct soc_vm *vm, unsigned long arg)
+{
+	struct ksoc_api_msg m = {
+		.op = KVM_SOC_OP_VM_IOCTL, .arg = KVM_X86_SET_MSR_FILTER,
+	};
+	struct kvm_msr_filter f;
+	void __user *ubitmap[KVM_MSR_FILTER_MAX_RANGES];
+	u32 len = sizeof(f), off, sz;
+	u8 *buf;
+	long r;
+	int i;
+
+	if (copy_from_user(&f, (void __user *)arg, sizeof(f)))
+		return -EFAULT;
+	if (f.flags & ~KVM_MSR_FILTER_VALID_MASK)
+		return -EINVAL;
+	for (i = 0; i < KVM_MSR_FILTER_MAX_RANGES; i++) {
+		ubitmap[i] = (void __user *)(unsigned long)f.ranges[i].bitmap;
+		f.ranges[i].bitmap = NULL;
+		if (!f.ranges[i].nmsrs)
+			continue;
+		sz = soc_msr_bitmap_bytes(f.ranges[i].nmsrs);
+		if (!f.ranges[i].flags ||
+		    (f.ranges[i].flags & ~KVM_MSR_FILTER_RANGE_VALID_MASK) ||
+		    sz > KVM_MSR_FILTER_MAX_BITMAP_SIZE)
+			return -EINVAL;
+		len += sz;
+	}
+	if (len > ksoc_api_payload_max(&vm->chan.l))
+		return -E2BIG;
+	buf = kvmalloc(len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &f, sizeof(f));
+	off = sizeof(f);
+	for (i = 0; i < KVM_MSR_FILTER_MAX_RANGES; i++) {
+		if (!f.ranges[i].nmsrs)
+			continue;
+		sz = soc_msr_bitmap_bytes(f.ranges[i].nmsrs);
+		if (copy_from_user(buf + off, ubitmap[i], sz)) {
+			r = -EFAULT;
+			goto out;
+		}
+		off += sz;
+	}
+	m.len = len;
+	r = soc_chan_call_killable(&vm->chan, &m, buf, NULL, 0);
+	if (!r)
+		r = soc_result(m.result);
+out:
+	kvfree(buf);
+	return r;
+}
+#endif
+
 static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct soc_vm *vm = filp->private_data;
@@ -745,6 +813,11 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		r = soc_vm_dirty_log(vm, cmd, arg);
 		mutex_unlock(&vm->lock);
 		break;
+#ifdef KVM_X86_SET_MSR_FILTER
+	case KVM_X86_SET_MSR_FILTER:
+		r = soc_vm_msr_filter(vm, arg);
+		break;
+#endif
 	default:
 		r = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VM_IOCTL, 0, -1,
 				  KSOC_LVL_VM, cmd, arg, vm->xsave_size, 0);

@@ -21,6 +21,13 @@ mount -t devtmpfs dev /dev
 mode=$(sed -n 's/.*ksoc_guest=\([a-z]*\).*/\1/p' /proc/cmdline)
 echo "KSOC-GUEST: userspace up after $(cut -d' ' -f1 /proc/uptime) s, $(nproc) CPUs"
 for m in /lib/mod/*.ko; do insmod "$m" || echo "KSOC-GUEST: insmod $m failed"; done
+# What the guest sees of its CPU and of KVM, for qemu_guest.sh to compare
+# across accelerators: CPU 0's flags and the kernel's paravirt boot lines
+# (times cut; lines about timing itself left out: under TCG they vary).
+echo "KSOC-CPUFLAGS: $(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+dmesg | sed 's/^\[[ 0-9.]*\] //' |
+	grep -E 'Hypervisor detected|kvm-clock: Using msrs|kvm-guest|KVM setup|Booting paravirtualized|x2apic|x2APIC|APIC: Switched' |
+	sed 's/^/KSOC-PV: /'
 fail=0
 
 # virtio-blk: write, drop caches, read back.

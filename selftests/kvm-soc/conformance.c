@@ -26,8 +26,6 @@ static const struct row rows[] = {
 #include "kvm_coverage_rows.h"
 };
 
-#define NROWS (sizeof(rows) / sizeof(rows[0]))
-
 /* Capabilities kvm-soc reports other than KVM does, and why. */
 static long soc_expected(unsigned long cap, long kvm)
 {
@@ -71,7 +69,7 @@ TEST(rows_present)
 	int caps = 0, ioctls = 0;
 	unsigned int i;
 
-	for (i = 0; i < NROWS; i++)
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
 		rows[i].is_ioctl ? ioctls++ : caps++;
 	TH_LOG("%d capability rows, %d ioctl rows", caps, ioctls);
 	EXPECT_LT(100, caps);
@@ -90,7 +88,7 @@ TEST(capabilities_as_kvm)
 	ASSERT_EQ(0, open_fds("/dev/kvm-soc", &soc));
 	/* A SoC machine has no KVM of its own: refused rows still read 0. */
 	have_kvm = open_fds("/dev/kvm", &kvm) == 0;
-	for (i = 0; i < NROWS; i++) {
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		const struct row *r = &rows[i];
 		long s_sys, s_vm, k_sys = 0, k_vm = 0;
 
@@ -135,7 +133,7 @@ TEST(refused_ioctls_fail_as_unknown)
 	if (access("/dev/kvm-soc", F_OK))
 		SKIP(return, "no /dev/kvm-soc");
 	ASSERT_EQ(0, open_fds("/dev/kvm-soc", &soc));
-	for (i = 0; i < NROWS; i++) {
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		const struct row *r = &rows[i];
 
 		if (!r->is_ioctl)

@@ -307,4 +307,25 @@ guest_dirty:
 	jmp 1b
 guest_dirty_end:
 
+/*
+ * MSRs userspace handles (KVM_CAP_X86_USER_SPACE_MSR): read MSR 0x35,
+ * out its eax and edx (ports 0x61, 0x62); write 0x66:0x55 to an MSR KVM
+ * does not know; out 0x77 (port 0x63) once the write is done.
+ */
+	.globl guest_msr, guest_msr_end
+guest_msr:
+	mov $0x35, %ecx
+	rdmsr
+	out %eax, $0x61
+	mov %edx, %eax
+	out %eax, $0x62
+	mov $0xdeadbeef, %ecx
+	mov $0x55, %eax
+	mov $0x66, %edx
+	wrmsr
+	mov $0x77, %eax
+	out %eax, $0x63
+	hlt
+guest_msr_end:
+
 	.section .note.GNU-stack, "", @progbits

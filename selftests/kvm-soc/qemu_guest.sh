@@ -33,6 +33,20 @@ done
 grep -q '^KSOC-GUEST: all checks passed' /tmp/qg-kvm-soc.log &&
 	grep -q '^KSOC-GUEST: all checks passed' /tmp/qg-kvm.log
 ok $? "same marker under both"
+# The guest sees the same CPU and the same paravirt features.
+for accel in kvm-soc kvm; do
+	grep '^KSOC-CPUFLAGS: ' /tmp/qg-$accel.log | tr -d '\r' | tr ' ' '\n' | sort > /tmp/qg-flags-$accel
+	grep '^KSOC-PV: ' /tmp/qg-$accel.log | tr -d '\r' | sort > /tmp/qg-pv-$accel
+done
+[ "$(wc -l < /tmp/qg-flags-kvm)" -gt 10 ] && diff /tmp/qg-flags-kvm /tmp/qg-flags-kvm-soc > /tmp/qg-flags.diff
+rc=$?
+sed 's/^/# flags: /' /tmp/qg-flags.diff
+ok $rc "the guest's CPU flags are the same under both ($(($(wc -l < /tmp/qg-flags-kvm) - 1)) flags)"
+[ -s /tmp/qg-pv-kvm ] && diff /tmp/qg-pv-kvm /tmp/qg-pv-kvm-soc > /tmp/qg-pv.diff
+rc=$?
+sed 's/^/# /' /tmp/qg-pv-kvm
+sed 's/^/# pv: /' /tmp/qg-pv.diff
+ok $rc "and the same paravirt boot lines ($(wc -l < /tmp/qg-pv-kvm))"
 line=$(grep 'kvm-soc: exits' /tmp/qg-kvm-soc.log)
 irqfd=$(echo "$line" | sed -n 's/.*irqfd triggers \([0-9]*\).*/\1/p')
 kicks=$(echo "$line" | sed -n 's/.*ioeventfd kicks \([0-9]*\).*/\1/p')

@@ -484,6 +484,171 @@ TEST_F(vm, enable_vm_caps)
 	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
 }
 
+/*
+ * More VM capabilities QEMU enables: X2APIC_API, X86_TRIPLE_FAULT_EVENT
+ * (kvm_vcpu_events then carries the triple fault), EXIT_ON_EMULATION_FAILURE,
+ * X86_APIC_BUS_CYCLES_NS (in-kernel irqchip, before vCPUs) and
+ * PMU_CAPABILITY (0 where KVM's PMU is off, as in the rig).
+ */
+TEST_F(vm, enable_more_vm_caps)
+{
+	struct tvm *t = &self->t;
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_X2APIC_API,
+		.args[0] = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
+	};
+	struct kvm_vcpu_events ev;
+	int pmu, bus;
+
+	EXPECT_NE(0, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_X2APIC_API));
+	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	cap.args[0] = 1ULL << 20;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE));
+	cap = (struct kvm_enable_cap){ .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args[0] = 1 };
+	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	cap.args[0] = 2;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* APIC bus cycles: no in-kernel irqchip yet is ENXIO, 0 ns EINVAL. */
+	bus = ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_APIC_BUS_CYCLES_NS);
+	EXPECT_LT(0, bus);
+	cap = (struct kvm_enable_cap){ .cap = KVM_CAP_X86_APIC_BUS_CYCLES_NS, .args[0] = 2 };
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(ENXIO, errno);
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_IRQCHIP, 0));
+	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	cap.args[0] = 0;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+
+	pmu = ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_PMU_CAPABILITY);
+	cap = (struct kvm_enable_cap){ .cap = KVM_CAP_PMU_CAPABILITY,
+				       .args[0] = KVM_PMU_CAP_DISABLE };
+	if (pmu) {
+		EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	} else {
+		EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+		EXPECT_EQ(EINVAL, errno);
+	}
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT));
+	cap = (struct kvm_enable_cap){ .cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT, .args[0] = 1 };
+	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_VCPU_EVENTS, &ev));
+	EXPECT_TRUE(ev.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT);
+	EXPECT_EQ(0, ev.triple_fault.pending);
+	/* Bus cycles once a vCPU exists: EINVAL. */
+	cap = (struct kvm_enable_cap){ .cap = KVM_CAP_X86_APIC_BUS_CYCLES_NS, .args[0] = 2 };
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	TH_LOG("%s: PMU capability %d, APIC bus cycle %d ns", t->path, pmu, bus);
+}
+
+/*
+ * Userspace MSRs, as QEMU sets them up: KVM_CAP_X86_USER_SPACE_MSR for
+ * unknown and filtered MSRs, and an MSR filter that denies reads of MSR
+ * 0x35 (QEMU's MSR_CORE_THREAD_COUNT).  The guest's RDMSR of 0x35 and its
+ * WRMSR of an MSR KVM does not know exit to userspace, whose answers the
+ * guest sees.
+ */
+TEST_F(vm, userspace_msrs_and_filter)
+{
+	struct tvm *t = &self->t;
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_X86_USER_SPACE_MSR,
+		.args[0] = KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER,
+	};
+	uint8_t deny = 0;
+	struct kvm_msr_filter f = {
+		.flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
+		.ranges[0] = { .flags = KVM_MSR_FILTER_READ, .nmsrs = 1, .base = 0x35,
+			       .bitmap = &deny },
+	};
+	struct kvm_run *run;
+	uint32_t v;
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR));
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	TVM_LOAD(t, msr);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	run = t->run[0];
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	ASSERT_EQ(KVM_EXIT_X86_RDMSR, run->exit_reason) TH_LOG("exit %u", run->exit_reason);
+	EXPECT_EQ(KVM_MSR_EXIT_REASON_FILTER, run->msr.reason);
+	EXPECT_EQ(0x35, run->msr.index);
+	run->msr.data = 0x0000000200000004ULL;	/* 2 cores, 4 threads */
+	run->msr.error = 0;
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x61, 4);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(4, v);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x62, 4);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(2, v);
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	ASSERT_EQ(KVM_EXIT_X86_WRMSR, run->exit_reason) TH_LOG("exit %u", run->exit_reason);
+	EXPECT_EQ(KVM_MSR_EXIT_REASON_UNKNOWN, run->msr.reason);
+	EXPECT_EQ(0xdeadbeef, run->msr.index);
+	EXPECT_EQ(0x0000006600000055ULL, run->msr.data);
+	run->msr.error = 0;
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x63, 4);
+	memcpy(&v, tvm_io(t, 0), 4);
+	EXPECT_EQ(0x77, v);
+}
+
+/* Bad filters: KVM's errnos, in KVM's order; a bad bitmap is EFAULT. */
+TEST_F(vm, msr_filter_bad_input)
+{
+	struct tvm *t = &self->t;
+	static uint8_t bits[0x700];
+	struct kvm_msr_filter f = {
+		.ranges[0] = { .flags = KVM_MSR_FILTER_READ, .nmsrs = 8, .base = 0,
+			       .bitmap = bits },
+	};
+
+	f.flags = 2;					/* no such flag */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	EXPECT_EQ(EINVAL, errno);
+	f.flags = 0;
+	f.ranges[0].flags = 0;				/* a used range needs one */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	EXPECT_EQ(EINVAL, errno);
+	f.ranges[0].flags = KVM_MSR_FILTER_READ;
+	f.ranges[0].nmsrs = 0x600 * 8 + 64;		/* bitmap over 0x600 bytes */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	EXPECT_EQ(EINVAL, errno);
+	f.ranges[0].nmsrs = 8;
+	f.ranges[1] = (struct kvm_msr_filter_range){ .flags = 4, .nmsrs = 8,
+						     .bitmap = NULL };
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));	/* range 1's flags */
+	EXPECT_EQ(EINVAL, errno);
+	f.ranges[1].flags = KVM_MSR_FILTER_WRITE;	/* range 1's bitmap */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	EXPECT_EQ(EFAULT, errno);
+	f.ranges[1].bitmap = bits;
+	EXPECT_EQ(0, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	/* Default deny with no range: EINVAL; an empty allow filter: 0. */
+	memset(&f, 0, sizeof(f));
+	f.flags = KVM_MSR_FILTER_DEFAULT_DENY;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	EXPECT_EQ(EINVAL, errno);
+	f.flags = 0;
+	EXPECT_EQ(0, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, &f));
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_X86_SET_MSR_FILTER, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+}
+
 TEST_F(vm, enable_unknown_cap_is_einval)
 {
 	struct kvm_enable_cap cap = { .cap = 0x7fffffff };
