@@ -26,7 +26,7 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 #endif
 	KSOC_IOC(KVM_SET_TSS_ADDR, KSOC_LVL_VM, KSOC_IOC_SCALAR),
 	KSOC_IOC(KVM_SET_IDENTITY_MAP_ADDR, KSOC_LVL_VM, KSOC_IOC_FIXED),
-	KSOC_IOC(KVM_ENABLE_CAP, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_ENABLE_CAP, KSOC_LVL_VM | KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_GET_CLOCK, KSOC_LVL_VM, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_CLOCK, KSOC_LVL_VM, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_CREATE_IRQCHIP, KSOC_LVL_VM, KSOC_IOC_SCALAR),
@@ -188,9 +188,16 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_HALT_POLL, KVM_CAP_DISABLE_QUIRKS, KVM_CAP_DISABLE_QUIRKS2,
 	KVM_CAP_X86_DISABLE_EXITS, KVM_CAP_MSR_PLATFORM_INFO, KVM_CAP_X2APIC_API,
 	KVM_CAP_X86_TRIPLE_FAULT_EVENT, KVM_CAP_PMU_CAPABILITY,
-	KVM_CAP_X86_APIC_BUS_CYCLES_NS, KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+	KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+#ifdef KVM_CAP_X86_APIC_BUS_CYCLES_NS	/* Linux 6.10 */
+	KVM_CAP_X86_APIC_BUS_CYCLES_NS,
+#endif
 	/* MSR exits carry like any exit; the filter is soc-kvm's own. */
 	KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER,
+	/* Enabled on a vCPU (ksoc_kvm_vcpu_enable_caps). */
+	KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+	/* ksoc_attr_carried() */
+	KVM_CAP_SYS_ATTRIBUTES, KVM_CAP_VCPU_ATTRIBUTES,
 	/* Only with KVM_SOC_F_DIRTY_LOG (soc-kvm reads it as 0 otherwise). */
 	KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 	/* Features of KVM itself (no ioctl of their own): the guest sees them. */
@@ -217,12 +224,21 @@ const unsigned int ksoc_kvm_enable_caps[] = {
 	KVM_CAP_X2APIC_API,		/* KVM_GET/SET_LAPIC carry either format */
 	KVM_CAP_X86_TRIPLE_FAULT_EVENT,	/* a field of kvm_vcpu_events */
 	KVM_CAP_PMU_CAPABILITY,
+#ifdef KVM_CAP_X86_APIC_BUS_CYCLES_NS
 	KVM_CAP_X86_APIC_BUS_CYCLES_NS,
+#endif
 	KVM_CAP_EXIT_ON_EMULATION_FAILURE,	/* soc-kvm checks its ndata */
 	KVM_CAP_X86_USER_SPACE_MSR,
 };
 
 const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);
+
+/* Capabilities KVM_ENABLE_CAP may turn on for a vCPU. */
+const unsigned int ksoc_kvm_vcpu_enable_caps[] = {
+	KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+};
+
+const unsigned int ksoc_kvm_nr_vcpu_enable_caps = ARRAY_SIZE(ksoc_kvm_vcpu_enable_caps);
 
 bool ksoc_cap_in(const unsigned int *caps, unsigned int n, unsigned int cap)
 {
@@ -234,3 +250,27 @@ bool ksoc_cap_in(const unsigned int *caps, unsigned int n, unsigned int cap)
 	return false;
 }
 
+/*
+ * Device attributes kvm-soc carries: those x86 KVM has with a u64 at
+ * attr.addr, which travels after the struct (the pointer never does): the
+ * system's KVM_X86_XCOMP_GUEST_SUPP (KVM_HAS/GET_DEVICE_ATTR) and a vCPU's
+ * TSC offset (KVM_HAS/GET/SET_DEVICE_ATTR).  Both sides check it.
+ */
+bool ksoc_attr_carried(unsigned int level, unsigned int cmd, u32 group, u64 attr)
+{
+	switch (level) {
+	case KSOC_LVL_SYS:
+		/* group KVM_X86_GRP_SYSTEM (0; named in Linux 6.9) */
+		return cmd != KVM_SET_DEVICE_ATTR && group == 0 &&
+		       attr == KVM_X86_XCOMP_GUEST_SUPP;
+	case KSOC_LVL_VCPU:
+		return group == KVM_VCPU_TSC_CTRL && attr == KVM_VCPU_TSC_OFFSET;
+	}
+	return false;
+}
+
+bool ksoc_is_attr_ioctl(unsigned int cmd)
+{
+	return cmd == KVM_HAS_DEVICE_ATTR || cmd == KVM_GET_DEVICE_ATTR ||
+	       cmd == KVM_SET_DEVICE_ATTR;
+}

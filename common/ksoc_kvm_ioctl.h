@@ -68,6 +68,10 @@ extern const unsigned int ksoc_kvm_caps[];
 extern const unsigned int ksoc_kvm_nr_caps;
 extern const unsigned int ksoc_kvm_enable_caps[];
 extern const unsigned int ksoc_kvm_nr_enable_caps;
+extern const unsigned int ksoc_kvm_vcpu_enable_caps[];
+extern const unsigned int ksoc_kvm_nr_vcpu_enable_caps;
+bool ksoc_attr_carried(unsigned int level, unsigned int cmd, u32 group, u64 attr);
+bool ksoc_is_attr_ioctl(unsigned int cmd);
 
 const struct ksoc_kvm_ioctl *ksoc_kvm_ioctl_find(unsigned int cmd,
 						 unsigned int level);

@@ -32,12 +32,16 @@ s64 hk_check_extension(struct file *f, unsigned long cap)
 }
 
 /* Checks on arguments that name host resources by value. */
-static int hk_check_arg(unsigned int cmd, const u8 *buf)
+static int hk_check_arg(unsigned int level, unsigned int cmd, const u8 *buf)
 {
 	switch (cmd) {
 	case KVM_ENABLE_CAP: {
 		const struct kvm_enable_cap *c = (const void *)buf;
 
+		if (level == KSOC_LVL_VCPU)
+			return ksoc_cap_in(ksoc_kvm_vcpu_enable_caps,
+					   ksoc_kvm_nr_vcpu_enable_caps, c->cap) ?
+			       0 : -EINVAL;
 		if (!ksoc_cap_in(ksoc_kvm_enable_caps,
 				 ksoc_kvm_nr_enable_caps, c->cap))
 			return -EINVAL;
@@ -59,6 +63,44 @@ static int hk_check_arg(unsigned int cmd, const u8 *buf)
 	default:
 		return 0;
 	}
+}
+
+/*
+ * A device attribute the SoC may name (ksoc_attr_carried()): the struct,
+ * then for SET the u64 value; laid out in the helper with addr pointing
+ * at the value; GET returns the value.
+ */
+static s64 hk_exec_attr(struct file *f, unsigned int level,
+			struct ksoc_api_msg *m, u8 *buf, u32 cap,
+			unsigned long staging)
+{
+	struct kvm_device_attr a;
+	u32 len = m->len, in = sizeof(a);
+	u64 val = 0;
+	long r;
+
+	m->len = 0;
+	if (m->arg == KVM_SET_DEVICE_ATTR)
+		in += sizeof(val);
+	if (len != in || cap < sizeof(val))
+		return -EINVAL;
+	memcpy(&a, buf, sizeof(a));
+	if (!ksoc_attr_carried(level, m->arg, a.group, a.attr))
+		return -ENXIO;
+	if (m->arg == KVM_SET_DEVICE_ATTR)
+		memcpy(&val, buf + sizeof(a), sizeof(val));
+	a.addr = staging + sizeof(a);
+	if (copy_to_user((void __user *)staging, &a, sizeof(a)) ||
+	    copy_to_user((void __user *)(staging + sizeof(a)), &val, sizeof(val)))
+		return -EFAULT;
+	r = hk_ioctl(f, m->arg, staging);
+	if (r || m->arg != KVM_GET_DEVICE_ATTR)
+		return r;
+	if (copy_from_user(&val, (void __user *)(staging + sizeof(a)), sizeof(val)))
+		return -EFAULT;
+	memcpy(buf, &val, sizeof(val));
+	m->len = sizeof(val);
+	return 0;
 }
 
 /**
@@ -84,6 +126,8 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 	long r;
 	int ret;
 
+	if (ksoc_is_attr_ioctl(m->arg))
+		return hk_exec_attr(f, level, m, buf, cap, staging);
 	/* No output unless the ioctl ran and produced some. */
 	m->len = 0;
 	d = m->arg <= U32_MAX ? ksoc_kvm_ioctl_find(m->arg, level) : NULL;
@@ -111,7 +155,7 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 		return hk_ioctl(f, d->cmd, arg);
 	}
 
-	ret = hk_check_arg(d->cmd, buf);
+	ret = hk_check_arg(level, d->cmd, buf);
 	if (ret)
 		return ret;
 	if (in && copy_to_user(uarg, buf, in))

@@ -408,3 +408,61 @@ long soc_fwd_ioctl_kern(struct soc_chan *c, u32 op, unsigned int level,
 {
 	return __soc_fwd_ioctl(c, op, 0, -1, level, cmd, 0, xsave_size, token, karg);
 }
+
+/**
+ * soc_fwd_attr - KVM_HAS/GET/SET_DEVICE_ATTR, for the attributes kvm-soc
+ *	carries (ksoc_attr_carried()): the u64 at attr.addr travels after the
+ *	struct; the struct goes with addr 0.
+ * @c: the window.
+ * @op: KVM_SOC_OP_SYS_IOCTL or KVM_SOC_OP_VCPU_IOCTL.
+ * @target: the vCPU index (vCPU ioctls).
+ * @slot: the vCPU's own slot, or -1 for a shared one.
+ * @level: KSOC_LVL_SYS or KSOC_LVL_VCPU.
+ * @cmd: the ioctl.
+ * @arg: the caller's struct kvm_device_attr.
+ *
+ * Return: KVM's result; -ENXIO for an attribute not carried, as KVM says
+ * for one it does not have; -EFAULT as KVM for an unreadable struct or a
+ * value it cannot read or write.
+ */
+long soc_fwd_attr(struct soc_chan *c, u32 op, u32 target, int slot,
+		  unsigned int level, unsigned int cmd, unsigned long arg)
+{
+	struct ksoc_api_msg m = { .op = op, .target = target, .arg = cmd };
+	struct {
+		struct kvm_device_attr a;
+		u64 val;
+	} req;
+	u64 __user *uval;
+	u64 val = 0;
+	long r;
+	int ret;
+
+	if (copy_from_user(&req.a, (void __user *)arg, sizeof(req.a)))
+		return -EFAULT;
+	if (!ksoc_attr_carried(level, cmd, req.a.group, req.a.attr))
+		return level == KSOC_LVL_SYS && cmd == KVM_SET_DEVICE_ATTR ?
+		       -EINVAL : -ENXIO;
+	uval = u64_to_user_ptr(req.a.addr);
+	req.a.addr = 0;
+	m.len = sizeof(req.a);
+	if (cmd == KVM_SET_DEVICE_ATTR) {
+		if (get_user(req.val, uval))
+			return -EFAULT;
+		m.len += sizeof(req.val);
+	}
+	if (slot < 0)
+		ret = soc_chan_call_killable(c, &m, &req, &val, sizeof(val));
+	else
+		ret = soc_chan_call_slot(c, slot, &m, &req, &val, sizeof(val), true);
+	if (ret)
+		return ret;
+	r = soc_result(m.result);
+	if (r || cmd != KVM_GET_DEVICE_ATTR)
+		return r;
+	if (m.len != sizeof(val)) {
+		soc_chan_fail(c, "device attribute of the wrong size");
+		return -EIO;
+	}
+	return put_user(val, uval) ? -EFAULT : 0;
+}

@@ -376,6 +376,11 @@ static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 	case KVM_CREATE_VM:
 		r = soc_vm_create(sk, arg);
 		break;
+	case KVM_HAS_DEVICE_ATTR:
+	case KVM_GET_DEVICE_ATTR:
+		r = soc_fwd_attr(&sk->ctrl, KVM_SOC_OP_SYS_IOCTL, 0, -1,
+				 KSOC_LVL_SYS, cmd, arg);
+		break;
 	default:
 		/*
 		 * As x86 KVM: -EINVAL for what it does not know, of any type

@@ -242,6 +242,8 @@ int soc_chan_call_slot(struct soc_chan *c, u32 slot, struct ksoc_api_msg *m,
 long soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		   unsigned int level, unsigned int cmd, unsigned long arg,
 		   u32 xsave_size, u64 token);
+long soc_fwd_attr(struct soc_chan *c, u32 op, u32 target, int slot,
+		  unsigned int level, unsigned int cmd, unsigned long arg);
 long soc_fwd_ioctl_kern(struct soc_chan *c, u32 op, unsigned int level,
 			unsigned int cmd, const void *karg, u32 xsave_size, u64 token);
 long soc_check_extension(struct soc_chan *c, u64 features, u32 op,

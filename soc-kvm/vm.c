@@ -438,6 +438,13 @@ static long soc_vcpu_ioctl(struct file *filp, unsigned int cmd,
 	case KVM_SET_SIGNAL_MASK:
 		r = soc_vcpu_set_signal_mask(vcpu, (void __user *)arg);
 		break;
+	case KVM_HAS_DEVICE_ATTR:
+	case KVM_GET_DEVICE_ATTR:
+	case KVM_SET_DEVICE_ATTR:
+		r = soc_fwd_attr(&vm->chan, KVM_SOC_OP_VCPU_IOCTL, vcpu->idx,
+				 KSOC_VM_API_SLOTS + vcpu->idx, KSOC_LVL_VCPU,
+				 cmd, arg);
+		break;
 	default:
 		r = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VCPU_IOCTL, vcpu->idx,
 				  KSOC_VM_API_SLOTS + vcpu->idx, KSOC_LVL_VCPU,
@@ -694,6 +701,11 @@ static long soc_vm_get_stats(struct soc_vm *vm, void __user *argp)
 }
 
 #ifdef KVM_X86_SET_MSR_FILTER
+#ifndef KVM_MSR_FILTER_VALID_MASK	/* the UAPI names them since Linux 6.3 */
+#define KVM_MSR_FILTER_VALID_MASK	KVM_MSR_FILTER_DEFAULT_DENY
+#define KVM_MSR_FILTER_RANGE_VALID_MASK	(KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE)
+#endif
+
 /* Bytes of a range's bitmap, as x86-64 KVM sizes it (in longs of 8). */
 static u32 soc_msr_bitmap_bytes(u32 nmsrs)
 {

@@ -80,8 +80,11 @@ def module_tables():
         ioctls[name] = [k for k, v in LEVELS.items() if v in lv]
     caps_src = src[src.index("ksoc_kvm_caps[] = {"):src.index("ksoc_kvm_nr_caps")]
     caps = set(re.findall(r"KVM_CAP_[A-Z0-9_]+", re.sub(r"/\*.*?\*/", "", caps_src, flags=re.S)))
-    en_src = src[src.index("ksoc_kvm_enable_caps[] = {"):src.index("ksoc_kvm_nr_enable_caps")]
-    enable = set(re.findall(r"KVM_CAP_[A-Z0-9_]+", re.sub(r"/\*.*?\*/", "", en_src, flags=re.S)))
+    enable = {}
+    for lv, name in (("VMs", "ksoc_kvm_enable_caps"), ("vCPUs", "ksoc_kvm_vcpu_enable_caps")):
+        en_src = src[src.index(name + "[] = {"):src.index(name.replace("ksoc_kvm_", "ksoc_kvm_nr_"))]
+        for c in re.findall(r"KVM_CAP_[A-Z0-9_]+", re.sub(r"/\*.*?\*/", "", en_src, flags=re.S)):
+            enable[c] = lv
     return ioctls, caps, enable
 
 
@@ -210,7 +213,7 @@ def build(src):
             continue  # documented for other architectures only
         sec = next((d["sec"] for d in ds if x86_sec(d)), "-")
         if n in caps:
-            st = "carried" + (", enabled on VMs" if n in enable else "")
+            st = "carried" + (", enabled on " + enable[n] if n in enable else "")
             why = tests.get(n, "conformance: capabilities_as_kvm")
         else:
             st = "refused: reads 0"

@@ -649,6 +649,91 @@ TEST_F(vm, msr_filter_bad_input)
 	EXPECT_EQ(EFAULT, errno);
 }
 
+/* KVM_ENABLE_CAP on a vCPU: ENFORCE_PV_FEATURE_CPUID; others EINVAL. */
+TEST_F(vm, enable_vcpu_caps)
+{
+	struct tvm *t = &self->t;
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args[0] = 1 };
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID));
+	/* A VM capability it is not. */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_EQ(0, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap));
+	cap.flags = 1;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap = (struct kvm_enable_cap){ .cap = KVM_CAP_EXCEPTION_PAYLOAD, .args[0] = 1 };
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap));	/* a VM one */
+	EXPECT_EQ(EINVAL, errno);
+	cap.cap = 0x7fffffff;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	TVM_LOAD(t, pio);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+}
+
+/*
+ * Device attributes: the system's supported XCR0 (QEMU reads it), a vCPU's
+ * TSC offset (set, read back), and KVM's errnos: ENXIO for an attribute
+ * it does not have, EFAULT for a value it cannot read or write, EINVAL
+ * for SET on the system fd, ENOTTY on the VM.
+ */
+TEST_F(vm, device_attributes)
+{
+	struct tvm *t = &self->t;
+	uint64_t xcr0 = 0, off = 0, back = 0;
+	struct kvm_device_attr a = {
+		.group = KVM_X86_GRP_SYSTEM, .attr = KVM_X86_XCOMP_GUEST_SUPP,
+		.addr = (uintptr_t)&xcr0,
+	};
+
+	EXPECT_EQ(1, ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_SYS_ATTRIBUTES));
+	EXPECT_EQ(1, ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_VCPU_ATTRIBUTES));
+	EXPECT_EQ(0, ioctl(t->dev, KVM_HAS_DEVICE_ATTR, &a));
+	EXPECT_EQ(0, ioctl(t->dev, KVM_GET_DEVICE_ATTR, &a));
+	EXPECT_EQ(3, xcr0 & 3);				/* x87 and SSE at least */
+	EXPECT_EQ(-1, ioctl(t->dev, KVM_SET_DEVICE_ATTR, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.addr = 8;
+	EXPECT_EQ(-1, ioctl(t->dev, KVM_GET_DEVICE_ATTR, &a));
+	EXPECT_EQ(EFAULT, errno);
+	a.attr = 99;
+	EXPECT_EQ(-1, ioctl(t->dev, KVM_HAS_DEVICE_ATTR, &a));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-1, ioctl(t->dev, KVM_GET_DEVICE_ATTR, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_HAS_DEVICE_ATTR, &a));
+	EXPECT_EQ(ENOTTY, errno);
+
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	a = (struct kvm_device_attr){ .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+				      .addr = (uintptr_t)&off };
+	EXPECT_EQ(0, ioctl(t->vcpu[0], KVM_HAS_DEVICE_ATTR, &a));
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_DEVICE_ATTR, &a));
+	off += 1ULL << 40;
+	EXPECT_EQ(0, ioctl(t->vcpu[0], KVM_SET_DEVICE_ATTR, &a));
+	a.addr = (uintptr_t)&back;
+	EXPECT_EQ(0, ioctl(t->vcpu[0], KVM_GET_DEVICE_ATTR, &a));
+	EXPECT_EQ(off, back);
+	a.addr = 8;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_DEVICE_ATTR, &a));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_GET_DEVICE_ATTR, &a));
+	EXPECT_EQ(EFAULT, errno);
+	a.attr = 1;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_HAS_DEVICE_ATTR, &a));
+	EXPECT_EQ(ENXIO, errno);
+	a.group = 5;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_DEVICE_ATTR, &a));
+	EXPECT_EQ(ENXIO, errno);
+	TVM_LOAD(t, pio);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+}
+
 TEST_F(vm, enable_unknown_cap_is_einval)
 {
 	struct kvm_enable_cap cap = { .cap = 0x7fffffff };
