@@ -193,36 +193,25 @@ source_runs_on() { # <what> <base VMs> <base helpers>
 	fi
 }
 
-# migrate_cancel mid-way.
-cancelled() {
-	local what="migrate_cancel mid-way" base hbase st
+# mid_way <what> <state it must end in> <command...>: a migration under
+# way, then the command; the source guest runs on.
+mid_way() {
+	local what=$1 want=$2 base hbase st
+	shift 2
 	base=$(nvms) hbase=$(helpers)
 	pair
 	if ! ok $? "$what: migration under way"; then
 		stop_all
 		return
 	fi
-	$qmp /tmp/mig-src.qmp migrate_cancel > /dev/null
-	st=$(migrate_wait 60 cancelled)
-	[ "$st" = cancelled ]; ok $? "$what: the migration is cancelled ($st)"
+	"$@"
+	st=$(migrate_wait 60 "$want")
+	[ "$st" = "$want" ]; ok $? "$what: the migration ends $want ($st)"
 	source_runs_on "$what" "$base" "$hbase"
 }
-
-# The destination killed mid-way.
-dst_killed() {
-	local what="destination killed mid-way" base hbase st
-	base=$(nvms) hbase=$(helpers)
-	pair
-	if ! ok $? "$what: migration under way"; then
-		stop_all
-		return
-	fi
-	# The QEMU itself, not the timeout(1) that runs it.
-	pkill -9 -P "$pid_dst"
-	st=$(migrate_wait 60 failed)
-	[ "$st" = failed ]; ok $? "$what: the migration fails ($st)"
-	source_runs_on "$what" "$base" "$hbase"
-}
+cancel_it() { $qmp /tmp/mig-src.qmp migrate_cancel > /dev/null; }
+# The QEMU itself, not the timeout(1) that runs it.
+kill_dst() { pkill -9 -P "$pid_dst"; }
 
 # A stream cut short, and one with its header overwritten.
 corrupted() {
@@ -306,8 +295,8 @@ if [ -c /dev/kvm ]; then
 	migrate kvm kvm-soc
 	migrate kvm-soc kvm
 fi
-cancelled
-dst_killed
+mid_way "migrate_cancel mid-way" cancelled cancel_it
+mid_way "destination killed mid-way" failed kill_dst
 corrupted
 no_dirty_log
 rm -f "$disk"

@@ -16,6 +16,15 @@
 #include "vm_lib.h"
 #include "kselftest_harness.h"
 
+/* The VM still runs guest code after what the test did to it. */
+#define EXPECT_STILL_RUNS(t) do {					\
+	struct tvm *__t = (t);						\
+									\
+	TVM_LOAD(__t, pio);						\
+	ASSERT_EQ(0, tvm_run(__t, 0));					\
+	EXPECT_IO(__t, KVM_EXIT_IO_OUT, 0x10, 1);			\
+} while (0)
+
 FIXTURE(vm) {
 	struct tvm t;
 };
@@ -399,9 +408,7 @@ TEST_F(vm, nr_mmu_pages)
 	EXPECT_EQ(-1, ioctl(t->vm, KVM_GET_NR_MMU_PAGES, 0));
 	EXPECT_EQ(ENOTTY, errno);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
-	TVM_LOAD(t, pio);
-	ASSERT_EQ(0, tvm_run(t, 0));
-	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+	EXPECT_STILL_RUNS(t);
 }
 
 /* KVM_CAP_MAX_VCPU_ID: vCPU ids from there on are EINVAL; set once. */
@@ -479,9 +486,7 @@ TEST_F(vm, enable_vm_caps)
 	cap = (struct kvm_enable_cap){ .cap = KVM_CAP_MSR_PLATFORM_INFO, .args[0] = 0 };
 	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
 	EXPECT_EQ(1, ioctl(t->vcpu[0], KVM_GET_MSRS, &msrs));
-	TVM_LOAD(t, pio);
-	ASSERT_EQ(0, tvm_run(t, 0));
-	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+	EXPECT_STILL_RUNS(t);
 }
 
 /*
@@ -670,9 +675,7 @@ TEST_F(vm, enable_vcpu_caps)
 	cap.cap = 0x7fffffff;
 	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap));
 	EXPECT_EQ(EINVAL, errno);
-	TVM_LOAD(t, pio);
-	ASSERT_EQ(0, tvm_run(t, 0));
-	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+	EXPECT_STILL_RUNS(t);
 }
 
 /*
@@ -729,9 +732,7 @@ TEST_F(vm, device_attributes)
 	a.group = 5;
 	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_DEVICE_ATTR, &a));
 	EXPECT_EQ(ENXIO, errno);
-	TVM_LOAD(t, pio);
-	ASSERT_EQ(0, tvm_run(t, 0));
-	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+	EXPECT_STILL_RUNS(t);
 }
 
 TEST_F(vm, enable_unknown_cap_is_einval)
