@@ -15,6 +15,8 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	KSOC_IOC(KVM_CHECK_EXTENSION, KSOC_LVL_SYS | KSOC_LVL_VM, KSOC_IOC_SCALAR),
 	KSOC_IOC(KVM_GET_SUPPORTED_CPUID, KSOC_LVL_SYS, KSOC_IOC_CPUID2),
 	KSOC_IOC(KVM_GET_EMULATED_CPUID, KSOC_LVL_SYS, KSOC_IOC_CPUID2),
+	KSOC_IOC(KVM_GET_SUPPORTED_HV_CPUID, KSOC_LVL_SYS | KSOC_LVL_VCPU,
+		 KSOC_IOC_CPUID2),
 	KSOC_IOC(KVM_GET_MSR_INDEX_LIST, KSOC_LVL_SYS, KSOC_IOC_MSR_LIST),
 	KSOC_IOC(KVM_GET_MSR_FEATURE_INDEX_LIST, KSOC_LVL_SYS, KSOC_IOC_MSR_LIST),
 	KSOC_IOC(KVM_GET_MSRS, KSOC_LVL_SYS | KSOC_LVL_VCPU, KSOC_IOC_MSRS),
@@ -40,6 +42,9 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	KSOC_IOC(KVM_SET_PIT2, KSOC_LVL_VM, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_GSI_ROUTING, KSOC_LVL_VM, KSOC_IOC_ROUTING),
 	KSOC_IOC(KVM_SET_NR_MMU_PAGES, KSOC_LVL_VM, KSOC_IOC_SCALAR),
+	KSOC_IOC(KVM_SET_BOOT_CPU_ID, KSOC_LVL_VM, KSOC_IOC_SCALAR),
+	KSOC_IOC(KVM_REINJECT_CONTROL, KSOC_LVL_VM, KSOC_IOC_REINJECT),
+	KSOC_IOC(KVM_SET_PMU_EVENT_FILTER, KSOC_LVL_VM, KSOC_IOC_PMU_FILTER),
 
 	KSOC_IOC(KVM_GET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
@@ -64,10 +69,13 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	KSOC_IOC(KVM_GET_DEBUGREGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_DEBUGREGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_GUEST_DEBUG, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_GET_NESTED_STATE, KSOC_LVL_VCPU, KSOC_IOC_NESTED),
+	KSOC_IOC(KVM_SET_NESTED_STATE, KSOC_LVL_VCPU, KSOC_IOC_NESTED),
 	/* VM level too since Linux 6.0 (KVM_CAP_VM_TSC_CONTROL). */
 	KSOC_IOC(KVM_GET_TSC_KHZ, KSOC_LVL_VM | KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
 	KSOC_IOC(KVM_SET_TSC_KHZ, KSOC_LVL_VM | KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
 	KSOC_IOC(KVM_NMI, KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
+	KSOC_IOC(KVM_SMI, KSOC_LVL_VCPU, KSOC_IOC_SCALAR),
 	KSOC_IOC(KVM_INTERRUPT, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_TRANSLATE, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_GET_LAPIC, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
@@ -77,6 +85,9 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	KSOC_IOC(KVM_SET_VAPIC_ADDR, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_TPR_ACCESS_REPORTING, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_X86_SET_MCE, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
+#ifdef KVM_PRE_FAULT_MEMORY	/* Linux 6.10 */
+	KSOC_IOC(KVM_PRE_FAULT_MEMORY, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
+#endif
 };
 
 const unsigned int ksoc_kvm_nr_ioctls = ARRAY_SIZE(ksoc_kvm_ioctls);
@@ -96,8 +107,8 @@ const struct ksoc_kvm_ioctl *ksoc_kvm_ioctl_find(unsigned int cmd,
 /**
  * ksoc_ioc_sizes - bytes an ioctl's argument moves each way.
  * @d: the table entry.
- * @first: the argument's first 4 bytes (nent/nmsrs), host-endian; only
- *	read for the variable kinds.
+ * @first: the argument's 32-bit count or size (nent, nmsrs, nr, size: at
+ *	ksoc_ioc_first_off()), host-endian; only read for the variable kinds.
  * @xsave_size: the VM's KVM_CAP_XSAVE2 size (for KSOC_IOC_XSAVE).
  * @in: bytes the caller provides.
  * @out: bytes the caller receives (at most).
@@ -153,6 +164,22 @@ int ksoc_ioc_sizes(const struct ksoc_kvm_ioctl *d, u32 first, u32 xsave_size,
 		      first * sizeof(struct kvm_irq_routing_entry);
 		*out = 0;
 		return 0;
+	case KSOC_IOC_PMU_FILTER:
+		*in = sizeof(struct kvm_pmu_event_filter);
+		if (first <= KSOC_MAX_PMU_EVENTS)
+			*in += first * sizeof(__u64);
+		*out = 0;
+		return 0;
+	case KSOC_IOC_REINJECT:
+		*in = sizeof(struct kvm_reinject_control);
+		*out = 0;
+		return 0;
+	case KSOC_IOC_NESTED:
+		sz = clamp_t(u32, first, sizeof(struct kvm_nested_state),
+			     KSOC_MAX_NESTED_STATE);
+		*in = sz;
+		*out = d->cmd == KVM_GET_NESTED_STATE ? sz : 0;
+		return 0;
 	case KSOC_IOC_XSAVE:
 		sz = xsave_size < sizeof(struct kvm_xsave) ?
 		     sizeof(struct kvm_xsave) : xsave_size;
@@ -184,11 +211,46 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_IOEVENTFD, KVM_CAP_IOEVENTFD_NO_LENGTH, KVM_CAP_IOEVENTFD_ANY_LENGTH,
 	KVM_CAP_USER_NMI, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_CHECK_EXTENSION_VM,
 	KVM_CAP_VM_TSC_CONTROL, KVM_CAP_MMU_SHADOW_CACHE_CONTROL,
+	/*
+	 * SMM: KVM_SMI, SMRAM slots in address space 1 (the slot id's high
+	 * 16 bits travel as they are), KVM_RUN_X86_SMM in kvm_run->flags and
+	 * the SMM fields of kvm_vcpu_events all carry as they are.
+	 */
+	KVM_CAP_X86_SMM, KVM_CAP_MULTI_ADDRESS_SPACE,
+	/* Its value is the largest state (SVM 4224, VMX 8320 bytes). */
+	KVM_CAP_NESTED_STATE,
+	/*
+	 * Hyper-V enlightenments: MSRs and hypercalls KVM handles itself,
+	 * SynIC (KVM_EXIT_HYPERV, its SINTs as GSI routes), the Hyper-V
+	 * CPUID leaves.  Not KVM_HYPERV_EVENTFD nor the enlightened VMCS.
+	 */
+	KVM_CAP_HYPERV, KVM_CAP_HYPERV_VAPIC, KVM_CAP_HYPERV_SPIN,
+	KVM_CAP_HYPERV_TIME, KVM_CAP_HYPERV_SYNIC, KVM_CAP_HYPERV_SYNIC2,
+	KVM_CAP_HYPERV_VP_INDEX, KVM_CAP_HYPERV_TLBFLUSH, KVM_CAP_HYPERV_SEND_IPI,
+	KVM_CAP_HYPERV_CPUID, KVM_CAP_SYS_HYPERV_CPUID,
+	KVM_CAP_HYPERV_ENFORCE_CPUID, KVM_CAP_HYPERV_DIRECT_TLBFLUSH,
+	KVM_CAP_REINJECT_CONTROL, KVM_CAP_SET_BOOT_CPU_ID, KVM_CAP_VAPIC,
+	KVM_CAP_ENABLE_CAP, KVM_CAP_SET_GUEST_DEBUG2,
+	KVM_CAP_PMU_EVENT_FILTER,
+#ifdef KVM_CAP_PMU_EVENT_MASKED_EVENTS	/* Linux 6.3 */
+	KVM_CAP_PMU_EVENT_MASKED_EVENTS,
+#endif
+#ifdef KVM_CAP_PRE_FAULT_MEMORY
+	KVM_CAP_PRE_FAULT_MEMORY,
+#endif
+	/* Fields of what already travels: kvm_vcpu_events, kvm_run->flags. */
+	KVM_CAP_INTR_SHADOW, KVM_CAP_SYSTEM_EVENT_DATA,
+#ifdef KVM_CAP_X86_GUEST_MODE	/* Linux 6.10 */
+	KVM_CAP_X86_GUEST_MODE,
+#endif
+	/* Paravirt features KVM gives the guest on its own (MSRs, CPUID). */
+	KVM_CAP_ASYNC_PF, KVM_CAP_ASYNC_PF_INT, KVM_CAP_STEAL_TIME,
+	KVM_CAP_SMALLER_MAXPHYADDR, KVM_CAP_X86_NOTIFY_VMEXIT,
 	/* Enabled on a VM (ksoc_kvm_enable_caps); each changes only KVM. */
 	KVM_CAP_HALT_POLL, KVM_CAP_DISABLE_QUIRKS, KVM_CAP_DISABLE_QUIRKS2,
 	KVM_CAP_X86_DISABLE_EXITS, KVM_CAP_MSR_PLATFORM_INFO, KVM_CAP_X2APIC_API,
 	KVM_CAP_X86_TRIPLE_FAULT_EVENT, KVM_CAP_PMU_CAPABILITY,
-	KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+	KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM_CAP_X86_BUS_LOCK_EXIT,
 #ifdef KVM_CAP_X86_APIC_BUS_CYCLES_NS	/* Linux 6.10 */
 	KVM_CAP_X86_APIC_BUS_CYCLES_NS,
 #endif
@@ -229,6 +291,8 @@ const unsigned int ksoc_kvm_enable_caps[] = {
 #endif
 	KVM_CAP_EXIT_ON_EMULATION_FAILURE,	/* soc-kvm checks its ndata */
 	KVM_CAP_X86_USER_SPACE_MSR,
+	KVM_CAP_X86_BUS_LOCK_EXIT,	/* its exit has no fields to check */
+	KVM_CAP_X86_NOTIFY_VMEXIT,	/* nor has this one */
 };
 
 const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);
@@ -236,6 +300,10 @@ const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);
 /* Capabilities KVM_ENABLE_CAP may turn on for a vCPU. */
 const unsigned int ksoc_kvm_vcpu_enable_caps[] = {
 	KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+	KVM_CAP_HYPERV_SYNIC,
+	KVM_CAP_HYPERV_SYNIC2,
+	KVM_CAP_HYPERV_ENFORCE_CPUID,
+	KVM_CAP_HYPERV_DIRECT_TLBFLUSH,
 };
 
 const unsigned int ksoc_kvm_nr_vcpu_enable_caps = ARRAY_SIZE(ksoc_kvm_vcpu_enable_caps);

@@ -26,6 +26,15 @@
  *	say (KVM_SET_IRQCHIP is declared _IOR but reads its argument).
  * @KSOC_IOC_ROUTING: struct kvm_irq_routing: 8-byte header with nr, then nr
  *	routing entries, in.
+ * @KSOC_IOC_REINJECT: KVM_REINJECT_CONTROL, declared _IO but reading a
+ *	struct kvm_reinject_control: in.
+ * @KSOC_IOC_PMU_FILTER: struct kvm_pmu_event_filter, sized by nevents
+ *	(its second 32-bit word): in; past KVM's limit only the header goes,
+ *	for the host's KVM to refuse (E2BIG, after its other checks).
+ * @KSOC_IOC_NESTED: struct kvm_nested_state, sized by its size field (the
+ *	second 32-bit word) within [header, KSOC_MAX_NESTED_STATE]: in and
+ *	out for GET (KVM writes only part of it; the caller's other bytes
+ *	come back as they were), in for SET.
  */
 enum ksoc_ioc_kind {
 	KSOC_IOC_FIXED,
@@ -36,6 +45,9 @@ enum ksoc_ioc_kind {
 	KSOC_IOC_XSAVE,
 	KSOC_IOC_INOUT,
 	KSOC_IOC_ROUTING,
+	KSOC_IOC_NESTED,
+	KSOC_IOC_REINJECT,
+	KSOC_IOC_PMU_FILTER,
 };
 
 /* The fd level an ioctl is valid on. */
@@ -47,6 +59,10 @@ enum ksoc_ioc_kind {
 #define KSOC_MAX_MSR_ENTRIES	256
 #define KSOC_MAX_MSR_LIST	1024
 #define KSOC_MAX_ROUTES		256
+/* The largest nested state x86 KVM has: VMX's header, vmcs12, shadow vmcs12. */
+#define KSOC_MAX_NESTED_STATE	(sizeof(struct kvm_nested_state) + 2 * 4096)
+/* KVM_PMU_EVENT_FILTER_MAX_EVENTS (not in the UAPI header). */
+#define KSOC_MAX_PMU_EVENTS	300
 
 /**
  * struct ksoc_kvm_ioctl - one forwarded ioctl.
@@ -75,6 +91,16 @@ bool ksoc_is_attr_ioctl(unsigned int cmd);
 
 const struct ksoc_kvm_ioctl *ksoc_kvm_ioctl_find(unsigned int cmd,
 						 unsigned int level);
+/* Where the 32-bit count or size that sizes a variable argument lies. */
+static inline unsigned int ksoc_ioc_first_off(const struct ksoc_kvm_ioctl *d)
+{
+	if (d->kind == KSOC_IOC_NESTED)
+		return offsetof(struct kvm_nested_state, size);
+	if (d->kind == KSOC_IOC_PMU_FILTER)
+		return offsetof(struct kvm_pmu_event_filter, nevents);
+	return 0;
+}
+
 int ksoc_ioc_sizes(const struct ksoc_kvm_ioctl *d, u32 first, u32 xsave_size,
 		   u32 *in, u32 *out);
 bool ksoc_cap_in(const unsigned int *caps, unsigned int n, unsigned int cap);

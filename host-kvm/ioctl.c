@@ -134,8 +134,8 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 	if (!d)
 		return -ENOTTY;
 	first = 0;
-	if (len >= sizeof(u32))
-		memcpy(&first, buf, sizeof(u32));
+	if (len >= ksoc_ioc_first_off(d) + sizeof(u32))
+		memcpy(&first, buf + ksoc_ioc_first_off(d), sizeof(u32));
 	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
 	if (ret)
 		return ret;

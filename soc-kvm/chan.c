@@ -296,7 +296,8 @@ long soc_check_extension(struct soc_chan *c, u64 features, u32 op,
 static bool first_sized(const struct ksoc_kvm_ioctl *d)
 {
 	return d->kind == KSOC_IOC_CPUID2 || d->kind == KSOC_IOC_MSRS ||
-	       d->kind == KSOC_IOC_MSR_LIST || d->kind == KSOC_IOC_ROUTING;
+	       d->kind == KSOC_IOC_MSR_LIST || d->kind == KSOC_IOC_ROUTING ||
+	       d->kind == KSOC_IOC_NESTED || d->kind == KSOC_IOC_PMU_FILTER;
 }
 
 /**
@@ -327,7 +328,7 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	struct ksoc_api_msg m = {
 		.op = op, .target = target, .arg = cmd, .arg2 = token,
 	};
-	u32 in, out, first = 0;
+	u32 in, out, first = 0, off;
 	long r;
 	u8 *buf;
 	int ret;
@@ -335,10 +336,11 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	d = ksoc_kvm_ioctl_find(cmd, level);
 	if (!d)	/* what x86 KVM answers an ioctl it does not know there */
 		return level == KSOC_LVL_VM ? -ENOTTY : -EINVAL;
-	/* The variable kinds size themselves by the count in their first word. */
+	/* The variable kinds size themselves by a count or size in them. */
+	off = ksoc_ioc_first_off(d);
 	if (first_sized(d) && karg)
-		memcpy(&first, karg, sizeof(first));
-	else if (first_sized(d) && get_user(first, (u32 __user *)argp))
+		memcpy(&first, (const u8 *)karg + off, sizeof(first));
+	else if (first_sized(d) && get_user(first, (u32 __user *)(argp + off)))
 		return -EFAULT;
 	ret = ksoc_ioc_sizes(d, first, xsave_size, &in, &out);
 	if (ret)
@@ -360,13 +362,13 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 	} else if (in && copy_from_user(buf, argp, in)) {
 		r = -EFAULT;
 		goto out;
-	} else if (first_sized(d) && in >= sizeof(first)) {
+	} else if (first_sized(d) && in >= off + sizeof(first)) {
 		/*
 		 * The count was fetched once, above, and sized the call: the
 		 * host gets that count, whatever the caller's memory says now
 		 * (another thread may have rewritten it since).
 		 */
-		memcpy(buf, &first, sizeof(first));
+		memcpy(buf + off, &first, sizeof(first));
 	}
 	m.len = in;
 	if (slot < 0)
@@ -383,9 +385,11 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		r = -EIO;
 	} else if (r >= 0 && m.len && copy_to_user(argp, buf, m.len)) {
 		r = -EFAULT;
-	} else if (r == -E2BIG && d->kind == KSOC_IOC_MSR_LIST &&
-		   m.len >= sizeof(u32) && copy_to_user(argp, buf, sizeof(u32))) {
-		/* KVM reports the needed count before failing with E2BIG. */
+	} else if (r == -E2BIG &&
+		   (d->kind == KSOC_IOC_MSR_LIST || d->kind == KSOC_IOC_NESTED) &&
+		   m.len >= off + sizeof(u32) &&
+		   copy_to_user(argp + off, buf + off, sizeof(u32))) {
+		/* KVM reports the needed count or size before failing with E2BIG. */
 		r = -EFAULT;
 	}
 out:

@@ -26,7 +26,7 @@ for m in /lib/mod/*.ko; do insmod "$m" || echo "KSOC-GUEST: insmod $m failed"; d
 # (times cut; lines about timing itself left out: under TCG they vary).
 echo "KSOC-CPUFLAGS: $(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 dmesg | sed 's/^\[[ 0-9.]*\] //' |
-	grep -E 'Hypervisor detected|kvm-clock: Using msrs|kvm-guest|KVM setup|Booting paravirtualized|x2apic|x2APIC|APIC: Switched' |
+	grep -E 'Hypervisor detected|Hyper-V:|kvm-clock: Using msrs|kvm-guest|KVM setup|Booting paravirtualized|x2apic|x2APIC|APIC: Switched' |
 	sed 's/^/KSOC-PV: /'
 fail=0
 

@@ -13,7 +13,8 @@
 #
 # Environment: KSOC_TOP (tree), GUEST_TIMEOUT (s, default 600),
 # GUEST_QUIET=1 (console to $GUEST_LOG only), GUEST_LOG (default
-# /tmp/linux-guest-<accel>.log), GUEST_APPEND (more kernel arguments).
+# /tmp/linux-guest-<accel>.log), GUEST_APPEND (more kernel arguments),
+# GUEST_CPU (QEMU -cpu, default host).
 set -uo pipefail
 
 top=${KSOC_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -32,7 +33,7 @@ disk=$(mktemp /tmp/linux-guest-disk.XXXXXX)
 truncate -s 64M "$disk"
 args=(-nodefaults -display none -no-reboot -serial stdio -monitor none
       -L /usr/share/qemu -L /usr/share/seabios
-      -cpu host -smp "$smp" -m 256
+      -cpu "${GUEST_CPU:-host}" -smp "$smp" -m 256
       -kernel "$kernel" -initrd "$initrd"
       -append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 ${GUEST_APPEND:-}"
       -object iothread,id=io0

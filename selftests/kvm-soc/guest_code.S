@@ -328,4 +328,18 @@ guest_msr:
 	hlt
 guest_msr_end:
 
+/*
+ * Hyper-V SynIC: write 1 to SCONTROL (0x40000080), which KVM reports to
+ * userspace as a KVM_EXIT_HYPERV; then out 1 to port 0x10.
+ */
+	.globl guest_synic, guest_synic_end
+guest_synic:
+	mov $0x40000080, %ecx
+	mov $1, %eax
+	xor %edx, %edx
+	wrmsr
+	out %al, $0x10
+	hlt
+guest_synic_end:
+
 	.section .note.GNU-stack, "", @progbits

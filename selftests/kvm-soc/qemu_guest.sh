@@ -5,6 +5,7 @@
 # iothread, virtio-net, serial console) boots under -accel kvm-soc and
 # -accel kvm and passes the same checks; under kvm-soc its interrupts
 # come through irqfds and its queue kicks through ioeventfds (counters);
+# with Hyper-V enlightenments it finds the same Hyper-V under both;
 # a 2-vCPU guest is stopped, continued and reset over QMP and quits;
 # bad input fails at once with one clear message.  TAP.
 #
@@ -53,6 +54,26 @@ kicks=$(echo "$line" | sed -n 's/.*ioeventfd kicks \([0-9]*\).*/\1/p')
 [ "${irqfd:-0}" -gt 0 ] && [ "${kicks:-0}" -gt 0 ]
 ok $? "virtio interrupts via irqfd ($irqfd) and kicks via ioeventfd ($kicks)"
 
+# Hyper-V enlightenments (what Windows guests use): QEMU takes the same
+# hv-* flags under both, and the guest finds the same Hyper-V (kvm=off
+# hides KVM's own leaves, which Linux would otherwise prefer).
+hv=kvm=off,hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time
+hv=$hv,hv-synic,hv-stimer,hv-frequencies,hv-tlbflush,hv-ipi,hv-reset,hv-crash
+for accel in kvm-soc kvm; do
+	GUEST_QUIET=1 GUEST_CPU=host,$hv GUEST_LOG=/tmp/qg-hv-$accel.log \
+		bash "$guest" $accel 1 > /tmp/qg-hv-$accel.out 2>&1
+	rc=$?
+	sed 's/^/# /' /tmp/qg-hv-$accel.out | tail -4
+	ok $rc "Linux guest with Hyper-V enlightenments under -accel $accel"
+	grep '^KSOC-PV: ' /tmp/qg-hv-$accel.log | tr -d '\r' | sort > /tmp/qg-hv-pv-$accel
+done
+grep -q 'Hypervisor detected: Microsoft Hyper-V' /tmp/qg-hv-pv-kvm &&
+	diff /tmp/qg-hv-pv-kvm /tmp/qg-hv-pv-kvm-soc > /tmp/qg-hv.diff
+rc=$?
+sed 's/^/# /' /tmp/qg-hv-pv-kvm
+sed 's/^/# pv: /' /tmp/qg-hv.diff
+ok $rc "it finds Hyper-V and the same enlightenments under both ($(wc -l < /tmp/qg-hv-pv-kvm) lines)"
+
 # 3: 2 vCPUs, QMP stop / cont / system_reset / quit.
 sock=/tmp/qg-qmp.sock
 rm -f "$sock" /tmp/qg-qmp.log
@@ -61,9 +82,10 @@ GUEST_QUIET=1 GUEST_LOG=/tmp/qg-qmp.log GUEST_APPEND=ksoc_guest=stay \
 	> /tmp/qg-qmp.out 2>&1 &
 gpid=$!
 wait_log() { # <pattern> <count> <seconds>
-	local i
+	local i c
 	for ((i = 0; i < $3 * 2; i++)); do
-		[ "$(grep -c "$1" /tmp/qg-qmp.log 2>/dev/null)" -ge "$2" ] && return 0
+		c=$(grep -c "$1" /tmp/qg-qmp.log 2>/dev/null)
+		[ "${c:-0}" -ge "$2" ] && return 0
 		kill -0 $gpid 2>/dev/null || return 1
 		sleep 0.5
 	done

@@ -612,6 +612,507 @@ TEST_F(vm, userspace_msrs_and_filter)
 	EXPECT_EQ(0x77, v);
 }
 
+/*
+ * Give vCPU @i the CPUID KVM supports (a VMM's -cpu host), without KVM's
+ * own leaves at 0x40000000 when @no_kvm_leaves, then the @nextra entries
+ * of @extra.  0 or -errno.
+ */
+static int set_host_cpuid(struct tvm *t, int i, bool no_kvm_leaves,
+			  const struct kvm_cpuid_entry2 *extra, unsigned int nextra)
+{
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[256];
+	} cpuid = { .c.nent = 200 };
+	unsigned int j, n = 0;
+
+	if (ioctl(t->dev, KVM_GET_SUPPORTED_CPUID, &cpuid))
+		return -errno;
+	for (j = 0; j < cpuid.c.nent; j++)
+		if (!no_kvm_leaves || (cpuid.e[j].function & 0xffffff00) != 0x40000000)
+			cpuid.e[n++] = cpuid.e[j];
+	if (n + nextra > 256)
+		return -E2BIG;
+	memcpy(&cpuid.e[n], extra, nextra * sizeof(*extra));
+	cpuid.c.nent = n + nextra;
+	return ioctl(t->vcpu[i], KVM_SET_CPUID2, &cpuid) ? -errno : 0;
+}
+
+/*
+ * SMM: KVM_SMI makes the vCPU enter SMM at SMBASE + 0x8000 (SMBASE is
+ * 0x30000 after reset), which it reads from address space 1, SMRAM; its
+ * exits carry KVM_RUN_X86_SMM and kvm_vcpu_events says it is in SMM;
+ * RSM brings it back to where it was, in address space 0.  The handler
+ * and the state KVM saves exist only in SMRAM's memory.
+ */
+TEST_F(vm, smi_runs_the_handler_in_smram)
+{
+	static const uint8_t handler[] = {
+		0xb0, 0x42,		/* mov $0x42, %al */
+		0xe6, 0x99,		/* out %al, $0x99 */
+		0x0f, 0xaa,		/* rsm */
+	};
+	const uint64_t smbase = 0x30000;
+	struct tvm *t = &self->t;
+	struct kvm_userspace_memory_region r = {
+		.slot = 1 << 16, .guest_phys_addr = 0, .memory_size = GUEST_MEM_SIZE,
+	};
+	struct kvm_vcpu_events ev;
+	struct kvm_run *run;
+	uint32_t n;
+	uint8_t *smram;
+	int i;
+
+	ASSERT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM));
+	ASSERT_EQ(2, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE));
+	smram = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, smram);
+	memcpy(smram + smbase + 0x8000, handler, sizeof(handler));
+	r.userspace_addr = (uintptr_t)smram;
+	ASSERT_EQ(0, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r)) TH_LOG("%s", strerror(errno));
+	TVM_LOAD(t, pio_loop);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	/* A 64-bit CPU: KVM saves long mode state in SMRAM's 64-bit format. */
+	ASSERT_EQ(0, set_host_cpuid(t, 0, false, NULL, 0));
+	run = t->run[0];
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x70, 4);
+	EXPECT_EQ(0, run->flags & KVM_RUN_X86_SMM);
+
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SMI, 0)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x99, 1);
+	EXPECT_EQ(0x42, *tvm_io(t, 0));
+	EXPECT_EQ(KVM_RUN_X86_SMM, run->flags & KVM_RUN_X86_SMM);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_VCPU_EVENTS, &ev));
+	EXPECT_TRUE(ev.flags & KVM_VCPUEVENT_VALID_SMM);
+	EXPECT_EQ(1, ev.smi.smm);
+	/* The state save area was written to SMRAM, not to normal memory. */
+	for (i = 0xfe00; i < 0x10000 && !smram[smbase + i]; i++)
+		;
+	EXPECT_GT(0x10000, i) TH_LOG("no state saved in SMRAM");
+	for (i = 0x8000; i < 0x10000 && !t->mem[smbase + i]; i++)
+		;
+	EXPECT_EQ(0x10000, i) TH_LOG("address space 0 written at %#x", i);
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x70, 4);
+	memcpy(&n, tvm_io(t, 0), 4);
+	EXPECT_EQ(2, n);
+	EXPECT_EQ(0, run->flags & KVM_RUN_X86_SMM);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_VCPU_EVENTS, &ev));
+	EXPECT_EQ(0, ev.smi.smm);
+	munmap(smram, GUEST_MEM_SIZE);
+}
+
+/* x86 has two address spaces: a slot in a third is EINVAL. */
+TEST_F(vm, memslot_in_third_address_space_is_einval)
+{
+	struct tvm *t = &self->t;
+	struct kvm_userspace_memory_region r = {
+		.slot = 2 << 16, .guest_phys_addr = 0, .memory_size = 0x1000,
+		.userspace_addr = (uintptr_t)t->mem,
+	};
+
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_STILL_RUNS(t);
+}
+
+/*
+ * Nested state (migrating a vCPU that runs its own guests): outside guest
+ * mode it is the header alone, which goes back as it came; KVM writes
+ * nothing past it.  A buffer smaller than the header is E2BIG with the
+ * size needed written back; a size past anything KVM has is only a bound.
+ */
+TEST_F(vm, nested_state_roundtrip)
+{
+	struct tvm *t = &self->t;
+	struct {
+		struct kvm_nested_state h;
+		uint8_t data[8192];
+	} st;
+	int max;
+
+	max = ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+	EXPECT_LT((int)sizeof(st.h), max);
+	EXPECT_GE((int)sizeof(st), max);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+
+	memset(&st, 0xa5, sizeof(st));
+	st.h.size = sizeof(st);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_NESTED_STATE, &st)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(sizeof(st.h), st.h.size);
+	EXPECT_TRUE(st.h.format == KVM_STATE_NESTED_FORMAT_SVM ||
+		    st.h.format == KVM_STATE_NESTED_FORMAT_VMX);
+	EXPECT_EQ(0, st.h.flags & KVM_STATE_NESTED_GUEST_MODE);
+	EXPECT_EQ(0xa5, st.data[0]);
+	EXPECT_EQ(0xa5, st.data[sizeof(st.data) - 1]);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_NESTED_STATE, &st)) TH_LOG("%s", strerror(errno));
+
+	/* Hostile sizes. */
+	st.h.size = UINT32_MAX;
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_NESTED_STATE, &st));
+	EXPECT_EQ(sizeof(st.h), st.h.size);
+	st.h.size = 16;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_GET_NESTED_STATE, &st));
+	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(sizeof(st.h), st.h.size);
+	st.h.size = 16;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_NESTED_STATE, &st));
+	EXPECT_EQ(EINVAL, errno);
+	/* Flags KVM does not know, and run-pending outside guest mode. */
+	st.h.size = sizeof(st.h);
+	st.h.flags = 0x8000;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_NESTED_STATE, &st));
+	EXPECT_EQ(EINVAL, errno);
+	st.h.flags = KVM_STATE_NESTED_RUN_PENDING;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_NESTED_STATE, &st));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_STILL_RUNS(t);
+}
+
+/*
+ * Bus lock exits: OFF with EXIT, or an unknown mode, is EINVAL; EXIT is
+ * accepted even where the CPU has no bus lock detection (KVM then reports
+ * no modes and nothing changes), OFF always.
+ */
+TEST_F(vm, enable_bus_lock_exit)
+{
+	struct tvm *t = &self->t;
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_BUS_LOCK_EXIT };
+
+	ASSERT_LE(0, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_BUS_LOCK_EXIT));
+	cap.args[0] = KVM_BUS_LOCK_DETECTION_OFF | KVM_BUS_LOCK_DETECTION_EXIT;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap.args[0] = 1 << 5;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	/* Accepted either way; without detection it changes nothing. */
+	cap.args[0] = KVM_BUS_LOCK_DETECTION_EXIT;
+	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap)) TH_LOG("%s", strerror(errno));
+	cap.args[0] = KVM_BUS_LOCK_DETECTION_OFF;
+	EXPECT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_STILL_RUNS(t);
+}
+
+/* The Hyper-V CPUID leaves at @fd's level into @c (nent set); -errno. */
+static int hv_cpuid(int fd, struct kvm_cpuid2 *c, unsigned int nent)
+{
+	c->nent = nent;
+	return ioctl(fd, KVM_GET_SUPPORTED_HV_CPUID, c) ? -errno : 0;
+}
+
+static const struct kvm_cpuid_entry2 *cpuid_leaf(const struct kvm_cpuid2 *c,
+						 uint32_t fn)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn)
+			return &c->entries[i];
+	return NULL;
+}
+
+/*
+ * Hyper-V: the system's and the vCPU's Hyper-V CPUID leaves (E2BIG, with
+ * the count needed, for too few entries); SynIC enabled on a vCPU (EINVAL
+ * without an in-kernel irqchip or with an argument for SYNIC2); the guest
+ * sees Hyper-V from its CPUID, and its write to SCONTROL reaches
+ * userspace as KVM_EXIT_HYPERV.
+ */
+TEST_F(vm, hyperv_cpuid_and_synic_exit)
+{
+	struct tvm *t = &self->t;
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_HYPERV_SYNIC2 };
+	struct kvm_cpuid2 *sys, *hv;
+	const struct kvm_cpuid_entry2 *e;
+	struct kvm_run *run;
+	size_t sz = sizeof(*sys) + 256 * sizeof(struct kvm_cpuid_entry2);
+
+	sys = calloc(1, sz);
+	hv = calloc(1, sz);
+	ASSERT_TRUE(sys && hv);
+	EXPECT_EQ(1, ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID));
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_SYNIC2));
+	ASSERT_EQ(0, hv_cpuid(t->dev, sys, 64));
+	e = cpuid_leaf(sys, 0x40000000);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, memcmp(&e->ebx, "Linux KVM Hv", 12));
+	e = cpuid_leaf(sys, 0x40000001);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0x31237648, e->eax);			/* "Hv#1" */
+	EXPECT_EQ(-E2BIG, hv_cpuid(t->dev, hv, 1));
+
+	/* SynIC needs the in-kernel irqchip: EINVAL on a VM without one. */
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	tvm_close(t);
+	ASSERT_EQ(0, tvm_open(t, variant->path));
+	ASSERT_EQ(0, tvm_create_vm(t, NULL));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_IRQCHIP, 0));
+	TVM_LOAD(t, synic);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	run = t->run[0];
+	cap.args[0] = 1;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap.args[0] = 0;
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_ENABLE_CAP, &cap)) TH_LOG("%s", strerror(errno));
+
+	/* The vCPU's leaves now include SynIC; the guest sees Hyper-V. */
+	ASSERT_EQ(0, hv_cpuid(t->vcpu[0], hv, 64));
+	ASSERT_EQ(0, set_host_cpuid(t, 0, true, hv->entries, hv->nent));
+
+	ASSERT_EQ(0, tvm_run(t, 0));
+	ASSERT_EQ(KVM_EXIT_HYPERV, run->exit_reason) TH_LOG("exit %u", run->exit_reason);
+	EXPECT_EQ(KVM_EXIT_HYPERV_SYNIC, run->hyperv.type);
+	EXPECT_EQ(0x40000080, run->hyperv.u.synic.msr);
+	EXPECT_EQ(1, run->hyperv.u.synic.control);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+	EXPECT_EQ(1, *tvm_io(t, 0));
+	free(sys);
+	free(hv);
+}
+
+/*
+ * KVM_SET_BOOT_CPU_ID before any vCPU (EBUSY after, EINVAL past KVM's
+ * IDs); KVM_REINJECT_CONTROL needs the in-kernel PIT (ENXIO without).
+ */
+TEST_F(vm, boot_cpu_id_and_pit_reinject)
+{
+	struct tvm *t = &self->t;
+	struct kvm_pit_config pit = { .flags = 0 };
+	struct kvm_reinject_control rc = { .pit_reinject = 0 };
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_SET_BOOT_CPU_ID));
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_REINJECT_CONTROL));
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_BOOT_CPU_ID, 1));
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_BOOT_CPU_ID, 100000));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_BOOT_CPU_ID, 0));
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_REINJECT_CONTROL, &rc));
+	EXPECT_EQ(ENXIO, errno);
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_IRQCHIP, 0));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_PIT2, &pit));
+	EXPECT_EQ(0, ioctl(t->vm, KVM_REINJECT_CONTROL, &rc)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_BOOT_CPU_ID, 0));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_STILL_RUNS(t);
+}
+
+#ifdef KVM_PRE_FAULT_MEMORY
+/*
+ * KVM_PRE_FAULT_MEMORY maps guest memory ahead and reports its progress
+ * in the struct; unaligned ranges and flags are EINVAL, a range with no
+ * memory slot ENOENT.
+ */
+TEST_F(vm, pre_fault_memory)
+{
+	struct tvm *t = &self->t;
+	struct kvm_pre_fault_memory r = { .gpa = 0x100000, .size = 0x10000 };
+	int ret, i;
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_PRE_FAULT_MEMORY));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	for (i = 0; i < 100 && r.size; i++) {
+		ret = ioctl(t->vcpu[0], KVM_PRE_FAULT_MEMORY, &r);
+		ASSERT_TRUE(!ret || errno == EINTR || errno == EAGAIN)
+			TH_LOG("%s", strerror(errno));
+	}
+	EXPECT_EQ(0, r.size);
+	EXPECT_EQ(0x110000, r.gpa);
+	r = (struct kvm_pre_fault_memory){ .gpa = 0x100800, .size = 0x1000 };
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_PRE_FAULT_MEMORY, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r = (struct kvm_pre_fault_memory){ .gpa = 0x100000, .size = 0x1000, .flags = 1 };
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_PRE_FAULT_MEMORY, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r = (struct kvm_pre_fault_memory){ .gpa = 0x40000000, .size = 0x1000 };
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_PRE_FAULT_MEMORY, &r));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_STILL_RUNS(t);
+}
+#endif
+
+/*
+ * Machine checks: the MCG_CAP KVM supports; a vCPU set up with 10 banks;
+ * a corrected error lands in its bank's MSRs (a second one sets OVER);
+ * no banks, a bank past the last or an error without VAL is EINVAL.
+ */
+TEST_F(vm, machine_check_banks)
+{
+	struct tvm *t = &self->t;
+	struct kvm_x86_mce mce = {
+		.status = (1ULL << 63) | 0x1234,	/* VAL, corrected */
+		.addr = 0xabc000, .bank = 1,
+	};
+	struct {
+		struct kvm_msrs m;
+		struct kvm_msr_entry e[2];
+	} msrs = { .m.nmsrs = 2, .e = { { .index = 0x405 }, { .index = 0x406 } } };
+	uint64_t sup = 0, cap;
+
+	ASSERT_EQ(0, ioctl(t->dev, KVM_X86_GET_MCE_CAP_SUPPORTED, &sup));
+	EXPECT_NE(0, sup & (1ULL << 8)) TH_LOG("MCG_CTL_P %#llx", (unsigned long long)sup);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	cap = 0;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_X86_SETUP_MCE, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap = (sup & ~0xffULL) | 10;
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_X86_SETUP_MCE, &cap)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_X86_SET_MCE, &mce));
+	ASSERT_EQ(2, ioctl(t->vcpu[0], KVM_GET_MSRS, &msrs));
+	EXPECT_EQ(mce.status, msrs.e[0].data);
+	EXPECT_EQ(0xabc000, msrs.e[1].data);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_X86_SET_MCE, &mce));
+	ASSERT_EQ(2, ioctl(t->vcpu[0], KVM_GET_MSRS, &msrs));
+	EXPECT_EQ(mce.status | (1ULL << 62), msrs.e[0].data);
+	mce.bank = 10;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_X86_SET_MCE, &mce));
+	EXPECT_EQ(EINVAL, errno);
+	mce.bank = 2;
+	mce.status = 0x1234;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_X86_SET_MCE, &mce));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_STILL_RUNS(t);
+}
+
+/*
+ * KVM_SET_PMU_EVENT_FILTER: allow and deny lists (masked events too);
+ * a bad action or flag is EINVAL, more than KVM's 300 events E2BIG,
+ * whatever the count says (checked after the action, as KVM does).
+ */
+TEST_F(vm, pmu_event_filter)
+{
+	struct tvm *t = &self->t;
+	struct {
+		struct kvm_pmu_event_filter f;
+		uint64_t ev[4];
+	} pf = {
+		.f = { .action = KVM_PMU_EVENT_ALLOW, .nevents = 2 },
+		.ev = { 0x00c0, 0x003c },	/* instructions, cycles */
+	};
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_PMU_EVENT_FILTER));
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf)) TH_LOG("%s", strerror(errno));
+	pf.f.action = KVM_PMU_EVENT_DENY;
+	pf.f.nevents = 0;
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf));
+#ifdef KVM_PMU_EVENT_FLAG_MASKED_EVENTS
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_PMU_EVENT_MASKED_EVENTS));
+	pf.f.flags = KVM_PMU_EVENT_FLAG_MASKED_EVENTS;
+	pf.f.nevents = 1;
+	pf.ev[0] = KVM_PMU_ENCODE_MASKED_ENTRY(0xc0, 0xff, 0, 0);
+	EXPECT_EQ(0, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf)) TH_LOG("%s", strerror(errno));
+	pf.f.flags = 0;
+#endif
+	pf.f.action = 7;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf));
+	EXPECT_EQ(EINVAL, errno);
+	pf.f.action = KVM_PMU_EVENT_ALLOW;
+	pf.f.flags = 0x80;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf));
+	EXPECT_EQ(EINVAL, errno);
+	pf.f.flags = 0;
+	pf.f.nevents = 301;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf));
+	EXPECT_EQ(E2BIG, errno);
+	pf.f.nevents = UINT32_MAX;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf));
+	EXPECT_EQ(E2BIG, errno);
+	pf.f.action = 7;		/* the action is checked first */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_SET_PMU_EVENT_FILTER, &pf));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_STILL_RUNS(t);
+}
+
+/*
+ * The TPR-patching interface of old Windows guests: TPR access reports
+ * (flags must be 0) and the vAPIC page, which needs the in-kernel LAPIC.
+ */
+TEST_F(vm, tpr_access_and_vapic)
+{
+	struct tvm *t = &self->t;
+	struct kvm_tpr_access_ctl tac = { .enabled = 1 };
+	struct kvm_vapic_addr va = { .vapic_addr = 0x9000 };
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_VAPIC));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_EQ(0, ioctl(t->vcpu[0], KVM_TPR_ACCESS_REPORTING, &tac))
+		TH_LOG("%s", strerror(errno));
+	tac.flags = 1;
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_TPR_ACCESS_REPORTING, &tac));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_VAPIC_ADDR, &va));
+	EXPECT_EQ(EINVAL, errno);
+	tvm_close(t);
+	ASSERT_EQ(0, tvm_open(t, variant->path));
+	ASSERT_EQ(0, tvm_create_vm(t, NULL));
+	ASSERT_EQ(0, ioctl(t->vm, KVM_CREATE_IRQCHIP, 0));
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_EQ(0, ioctl(t->vcpu[0], KVM_SET_VAPIC_ADDR, &va)) TH_LOG("%s", strerror(errno));
+	va.vapic_addr = 0;
+	EXPECT_EQ(0, ioctl(t->vcpu[0], KVM_SET_VAPIC_ADDR, &va));
+	EXPECT_STILL_RUNS(t);
+}
+
+/*
+ * Debugger ioctls: single-stepping stops after each instruction with
+ * KVM_EXIT_DEBUG at the next one (guest_pio: mov $0x11,%al is 2 bytes);
+ * KVM_TRANSLATE walks the guest's page tables; the emulated CPUID
+ * leaves come back, E2BIG for too few entries.
+ */
+TEST_F(vm, single_step_translate_emulated_cpuid)
+{
+	struct tvm *t = &self->t;
+	struct kvm_guest_debug dbg = {
+		.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP,
+	};
+	struct kvm_translation tr = { .linear_address = GUEST_CODE + 0x123 };
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[100];
+	} cpuid = { .c.nent = 100 };
+	struct kvm_run *run;
+
+	TVM_LOAD(t, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	run = t->run[0];
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_GUEST_DEBUG, &dbg)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	ASSERT_EQ(KVM_EXIT_DEBUG, run->exit_reason) TH_LOG("exit %u", run->exit_reason);
+	EXPECT_EQ(GUEST_CODE + 2, run->debug.arch.pc);
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
+	dbg.control = 0;
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_GUEST_DEBUG, &dbg));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x12, 2);
+
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_TRANSLATE, &tr));
+	EXPECT_EQ(1, tr.valid);
+	EXPECT_EQ(GUEST_CODE + 0x123, tr.physical_address);
+	tr = (struct kvm_translation){ .linear_address = 1ULL << 40 };
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_TRANSLATE, &tr));
+	EXPECT_EQ(0, tr.valid);
+
+	ASSERT_EQ(0, ioctl(t->dev, KVM_GET_EMULATED_CPUID, &cpuid)) TH_LOG("%s", strerror(errno));
+	EXPECT_LT(0, cpuid.c.nent);
+	cpuid.c.nent = 1;
+	EXPECT_EQ(-1, ioctl(t->dev, KVM_GET_EMULATED_CPUID, &cpuid));
+	EXPECT_EQ(E2BIG, errno);
+}
+
 /* Bad filters: KVM's errnos, in KVM's order; a bad bitmap is EFAULT. */
 TEST_F(vm, msr_filter_bad_input)
 {
