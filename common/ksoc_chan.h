@@ -190,6 +190,21 @@ struct ksoc_api_msg {
 	s64 result;
 };
 
+/**
+ * struct ksoc_stats_read - request payload of KVM_GET_STATS_FD, sent as a
+ *	VM op (KVM_SOC_OP_VM_IOCTL) to read the host KVM's stats file of the
+ *	VM or of one vCPU (docs/channel-protocol.md).  The response payload
+ *	is the bytes read, at most @len (fewer at the file's end).
+ * @offset: file offset.
+ * @len: bytes wanted, at most a payload.
+ * @who: 0 for the VM's stats, a vCPU's index + 1 for its own.
+ */
+struct ksoc_stats_read {
+	__le64 offset;
+	__le32 len;
+	__le32 who;
+};
+
 /* SoC side */
 int ksoc_api_post(void *win, const struct ksoc_layout *l, u32 slot,
 		  const struct ksoc_api_msg *m, const void *payload);

@@ -160,6 +160,7 @@ struct host_kvm {
  * @ctx: its helper process.
  * @type: KVM_CREATE_VM machine type.
  * @vm_file: the stock-KVM VM file.
+ * @stats: its binary stats file (KVM_GET_STATS_FD), opened on first read.
  * @xsave_size: KVM_CAP_XSAVE2 of this VM (>= 4096).
  * @mmap_size: KVM_GET_VCPU_MMAP_SIZE of the host.
  * @wq: doorbells from the SoC wake the VM's helper threads here.
@@ -190,6 +191,7 @@ struct hk_vm {
 	struct hk_ctx *ctx;
 	u32 type;
 	struct file *vm_file;
+	struct file *stats;
 	u32 xsave_size;
 	int mmap_size;
 	wait_queue_head_t wq;

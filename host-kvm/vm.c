@@ -65,6 +65,7 @@ MODULE_PARM_DESC(kick_delay_ms,
  * @vm: its VM.
  * @idx: its index: IOREQ slot and API slot KSOC_VM_API_SLOTS + @idx.
  * @file: the stock-KVM vCPU file.
+ * @stats: its binary stats file (KVM_GET_STATS_FD), opened with it.
  * @task: its helper thread.
  * @run: user address of KVM's kvm_run mapping in the helper.
  * @staging: the thread's bounce buffer in the helper.
@@ -86,6 +87,7 @@ struct hk_vcpu {
 	struct hk_vm *vm;
 	u32 idx;
 	struct file *file;
+	struct file *stats;
 	struct task_struct *task;
 	unsigned long run;
 	unsigned long staging;
@@ -511,6 +513,8 @@ static void hk_vcpu_free(struct hk_vcpu *vcpu)
 {
 	if (vcpu->file)
 		fput(vcpu->file);
+	if (vcpu->stats)
+		fput(vcpu->stats);
 	if (vcpu->task)
 		put_task_struct(vcpu->task);
 	kvfree(vcpu->buf);
@@ -552,6 +556,15 @@ static s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
 	ret = -EBADF;
 	if (!vcpu->file)
 		goto err_free;
+	/*
+	 * Now, while it does not run: KVM's vCPU ioctls wait for KVM_RUN to
+	 * return, reads of the stats file do not (hk_vm_stats_read()).
+	 */
+	fd = hk_ioctl(vcpu->file, KVM_GET_STATS_FD, 0);
+	if (fd >= 0) {
+		vcpu->stats = fget(fd);
+		close_fd(fd);
+	}
 
 	vm->creating = vcpu;
 	vm->creating_slot = slot;
@@ -648,6 +661,50 @@ static s64 hk_vm_msr_filter(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 	return hk_ioctl(vm->vm_file, KVM_X86_SET_MSR_FILTER, vm->staging);
 }
 
+/*
+ * KVM_GET_STATS_FD from the SoC (docs/channel-protocol.md): bytes of the
+ * host KVM's stats file of the VM (opened on first use) or of a vCPU, at
+ * the offset asked.  KVM's stats files copy to user memory: read into
+ * the staging buffer, in the VM's main thread (the only user of it).
+ */
+static s64 hk_vm_stats_read(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
+{
+	struct ksoc_stats_read req;
+	struct file *f;
+	u32 len, who;
+	ssize_t n;
+	loff_t pos;
+	long fd;
+
+	if (m->len != sizeof(req))
+		return -EINVAL;
+	memcpy(&req, buf, sizeof(req));
+	m->len = 0;
+	len = le32_to_cpu(req.len);
+	who = le32_to_cpu(req.who);
+	pos = le64_to_cpu(req.offset);
+	if (len > ksoc_api_payload_max(&vm->l) || len > HK_STAGING_SIZE ||
+	    pos < 0 || who > vm->nr_vcpus)
+		return -EINVAL;
+	if (!who && !vm->stats) {
+		fd = hk_ioctl(vm->vm_file, KVM_GET_STATS_FD, 0);
+		if (fd < 0)
+			return fd;
+		vm->stats = fget(fd);
+		close_fd(fd);
+	}
+	f = who ? vm->vcpus[who - 1]->stats : vm->stats;
+	if (!f || !f->f_op->read)
+		return -EBADF;
+	n = f->f_op->read(f, (char __user *)vm->staging, len, &pos);
+	if (n < 0)
+		return n;
+	if (n > len || copy_from_user(buf, (void __user *)vm->staging, n))
+		return -EFAULT;
+	m->len = n;
+	return 0;
+}
+
 static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			  u8 *buf, u32 slot)
 {
@@ -665,6 +722,8 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			return hk_vm_dirty_log(vm, m, buf);
 		if (m->arg == KVM_X86_SET_MSR_FILTER)
 			return hk_vm_msr_filter(vm, m, buf);
+		if (m->arg == KVM_GET_STATS_FD)
+			return hk_vm_stats_read(vm, m, buf);
 		return hk_exec_ioctl(vm->vm_file, KSOC_LVL_VM, m, buf,
 				     ksoc_api_payload_max(&vm->l), vm->staging,
 				     vm->xsave_size);
@@ -752,6 +811,15 @@ static int hk_vm_teardown(struct hk_vm *vm)
 	if (vm->creating &&
 	    wait_for_completion_killable(&vm->creating->exited))
 		return -EINTR;
+	/* The stats files hold the KVM VM too; its vCPU threads are gone. */
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i]->stats)
+			fput(vm->vcpus[i]->stats);
+		vm->vcpus[i]->stats = NULL;
+	}
+	if (vm->stats)
+		fput(vm->stats);
+	vm->stats = NULL;
 	hk_ev_release_all(vm);
 	hk_vm_unmap_memory(vm, true);
 	if (vm->vm_file)
@@ -929,6 +997,8 @@ static void hk_vm_free_rest(struct hk_vm *vm)
 		hk_ctx_put(vm->ctx);
 	hk_ev_release_all(vm);
 	hk_vm_unmap_memory(vm, false);
+	if (vm->stats)
+		fput(vm->stats);
 	if (vm->vm_file)
 		fput(vm->vm_file);
 	t->window_free(t, vm->id);

@@ -170,6 +170,8 @@ static bool soc_vm_ok(struct soc_vm *vm)
 	return !READ_ONCE(vm->dead) && !soc_chan_dead(&vm->chan);
 }
 
+static long soc_stats_open(struct soc_vm *vm, u32 who);
+
 /* ---- vCPU ------------------------------------------------------------- */
 
 static struct kvm_soc_ioreq *soc_vcpu_slot(struct soc_vcpu *vcpu)
@@ -438,6 +440,9 @@ static long soc_vcpu_ioctl(struct file *filp, unsigned int cmd,
 	case KVM_SET_SIGNAL_MASK:
 		r = soc_vcpu_set_signal_mask(vcpu, (void __user *)arg);
 		break;
+	case KVM_GET_STATS_FD:
+		r = soc_stats_open(vm, vcpu->idx + 1);
+		break;
 	case KVM_HAS_DEVICE_ATTR:
 	case KVM_GET_DEVICE_ATTR:
 	case KVM_SET_DEVICE_ATTR:
@@ -583,6 +588,125 @@ static long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 err_free:
 	soc_vcpu_free(vcpu);
 	return r;
+}
+
+/* ---- Binary stats ----------------------------------------------------- */
+
+/**
+ * struct soc_stats - a KVM_GET_STATS_FD file of the SoC.
+ * @vm: its VM (a reference).
+ * @who: 0 for the VM's stats, a vCPU's index + 1 for its own.
+ *
+ * It reads the host KVM's stats file of the same VM or vCPU, header,
+ * descriptors and live values alike, a payload at a time.
+ */
+struct soc_stats {
+	struct soc_vm *vm;
+	u32 who;
+};
+
+static ssize_t soc_stats_read(struct file *file, char __user *ubuf,
+			      size_t size, loff_t *ppos)
+{
+	struct soc_stats *st = file->private_data;
+	struct soc_vm *vm = st->vm;
+	u32 max = ksoc_api_payload_max(&vm->chan.l);
+	struct ksoc_stats_read req;
+	struct ksoc_api_msg m;
+	size_t done = 0;
+	long r = 0;
+	u8 *buf;
+
+	buf = kvmalloc(max, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	down_read(&soc_kvm_rwsem);
+	while (done < size) {
+		u32 n = min_t(size_t, size - done, max);
+
+		if (!soc_vm_ok(vm)) {
+			r = -EIO;
+			break;
+		}
+		req.offset = cpu_to_le64(*ppos);
+		req.len = cpu_to_le32(n);
+		req.who = cpu_to_le32(st->who);
+		m = (struct ksoc_api_msg){
+			.op = KVM_SOC_OP_VM_IOCTL, .arg = KVM_GET_STATS_FD,
+			.len = sizeof(req),
+		};
+		r = soc_chan_call_killable(&vm->chan, &m, &req, buf, n);
+		if (!r)
+			r = soc_result(m.result);
+		if (r < 0)
+			break;
+		if (m.len > n) {
+			soc_chan_fail(&vm->chan, "oversized stats read");
+			r = -EIO;
+			break;
+		}
+		if (copy_to_user(ubuf + done, buf, m.len)) {
+			r = -EFAULT;
+			break;
+		}
+		done += m.len;
+		*ppos += m.len;
+		if (m.len < n)
+			break;
+	}
+	up_read(&soc_kvm_rwsem);
+	kvfree(buf);
+	return done ? done : r;
+}
+
+static int soc_stats_release(struct inode *inode, struct file *file)
+{
+	struct soc_stats *st = file->private_data;
+
+	soc_vm_put(st->vm);
+	kfree(st);
+	return 0;
+}
+
+static const struct file_operations soc_stats_fops = {
+	.owner		= THIS_MODULE,
+	.read		= soc_stats_read,
+	.release	= soc_stats_release,
+	.llseek		= noop_llseek,
+};
+
+/* KVM_GET_STATS_FD on the VM (@who 0) or on vCPU @who - 1, as KVM names it. */
+static long soc_stats_open(struct soc_vm *vm, u32 who)
+{
+	struct soc_stats *st;
+	struct file *file;
+	char name[32];
+	int fd;
+
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+	st->vm = vm;
+	st->who = who;
+	if (who)
+		snprintf(name, sizeof(name), "kvm-vcpu-stats:%u", who - 1);
+	else
+		strscpy(name, "kvm-vm-stats", sizeof(name));
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		kfree(st);
+		return fd;
+	}
+	file = anon_inode_getfile(name, &soc_stats_fops, st, O_RDONLY);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		kfree(st);
+		return PTR_ERR(file);
+	}
+	kref_get(&vm->ref);
+	file->f_mode |= FMODE_PREAD;
+	fd_install(fd, file);
+	return fd;
 }
 
 /* ---- VM --------------------------------------------------------------- */
@@ -824,6 +948,9 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		mutex_lock(&vm->lock);
 		r = soc_vm_dirty_log(vm, cmd, arg);
 		mutex_unlock(&vm->lock);
+		break;
+	case KVM_GET_STATS_FD:		/* KVM ignores the argument */
+		r = soc_stats_open(vm, 0);
 		break;
 #ifdef KVM_X86_SET_MSR_FILTER
 	case KVM_X86_SET_MSR_FILTER:

@@ -1113,6 +1113,89 @@ TEST_F(vm, single_step_translate_emulated_cpuid)
 	EXPECT_EQ(E2BIG, errno);
 }
 
+/* The u64 value of stat @name in stats file @fd (KVM's layout); -errno. */
+static int stats_value(int fd, const char *name, uint64_t *val)
+{
+	struct kvm_stats_header h;
+	struct kvm_stats_desc *d;
+	size_t dsz, total;
+	uint32_t i;
+	char *descs;
+	int ret = -ENOENT;
+
+	if (pread(fd, &h, sizeof(h), 0) != sizeof(h))
+		return -EIO;
+	dsz = sizeof(*d) + h.name_size;
+	total = dsz * h.num_desc;
+	descs = malloc(total);
+	if (!descs)
+		return -ENOMEM;
+	if (pread(fd, descs, total, h.desc_offset) != (ssize_t)total) {
+		free(descs);
+		return -EIO;
+	}
+	for (i = 0; i < h.num_desc; i++) {
+		d = (struct kvm_stats_desc *)(descs + i * dsz);
+		if (strcmp(d->name, name))
+			continue;
+		ret = pread(fd, val, sizeof(*val), h.data_offset + d->offset) ==
+		      sizeof(*val) ? 0 : -EIO;
+		break;
+	}
+	free(descs);
+	return ret;
+}
+
+/*
+ * Binary stats (KVM_GET_STATS_FD) of a VM and of a vCPU: KVM's header,
+ * an id naming a KVM VM, descriptors, and live values: 20 PIO exits
+ * count exactly 20 in the vCPU's io_exits.  Reads past the end give 0
+ * bytes; the file is read-only (EBADF) and has no ioctls (ENOTTY).
+ */
+TEST_F(vm, binary_stats_fds)
+{
+	struct tvm *t = &self->t;
+	struct kvm_stats_header h;
+	uint64_t a, b, v;
+	char id[64] = "";
+	static char big[1 << 20];
+	int vfd, vcfd, i;
+	ssize_t n;
+
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD));
+	vfd = ioctl(t->vm, KVM_GET_STATS_FD, 0);
+	ASSERT_LE(0, vfd) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(sizeof(h), pread(vfd, &h, sizeof(h), 0));
+	EXPECT_LT(0, h.num_desc);
+	EXPECT_GE(sizeof(id), h.name_size);
+	ASSERT_EQ(h.name_size, pread(vfd, id, h.name_size, h.id_offset));
+	EXPECT_EQ(0, strncmp(id, "kvm-", 4)) TH_LOG("id %s", id);
+	EXPECT_EQ(0, stats_value(vfd, "remote_tlb_flush", &v));
+	n = pread(vfd, big, sizeof(big), 0);
+	EXPECT_LT((ssize_t)h.data_offset, n);
+	EXPECT_EQ(0, pread(vfd, big, 16, 1ULL << 40));
+	EXPECT_EQ(-1, write(vfd, "x", 1));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(vfd, KVM_CHECK_EXTENSION, 0));
+	EXPECT_EQ(ENOTTY, errno);
+
+	TVM_LOAD(t, pio_loop);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	vcfd = ioctl(t->vcpu[0], KVM_GET_STATS_FD, 0);
+	ASSERT_LE(0, vcfd) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stats_value(vcfd, "io_exits", &a));
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x70, 4);
+	}
+	ASSERT_EQ(0, stats_value(vcfd, "io_exits", &b));
+	EXPECT_EQ(a + 20, b);
+	ASSERT_EQ(0, stats_value(vcfd, "exits", &b));
+	EXPECT_LE(20, b);
+	close(vcfd);
+	close(vfd);
+}
+
 /* Bad filters: KVM's errnos, in KVM's order; a bad bitmap is EFAULT. */
 TEST_F(vm, msr_filter_bad_input)
 {
