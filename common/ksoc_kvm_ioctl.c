@@ -133,8 +133,11 @@ int ksoc_ioc_sizes(const struct ksoc_kvm_ioctl *d, u32 first, u32 xsave_size,
 		*out = 0;
 		return 0;
 	case KSOC_IOC_CPUID2:
-		if (first > KSOC_MAX_CPUID_ENTRIES)
+		/* KVM trims a GET's larger count to its own limit, 256 too. */
+		if (first > KSOC_MAX_CPUID_ENTRIES && d->cmd == KVM_SET_CPUID2)
 			return -E2BIG;
+		if (first > KSOC_MAX_CPUID_ENTRIES)
+			first = KSOC_MAX_CPUID_ENTRIES;
 		sz = sizeof(struct kvm_cpuid2) +
 		     first * sizeof(struct kvm_cpuid_entry2);
 		*in = d->cmd == KVM_SET_CPUID2 ? sz : sizeof(struct kvm_cpuid2);

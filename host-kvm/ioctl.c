@@ -167,5 +167,20 @@ s64 hk_exec_ioctl(struct file *f, unsigned int level, struct ksoc_api_msg *m,
 			return -EFAULT;
 		m->len = out;
 	}
+	/*
+	 * Only the entries KVM wrote: the rest of the staging buffer holds
+	 * an earlier call's bytes (at system level, maybe another user's).
+	 */
+	if (!r && d->kind == KSOC_IOC_CPUID2 && out) {
+		memcpy(&first, buf, sizeof(first));
+		m->len = min_t(u32, out, sizeof(struct kvm_cpuid2) +
+			       (u64)first * sizeof(struct kvm_cpuid_entry2));
+	}
+	/* Nested state larger than what travels is not cut short. */
+	if (!r && d->kind == KSOC_IOC_NESTED && out) {
+		memcpy(&first, buf + ksoc_ioc_first_off(d), sizeof(first));
+		if (first > out)
+			r = -E2BIG;
+	}
 	return r;
 }

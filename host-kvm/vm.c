@@ -817,6 +817,10 @@ static int hk_vm_teardown(struct hk_vm *vm)
 			fput(vm->vcpus[i]->stats);
 		vm->vcpus[i]->stats = NULL;
 	}
+	if (vm->creating && vm->creating->stats) {
+		fput(vm->creating->stats);
+		vm->creating->stats = NULL;
+	}
 	if (vm->stats)
 		fput(vm->stats);
 	vm->stats = NULL;

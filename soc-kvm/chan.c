@@ -288,11 +288,16 @@ long soc_check_extension(struct soc_chan *c, u64 features, u32 op,
 		if (r > KSOC_MAX_VCPUS)
 			r = KSOC_MAX_VCPUS;
 		break;
+	case KVM_CAP_NESTED_STATE:
+		/* No more than an argument of the NESTED kind can carry. */
+		if (r > KSOC_MAX_NESTED_STATE)
+			r = 0;
+		break;
 	}
 	return r;
 }
 
-/* Ioctls whose size is the count in their argument's first 32-bit word. */
+/* Ioctls sized by a count or size in their argument (ksoc_ioc_first_off()). */
 static bool first_sized(const struct ksoc_kvm_ioctl *d)
 {
 	return d->kind == KSOC_IOC_CPUID2 || d->kind == KSOC_IOC_MSRS ||

@@ -640,7 +640,7 @@ static ssize_t soc_stats_read(struct file *file, char __user *ubuf,
 			r = soc_result(m.result);
 		if (r < 0)
 			break;
-		if (m.len > n) {
+		if (r > 0 || m.len > n) {	/* the host answers 0 and the bytes */
 			soc_chan_fail(&vm->chan, "oversized stats read");
 			r = -EIO;
 			break;

@@ -1196,6 +1196,30 @@ TEST_F(vm, binary_stats_fds)
 	close(vfd);
 }
 
+/*
+ * KVM_GET_SUPPORTED_CPUID with a count past KVM's 256: trimmed, as KVM
+ * does, not E2BIG; entries past the ones KVM wrote stay as they were
+ * (no bytes of an earlier call come back instead).
+ */
+TEST_F(vm, supported_cpuid_large_count_is_trimmed)
+{
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[256];
+	} cpuid;
+	const uint8_t *p;
+	size_t i;
+
+	memset(&cpuid, 0xa5, sizeof(cpuid));
+	cpuid.c.nent = 100000;
+	ASSERT_EQ(0, ioctl(self->t.dev, KVM_GET_SUPPORTED_CPUID, &cpuid))
+		TH_LOG("%s", strerror(errno));
+	ASSERT_GT(256, cpuid.c.nent);
+	p = (const uint8_t *)&cpuid.e[cpuid.c.nent];
+	for (i = 0; i < sizeof(cpuid.e[0]); i++)
+		EXPECT_EQ(0xa5, p[i]);
+}
+
 /* Bad filters: KVM's errnos, in KVM's order; a bad bitmap is EFAULT. */
 TEST_F(vm, msr_filter_bad_input)
 {
