@@ -613,32 +613,6 @@ TEST_F(vm, userspace_msrs_and_filter)
 }
 
 /*
- * Give vCPU @i the CPUID KVM supports (a VMM's -cpu host), without KVM's
- * own leaves at 0x40000000 when @no_kvm_leaves, then the @nextra entries
- * of @extra.  0 or -errno.
- */
-static int set_host_cpuid(struct tvm *t, int i, bool no_kvm_leaves,
-			  const struct kvm_cpuid_entry2 *extra, unsigned int nextra)
-{
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[256];
-	} cpuid = { .c.nent = 200 };
-	unsigned int j, n = 0;
-
-	if (ioctl(t->dev, KVM_GET_SUPPORTED_CPUID, &cpuid))
-		return -errno;
-	for (j = 0; j < cpuid.c.nent; j++)
-		if (!no_kvm_leaves || (cpuid.e[j].function & 0xffffff00) != 0x40000000)
-			cpuid.e[n++] = cpuid.e[j];
-	if (n + nextra > 256)
-		return -E2BIG;
-	memcpy(&cpuid.e[n], extra, nextra * sizeof(*extra));
-	cpuid.c.nent = n + nextra;
-	return ioctl(t->vcpu[i], KVM_SET_CPUID2, &cpuid) ? -errno : 0;
-}
-
-/*
  * SMM: KVM_SMI makes the vCPU enter SMM at SMBASE + 0x8000 (SMBASE is
  * 0x30000 after reset), which it reads from address space 1, SMRAM; its
  * exits carry KVM_RUN_X86_SMM and kvm_vcpu_events says it is in SMM;
@@ -674,7 +648,7 @@ TEST_F(vm, smi_runs_the_handler_in_smram)
 	TVM_LOAD(t, pio_loop);
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 	/* A 64-bit CPU: KVM saves long mode state in SMRAM's 64-bit format. */
-	ASSERT_EQ(0, set_host_cpuid(t, 0, false, NULL, 0));
+	ASSERT_EQ(0, tvm_set_host_cpuid(t, 0, false, NULL, 0));
 	run = t->run[0];
 
 	ASSERT_EQ(0, tvm_run(t, 0));
@@ -868,7 +842,7 @@ TEST_F(vm, hyperv_cpuid_and_synic_exit)
 
 	/* The vCPU's leaves now include SynIC; the guest sees Hyper-V. */
 	ASSERT_EQ(0, hv_cpuid(t->vcpu[0], hv, 64));
-	ASSERT_EQ(0, set_host_cpuid(t, 0, true, hv->entries, hv->nent));
+	ASSERT_EQ(0, tvm_set_host_cpuid(t, 0, true, hv->entries, hv->nent));
 
 	ASSERT_EQ(0, tvm_run(t, 0));
 	ASSERT_EQ(KVM_EXIT_HYPERV, run->exit_reason) TH_LOG("exit %u", run->exit_reason);

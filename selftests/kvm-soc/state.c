@@ -54,10 +54,6 @@ struct state {
 
 static int new_vm(struct tvm *t, const char *dev)
 {
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[256];
-	} cpuid = { .c.nent = 256 };
 	struct kvm_pit_config pit = { 0 };
 	int r = tvm_open(t, dev);
 
@@ -66,11 +62,9 @@ static int new_vm(struct tvm *t, const char *dev)
 	if (tvm_create_vm(t, NULL) ||
 	    ioctl(t->vm, KVM_CREATE_IRQCHIP, 0) ||
 	    ioctl(t->vm, KVM_CREATE_PIT2, &pit) ||
-	    tvm_add_vcpu(t) < 0 ||
-	    ioctl(t->dev, KVM_GET_SUPPORTED_CPUID, &cpuid) ||
-	    ioctl(t->vcpu[0], KVM_SET_CPUID2, &cpuid))
+	    tvm_add_vcpu(t) < 0)
 		return -errno;
-	return 0;
+	return tvm_set_host_cpuid(t, 0, false, NULL, 0);
 }
 
 static int get_chip(struct tvm *t, struct kvm_irqchip *c, int id)

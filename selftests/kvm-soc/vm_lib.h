@@ -227,6 +227,33 @@ static inline int tvm_lapic_on(struct tvm *t, int i)
 	return 0;
 }
 
+/*
+ * Give vCPU @i the CPUID KVM supports (a VMM's -cpu host), without KVM's
+ * own leaves at 0x40000000 when @no_kvm_leaves, then the @nextra entries
+ * of @extra.  0 or -errno.
+ */
+static inline int tvm_set_host_cpuid(struct tvm *t, int i, bool no_kvm_leaves,
+				     const struct kvm_cpuid_entry2 *extra,
+				     unsigned int nextra)
+{
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[256];
+	} cpuid = { .c.nent = 200 };
+	unsigned int j, n = 0;
+
+	if (ioctl(t->dev, KVM_GET_SUPPORTED_CPUID, &cpuid))
+		return -errno;
+	for (j = 0; j < cpuid.c.nent; j++)
+		if (!no_kvm_leaves || (cpuid.e[j].function & 0xffffff00) != 0x40000000)
+			cpuid.e[n++] = cpuid.e[j];
+	if (n + nextra > 256)
+		return -E2BIG;
+	memcpy(&cpuid.e[n], extra, nextra * sizeof(*extra));
+	cpuid.c.nent = n + nextra;
+	return ioctl(t->vcpu[i], KVM_SET_CPUID2, &cpuid) ? -errno : 0;
+}
+
 static inline int tvm_run(struct tvm *t, int i)
 {
 	return ioctl(t->vcpu[i], KVM_RUN, 0) ? -errno : 0;
