@@ -13,6 +13,8 @@
  *              counter +1, doorbell to the SoC
  *   ioeventfd  the guest writes -> KVM signals the host eventfd ->
  *              hk_ev_wakeup() -> host counter += count, doorbell
+ *   Hyper-V    the guest's HvSignalEvent -> KVM signals the host's
+ *   eventfd    KVM_HYPERV_EVENTFD eventfd -> as ioeventfd
  *
  * Contexts and locks:
  *  - channels are assigned and deassigned by the VM's main thread only, and
@@ -45,6 +47,7 @@
 enum hk_ev_kind {
 	HK_EV_IRQFD = 1,
 	HK_EV_IOEVENTFD,
+	HK_EV_HV_EVENTFD,	/* counted as an ioeventfd */
 };
 
 /**
@@ -54,7 +57,7 @@ enum hk_ev_kind {
  * @kind: enum hk_ev_kind.
  * @fd: the host eventfd given to KVM (a descriptor of the helper).
  * @rfd: the host resamplefd, or -1.
- * @gsi: irqfd: the GSI.
+ * @gsi: irqfd: the GSI; Hyper-V eventfd: the connection id.
  * @ctx: irqfd: the eventfd hk_ev_work() signals.
  * @pfile: the eventfd KVM signals and we poll (ioeventfd, resamplefd).
  * @pctx: its context.
@@ -433,14 +436,59 @@ err:
 	return r;
 }
 
+/* KVM_SOC_OP_IOEVENTFD with KVM_SOC_IOEVENTFD_F_HYPERV: KVM_HYPERV_EVENTFD. */
+static s64 hk_ev_hv_eventfd(struct hk_vm *vm, struct ksoc_api_msg *m,
+			    const struct kvm_soc_ioeventfd *req, u32 flags)
+{
+	struct kvm_hyperv_eventfd args = {};
+	struct hk_event *ev;
+	u64 conn = le64_to_cpu(req->addr);
+	long r;
+
+	if (flags & ~(BIT(KVM_SOC_IOEVENTFD_F_DEASSIGN) |
+		      BIT(KVM_SOC_IOEVENTFD_F_HYPERV)) ||
+	    req->datamatch || req->len || conn > KVM_HYPERV_CONN_ID_MASK)
+		return -EINVAL;
+	args.conn_id = conn;
+	ev = vm->ev.ev[m->target];
+	if (flags & BIT(KVM_SOC_IOEVENTFD_F_DEASSIGN)) {
+		if (!ev || ev->kind != HK_EV_HV_EVENTFD || ev->gsi != conn)
+			return -ENOENT;
+		args.fd = ev->fd;
+		args.flags = KVM_HYPERV_EVENTFD_DEASSIGN;
+		r = hk_ev_kvm(vm, KVM_HYPERV_EVENTFD, &args, sizeof(args));
+		if (!r)
+			hk_ev_drop(vm, ev, true);
+		return r;
+	}
+	if (ev)
+		return -EBUSY;
+	ev = hk_ev_alloc(vm, m->target, HK_EV_HV_EVENTFD, false);
+	if (IS_ERR(ev))
+		return PTR_ERR(ev);
+	ev->gsi = conn;
+	r = hk_ev_poll(ev, ev->fd);
+	if (r)
+		goto err;
+	args.fd = ev->fd;
+	r = hk_ev_kvm(vm, KVM_HYPERV_EVENTFD, &args, sizeof(args));
+	if (r)
+		goto err;
+	hk_ev_publish(vm, ev);
+	return 0;
+err:
+	hk_ev_drop(vm, ev, true);
+	return r;
+}
+
 /**
  * hk_ev_ioeventfd - KVM_SOC_OP_IOEVENTFD, in the VM's main thread.
  * @vm: the VM.
  * @m: the request (@m->target: the channel).
  * @buf: its payload, struct kvm_soc_ioeventfd.
  *
- * Return: KVM_IOEVENTFD's result (-EEXIST, -ENOENT, -EINVAL, ...), or as
- * hk_ev_irqfd().
+ * Return: KVM_IOEVENTFD's (or KVM_HYPERV_EVENTFD's) result (-EEXIST,
+ * -ENOENT, -EINVAL, ...), or as hk_ev_irqfd().
  */
 s64 hk_ev_ioeventfd(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 {
@@ -455,6 +503,8 @@ s64 hk_ev_ioeventfd(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 	if (r)
 		return r;
 	flags = le32_to_cpu(req.flags);
+	if (flags & BIT(KVM_SOC_IOEVENTFD_F_HYPERV))
+		return hk_ev_hv_eventfd(vm, m, &req, flags);
 	if (flags & ~(BIT(KVM_SOC_IOEVENTFD_F_DEASSIGN) |
 		      BIT(KVM_SOC_IOEVENTFD_F_PIO) |
 		      BIT(KVM_SOC_IOEVENTFD_F_DATAMATCH)))

@@ -10,6 +10,8 @@
  *   ioeventfd  host counter moved by n -> doorbell -> soc_ev_work() -> add
  *              n to the SoC eventfd (exactly n: one per guest write; at
  *              most SOC_EV_BUDGET_IRQ per run, the rest in more_work)
+ *   Hyper-V    KVM_HYPERV_EVENTFD: as ioeventfd, one count per
+ *   eventfd    HvSignalEvent hypercall of the guest on the connection
  *
  * Each channel is assigned through the API channel (KVM_SOC_OP_IRQFD,
  * KVM_SOC_OP_IOEVENTFD) and KVM on the host gives the errnos; what KVM
@@ -49,6 +51,7 @@
 enum soc_ev_kind {
 	SOC_EV_IRQFD = 1,
 	SOC_EV_IOEVENTFD,
+	SOC_EV_HV_EVENTFD,	/* counted as an ioeventfd */
 };
 
 /**
@@ -59,7 +62,8 @@ enum soc_ev_kind {
  * @ctx: irqfd: the trigger eventfd (polled); ioeventfd: the one signalled.
  * @rctx: irqfd: the resamplefd, or NULL.
  * @gsi: irqfd: the GSI.
- * @io: ioeventfd: KVM's arguments, the key deassign matches on.
+ * @io: ioeventfd: KVM's arguments, the key deassign matches on; Hyper-V
+ *	eventfd: @io.addr is the connection id.
  * @wait: irqfd: our entry on @ctx's wait queue.
  * @pt: registers @wait through vfs_poll().
  * @polling: @wait is queued.
@@ -125,7 +129,7 @@ static bool soc_ev_process(struct soc_vm *vm, u64 budget)
 		d = c - ev->seen;
 		if (!d)
 			continue;
-		if (ev->kind == SOC_EV_IOEVENTFD) {
+		if (ev->kind != SOC_EV_IRQFD) {
 			/* Undelivered counts are bounded: no endless work. */
 			if (d > KVM_SOC_EVENT_MAX_DELTA)
 				return false;
@@ -359,6 +363,8 @@ static long soc_ioeventfd_host(struct soc_vm *vm, struct soc_event *ev,
 
 	if (deassign)
 		flags |= BIT(KVM_SOC_IOEVENTFD_F_DEASSIGN);
+	if (ev->kind == SOC_EV_HV_EVENTFD)
+		flags |= BIT(KVM_SOC_IOEVENTFD_F_HYPERV);
 	if (ev->io.flags & KVM_IOEVENTFD_FLAG_PIO)
 		flags |= BIT(KVM_SOC_IOEVENTFD_F_PIO);
 	if (ev->io.flags & KVM_IOEVENTFD_FLAG_DATAMATCH)
@@ -418,7 +424,7 @@ static long soc_ev_deassign(struct soc_vm *vm, struct soc_event *ev)
 {
 	long r;
 
-	if (ev->kind == SOC_EV_IOEVENTFD)
+	if (ev->kind != SOC_EV_IRQFD)
 		return soc_ioeventfd_deassign(vm, ev);
 	/* No trigger after this; the host then drops its irqfd. */
 	soc_ev_unpoll(ev);
@@ -621,6 +627,65 @@ long soc_vm_ioeventfd(struct soc_vm *vm, unsigned long arg)
 	ev->io = a;
 	ev->io.flags &= ~KVM_IOEVENTFD_FLAG_DEASSIGN;
 	/* Kicks count from the moment the host's KVM has the ioeventfd. */
+	soc_ev_publish(vm, ev);
+	r = soc_ioeventfd_host(vm, ev, false);
+	if (r) {
+		soc_ev_unpublish(vm, ev);
+		soc_ev_free(vm, ev);
+	}
+	return r;
+}
+
+/* ---- KVM_HYPERV_EVENTFD ------------------------------------------------- */
+
+/**
+ * soc_vm_hv_eventfd - KVM_HYPERV_EVENTFD on a VM file.
+ * @vm: the VM; caller holds its lock and soc_kvm_rwsem for read.
+ * @arg: user pointer to struct kvm_hyperv_eventfd.
+ *
+ * Return: 0 or KVM's errno: -EINVAL (flags, connection id; an assign
+ * whose fd is no eventfd), -EBADF, -ENOENT for a deassign of a connection
+ * without one, the host KVM's -EEXIST for a connection that has one,
+ * -ENOSPC as for soc_vm_irqfd().
+ */
+long soc_vm_hv_eventfd(struct soc_vm *vm, unsigned long arg)
+{
+	struct kvm_hyperv_eventfd a;
+	struct eventfd_ctx *ctx;
+	struct soc_event *ev;
+	long r;
+	u32 i;
+
+	lockdep_assert_held(&vm->lock);
+	if (copy_from_user(&a, (void __user *)arg, sizeof(a)))
+		return -EFAULT;
+	/* KVM's checks, in KVM's order (its padding is not checked). */
+	if ((a.flags & ~KVM_HYPERV_EVENTFD_DEASSIGN) ||
+	    (a.conn_id & ~KVM_HYPERV_CONN_ID_MASK))
+		return -EINVAL;
+	if (!vm->chan.l.event_nr)
+		return -EOPNOTSUPP;
+	if (a.flags == KVM_HYPERV_EVENTFD_DEASSIGN) {
+		/* KVM finds the connection by its id alone. */
+		for (i = 0; i < vm->chan.l.event_nr; i++) {
+			ev = vm->ev.ev[i];
+			if (ev && ev->kind == SOC_EV_HV_EVENTFD &&
+			    ev->io.addr == a.conn_id)
+				return soc_ev_deassign(vm, ev);
+		}
+		return -ENOENT;
+	}
+	ctx = eventfd_ctx_fdget(a.fd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	ev = soc_ev_alloc(vm, SOC_EV_HV_EVENTFD);
+	if (IS_ERR(ev)) {
+		eventfd_ctx_put(ctx);
+		return PTR_ERR(ev);
+	}
+	ev->ctx = ctx;
+	ev->io.addr = a.conn_id;
+	/* Signals count from the moment the host's KVM has the eventfd. */
 	soc_ev_publish(vm, ev);
 	r = soc_ioeventfd_host(vm, ev, false);
 	if (r) {

@@ -254,6 +254,7 @@ long soc_result(s64 r);
 void soc_ev_init(struct soc_vm *vm);
 long soc_vm_irqfd(struct soc_vm *vm, unsigned long arg);
 long soc_vm_ioeventfd(struct soc_vm *vm, unsigned long arg);
+long soc_vm_hv_eventfd(struct soc_vm *vm, unsigned long arg);
 void soc_ev_doorbell(struct soc_vm *vm);
 void soc_ev_stop(struct soc_vm *vm, bool release);
 void soc_ev_free_all(struct soc_vm *vm);

@@ -935,6 +935,11 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		r = soc_vm_ioeventfd(vm, arg);
 		mutex_unlock(&vm->lock);
 		break;
+	case KVM_HYPERV_EVENTFD:
+		mutex_lock(&vm->lock);
+		r = soc_vm_hv_eventfd(vm, arg);
+		mutex_unlock(&vm->lock);
+		break;
 	case KVM_SET_USER_MEMORY_REGION:
 #ifdef KVM_SET_USER_MEMORY_REGION2
 	case KVM_SET_USER_MEMORY_REGION2:

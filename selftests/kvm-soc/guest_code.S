@@ -342,4 +342,23 @@ guest_synic:
 	hlt
 guest_synic_end:
 
+/*
+ * Hyper-V HvSignalEvent: set a guest OS id (KVM takes hypercalls only
+ * then), and for ever: the fast hypercall (RCX = 0x5d | fast bit 16) on
+ * the connection id at GUEST_DATA, its 16-bit status out to port 0x10.
+ */
+	.globl guest_hv_signal, guest_hv_signal_end
+guest_hv_signal:
+	mov $0x40000000, %ecx
+	mov $1, %eax
+	xor %edx, %edx
+	wrmsr
+1:	mov GUEST_DATA, %rdx
+	mov $0x1005d, %ecx
+	xor %r8, %r8
+	vmmcall
+	out %ax, $0x10
+	jmp 1b
+guest_hv_signal_end:
+
 	.section .note.GNU-stack, "", @progbits

@@ -6,10 +6,12 @@
  * errnos for bad input.  Every assertion holds for stock KVM; kvm-soc must
  * give identical results.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -853,6 +855,92 @@ TEST_F(vm, hyperv_cpuid_and_synic_exit)
 	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 1);
 	EXPECT_EQ(1, *tvm_io(t, 0));
 	free(sys);
+	free(hv);
+}
+
+static int hv_eventfd(struct tvm *t, uint32_t conn, int fd, uint32_t flags)
+{
+	struct kvm_hyperv_eventfd a = { .conn_id = conn, .fd = fd, .flags = flags };
+
+	return ioctl(t->vm, KVM_HYPERV_EVENTFD, &a) ? -errno : 0;
+}
+
+/* The guest's HvSignalEvent on connection @conn: the status it got. */
+static int hv_signal(struct tvm *t, uint32_t conn)
+{
+	*(uint64_t *)(t->mem + GUEST_DATA) = conn;
+	if (tvm_run(t, 0) || t->run[0]->exit_reason != KVM_EXIT_IO ||
+	    t->run[0]->io.port != 0x10)
+		return -1;
+	return *(uint16_t *)tvm_io(t, 0);
+}
+
+/* An eventfd's count once it reaches @want, or after 5 s. */
+static uint64_t efd_wait(int fd, uint64_t want)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t total = 0, v;
+	int i;
+
+	for (i = 0; i < 50 && total < want; i++)
+		if (poll(&p, 1, 100) == 1 && read(fd, &v, 8) == 8)
+			total += v;
+	return total;
+}
+
+/*
+ * KVM_HYPERV_EVENTFD: the guest's HvSignalEvent on a connection with an
+ * eventfd succeeds and counts there, exactly once per hypercall, without
+ * an exit; without one it fails (HV_STATUS_INVALID_HYPERCALL_INPUT, as
+ * there is no SynIC).  KVM's errnos for bad arguments.
+ */
+TEST_F(vm, hyperv_eventfd_counts_signal_event)
+{
+	struct tvm *t = &self->t;
+	struct kvm_cpuid2 *hv;
+	int efd, efd2, i;
+	uint64_t v;
+
+	hv = calloc(1, sizeof(*hv) + 64 * sizeof(struct kvm_cpuid_entry2));
+	ASSERT_NE(NULL, hv);
+	EXPECT_EQ(1, ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_EVENTFD));
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_EVENTFD));
+	efd = eventfd(0, EFD_NONBLOCK);
+	efd2 = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	ASSERT_LE(0, efd2);
+
+	EXPECT_EQ(-EINVAL, hv_eventfd(t, 5, efd, 2));		/* flags */
+	EXPECT_EQ(-EINVAL, hv_eventfd(t, 0x1000000, efd, 0));	/* conn_id */
+	EXPECT_EQ(-EBADF, hv_eventfd(t, 5, -1, 0));
+	EXPECT_EQ(-EINVAL, hv_eventfd(t, 5, t->vm, 0));		/* no eventfd */
+	EXPECT_EQ(-ENOENT, hv_eventfd(t, 5, efd, KVM_HYPERV_EVENTFD_DEASSIGN));
+	ASSERT_EQ(0, hv_eventfd(t, 5, efd, 0));
+	EXPECT_EQ(-EEXIST, hv_eventfd(t, 5, efd2, 0));
+	ASSERT_EQ(0, hv_eventfd(t, 0xffffff, efd2, 0));
+
+	TVM_LOAD(t, hv_signal);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	ASSERT_EQ(0, hv_cpuid(t->dev, hv, 64));
+	ASSERT_EQ(0, tvm_set_host_cpuid(t, 0, true, hv->entries, hv->nent));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, hv_signal(t, 5));
+	EXPECT_EQ(0, hv_signal(t, 0xffffff));
+	EXPECT_EQ(3, hv_signal(t, 6));		/* no eventfd, no SynIC */
+	EXPECT_EQ(3, efd_wait(efd, 3));
+	EXPECT_EQ(1, efd_wait(efd2, 1));
+
+	/* Deassigned by connection id alone: the hypercall fails again. */
+	ASSERT_EQ(0, hv_eventfd(t, 5, -1, KVM_HYPERV_EVENTFD_DEASSIGN));
+	EXPECT_EQ(-ENOENT, hv_eventfd(t, 5, efd, KVM_HYPERV_EVENTFD_DEASSIGN));
+	EXPECT_EQ(3, hv_signal(t, 5));
+	EXPECT_EQ(0, hv_signal(t, 0xffffff));
+	EXPECT_EQ(1, efd_wait(efd2, 1));
+	usleep(200000);
+	EXPECT_EQ(-1, read(efd, &v, 8));		/* nothing more */
+	EXPECT_EQ(EAGAIN, errno);
+	close(efd);
+	close(efd2);
 	free(hv);
 }
 

@@ -63,6 +63,7 @@ GUEST_PROG(uirq);
 GUEST_PROG(dirty);
 GUEST_PROG(msr);
 GUEST_PROG(synic);
+GUEST_PROG(hv_signal);
 extern const uint8_t guest_uirq_handler[], guest_uirq_nmi[];
 extern const uint8_t guest_irq_handler[];
 extern const uint8_t guest_irq_count_handler[];

@@ -250,10 +250,11 @@ enum kvm_soc_api_state {
  *	event channel; request payload struct kvm_soc_irqfd; @result: KVM's
  *	KVM_IRQFD result, -EBUSY for a channel in use on assign, -ENOENT for
  *	a channel that is not an irqfd on deassign.
- * @KVM_SOC_OP_IOEVENTFD: assign or deassign an ioeventfd (VM window);
- *	@target: the event channel; request payload struct
- *	kvm_soc_ioeventfd; @result as for KVM_SOC_OP_IRQFD, with KVM's
- *	KVM_IOEVENTFD errnos (-EEXIST, -ENOENT, -EINVAL).
+ * @KVM_SOC_OP_IOEVENTFD: assign or deassign an ioeventfd, or a Hyper-V
+ *	eventfd (KVM_SOC_IOEVENTFD_F_HYPERV) (VM window); @target: the event
+ *	channel; request payload struct kvm_soc_ioeventfd; @result as for
+ *	KVM_SOC_OP_IRQFD, with KVM's KVM_IOEVENTFD or KVM_HYPERV_EVENTFD
+ *	errnos (-EEXIST, -ENOENT, -EINVAL).
  * @KVM_SOC_OP_MEM_ALLOC: allocate pinned host memory for guest RAM
  *	(control window, KVM_SOC_F_HOST_MEMORY); @arg: bytes, a multiple of
  *	4096.  @result: the object's handle (> 0, < 2^32), -ENOMEM, -EINVAL,
@@ -506,6 +507,8 @@ struct kvm_soc_ioreq {
  *   resample                    interrupt); the SoC signals the resamplefd
  *   ioeventfd    host_count[i]  +n for n guest writes, exactly; the SoC
  *                               adds the difference to its eventfd
+ *   Hyper-V      host_count[i]  +n for n HvSignalEvent hypercalls on the
+ *   eventfd                     connection, exactly; as ioeventfd
  *
  * A writer stores the counter, then advances its seq (soc_seq or
  * host_seq, in struct kvm_soc_event_hdr) with release semantics, then
@@ -566,18 +569,24 @@ struct kvm_soc_irqfd {
  * @KVM_SOC_IOEVENTFD_F_DEASSIGN: deassign instead of assign.
  * @KVM_SOC_IOEVENTFD_F_PIO: @addr is a port, else guest-physical MMIO.
  * @KVM_SOC_IOEVENTFD_F_DATAMATCH: only writes of @datamatch count.
+ * @KVM_SOC_IOEVENTFD_F_HYPERV: not a guest write but a Hyper-V connection
+ *	(KVM_HYPERV_EVENTFD): the host's KVM counts the guest's HvSignalEvent
+ *	hypercalls on connection @addr (at most KVM_HYPERV_CONN_ID_MASK);
+ *	@datamatch and @len are zero and only F_DEASSIGN may be set too.
+ *	A deassign names the connection alone, as KVM's does.
  * @KVM_SOC_IOEVENTFD_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_ioeventfd_flag_bits {
 	KVM_SOC_IOEVENTFD_F_DEASSIGN	= 0,
 	KVM_SOC_IOEVENTFD_F_PIO		= 1,
 	KVM_SOC_IOEVENTFD_F_DATAMATCH	= 2,
+	KVM_SOC_IOEVENTFD_F_HYPERV	= 3,
 	KVM_SOC_IOEVENTFD_F_NR_BITS
 };
 
 /**
  * struct kvm_soc_ioeventfd - request payload of KVM_SOC_OP_IOEVENTFD.
- * @addr: port or guest-physical address.
+ * @addr: port or guest-physical address, or the Hyper-V connection id.
  * @datamatch: the value a write must have (KVM_SOC_IOEVENTFD_F_DATAMATCH).
  * @len: 0 (any length), 1, 2, 4 or 8.
  * @flags: KVM_SOC_IOEVENTFD_F_* bits.
