@@ -673,13 +673,21 @@ int ksoc_ring_consume(struct ksoc_ring *r, void *e)
 	return 0;
 }
 
+/* MMIO writes of 1 to 8 bytes (KVM splits longer ones), PIO of 1, 2, 4. */
+static bool ksoc_posted_len_ok(u8 len, u8 type)
+{
+	if (type == KVM_SOC_POSTED_PIO)
+		return len == 1 || len == 2 || len == 4;
+	return type == KVM_SOC_POSTED_MMIO && len >= 1 && len <= 8;
+}
+
 /**
  * ksoc_posted_produce - append a posted write (host side).
  * @r: producer view of the posted-write ring.
  * @addr: port or guest physical address.
  * @data: value.
  * @vcpu_id: writing vCPU.
- * @len: 1, 2, 4 or 8.
+ * @len: 1 to 8 for MMIO; 1, 2 or 4 for PIO.
  * @type: enum kvm_soc_posted_type.
  *
  * Return: as ksoc_ring_produce(), or -EINVAL for a bad @len or @type.
@@ -689,8 +697,7 @@ int ksoc_posted_produce(struct ksoc_ring *r, u64 addr, u64 data, u32 vcpu_id,
 {
 	struct kvm_soc_posted_write w;
 
-	if ((len != 1 && len != 2 && len != 4 && len != 8) ||
-	    type > KVM_SOC_POSTED_MMIO)
+	if (!ksoc_posted_len_ok(len, type))
 		return -EINVAL;
 	memset(&w, 0, sizeof(w));
 	w.addr = cpu_to_le64(addr);
@@ -718,9 +725,8 @@ int ksoc_posted_consume(struct ksoc_ring *r, struct kvm_soc_posted_write *w)
 	ret = ksoc_ring_consume(r, w);
 	if (ret)
 		return ret;
-	if (le32_to_cpu(w->seq) != expect ||
-	    (w->len != 1 && w->len != 2 && w->len != 4 && w->len != 8) ||
-	    w->type > KVM_SOC_POSTED_MMIO || w->reserved0 || w->reserved1)
+	if (le32_to_cpu(w->seq) != expect || !ksoc_posted_len_ok(w->len, w->type) ||
+	    w->reserved0 || w->reserved1)
 		return -EPROTO;
 	return 0;
 }

@@ -45,6 +45,9 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	KSOC_IOC(KVM_SET_BOOT_CPU_ID, KSOC_LVL_VM, KSOC_IOC_SCALAR),
 	KSOC_IOC(KVM_REINJECT_CONTROL, KSOC_LVL_VM, KSOC_IOC_REINJECT),
 	KSOC_IOC(KVM_SET_PMU_EVENT_FILTER, KSOC_LVL_VM, KSOC_IOC_PMU_FILTER),
+	/* The writes themselves come through the posted-write ring. */
+	KSOC_IOC(KVM_REGISTER_COALESCED_MMIO, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	KSOC_IOC(KVM_UNREGISTER_COALESCED_MMIO, KSOC_LVL_VM, KSOC_IOC_FIXED),
 
 	KSOC_IOC(KVM_GET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
@@ -257,6 +260,7 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_X86_DISABLE_EXITS, KVM_CAP_MSR_PLATFORM_INFO, KVM_CAP_X2APIC_API,
 	KVM_CAP_X86_TRIPLE_FAULT_EVENT, KVM_CAP_PMU_CAPABILITY,
 	KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM_CAP_X86_BUS_LOCK_EXIT,
+	KVM_CAP_EXIT_HYPERCALL,
 #ifdef KVM_CAP_X86_APIC_BUS_CYCLES_NS	/* Linux 6.10 */
 	KVM_CAP_X86_APIC_BUS_CYCLES_NS,
 #endif
@@ -268,6 +272,8 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_SYS_ATTRIBUTES, KVM_CAP_VCPU_ATTRIBUTES,
 	/* Only with KVM_SOC_F_DIRTY_LOG (soc-kvm reads it as 0 otherwise). */
 	KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+	/* Only with KVM_SOC_F_POSTED_WRITES (as above): soc-kvm's own ring. */
+	KVM_CAP_COALESCED_MMIO, KVM_CAP_COALESCED_PIO,
 	/* Features of KVM itself (no ioctl of their own): the guest sees them. */
 	KVM_CAP_TSC_DEADLINE_TIMER, KVM_CAP_CLOCKSOURCE, KVM_CAP_NOP_IO_DELAY,
 	KVM_CAP_IOAPIC_POLARITY_IGNORED,
@@ -299,6 +305,7 @@ const unsigned int ksoc_kvm_enable_caps[] = {
 	KVM_CAP_X86_USER_SPACE_MSR,
 	KVM_CAP_X86_BUS_LOCK_EXIT,	/* its exit has no fields to check */
 	KVM_CAP_X86_NOTIFY_VMEXIT,	/* nor has this one */
+	KVM_CAP_EXIT_HYPERCALL,		/* nor has KVM_EXIT_HYPERCALL */
 };
 
 const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);

@@ -112,5 +112,7 @@ bool ksoc_cap_in(const unsigned int *caps, unsigned int n, unsigned int cap);
 #define KSOC_VM_API_SLOT_SIZE	(16 * 1024)
 /* Event channels (irqfds + ioeventfds) per VM window. */
 #define KSOC_VM_EVENTS		256
+/* Posted-write ring entries per VM window (coalesced MMIO/PIO writes). */
+#define KSOC_VM_POSTED		256
 
 #endif /* _KSOC_KVM_IOCTL_H */

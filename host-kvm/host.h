@@ -178,6 +178,9 @@ struct host_kvm {
  * @staging: the main thread's bounce buffer.
  * @buf: payload buffer of the main thread.
  * @ev: irqfds and ioeventfds.
+ * @posted_lock: serialises the vCPU threads moving KVM's coalesced ring
+ *	into the posted-write ring (@posted).
+ * @posted: producer view of the window's posted-write ring, or nr 0.
  * @free_work: finishes hk_vm_free() when a killed control helper could not
  *	(hk_vm_free_later()).
  * @rcu: frees the struct after doorbells can no longer see it.
@@ -208,6 +211,8 @@ struct hk_vm {
 	unsigned long staging;
 	u8 *buf;
 	struct hk_events ev;
+	struct mutex posted_lock; /* protects @posted */
+	struct ksoc_ring posted;
 	struct work_struct free_work;
 };
 

@@ -277,6 +277,7 @@ int host_kvm_attach(struct ksoc_transport *t)
 	ret = ksoc_layout_compute(&hk->l, 0, HK_CTRL_API_SLOTS,
 				  HK_CTRL_API_SLOT_SIZE, 0, 0,
 				  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
+				  BIT_ULL(KVM_SOC_F_POSTED_WRITES) |
 				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) |
 				   BIT_ULL(KVM_SOC_F_MEM_WRITTEN) |
 				   BIT_ULL(KVM_SOC_F_DIRTY_LOG) : 0));

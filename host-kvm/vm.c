@@ -339,6 +339,89 @@ static int hk_vcpu_collect(struct hk_vcpu *vcpu, long r)
 	return 0;
 }
 
+/*
+ * How long a vCPU waits for room in a full posted-write ring before it
+ * posts its exit anyway (linux/kvm_soc.h): only a SoC that stopped
+ * consuming makes it wait at all.
+ */
+#define HK_POSTED_WAIT_MS	10
+
+/*
+ * Move what KVM's coalesced MMIO/PIO ring holds into the posted-write
+ * ring, before this vCPU's exit is posted: the SoC hands every entry
+ * over before the exit (linux/kvm_soc.h).  KVM produces at ->last (its
+ * smp_wmb() orders each entry before it) and reads ->first to find room;
+ * we are the ring's one consumer, its "userspace", under posted_lock.
+ * In the vCPU's thread: the ring is a page of its kvm_run mapping (KVM's
+ * ring is the VM's, the same page in every vCPU's mapping).
+ */
+static int hk_vcpu_drain_coalesced(struct hk_vcpu *vcpu)
+{
+	struct hk_vm *vm = vcpu->vm;
+	struct kvm_coalesced_mmio_ring __user *ring;
+	unsigned long until;
+	u32 first, last;
+	int ret = 0, r;
+
+	/* No ring without the page (KVM's mmap size says whether it has it). */
+	if (!vm->posted.nr ||
+	    vm->mmap_size < (KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * PAGE_SIZE)
+		return 0;
+	ring = (void __user *)(vcpu->run +
+			       KVM_COALESCED_MMIO_PAGE_OFFSET * PAGE_SIZE);
+	until = jiffies + msecs_to_jiffies(HK_POSTED_WAIT_MS);
+	mutex_lock(&vm->posted_lock);
+	for (;;) {
+		struct kvm_coalesced_mmio e;
+		__le64 data;
+
+		if (get_user(first, &ring->first) || get_user(last, &ring->last)) {
+			ret = -EFAULT;
+			break;
+		}
+		if (first >= KVM_COALESCED_MMIO_MAX || last >= KVM_COALESCED_MMIO_MAX) {
+			ret = -EIO;
+			break;
+		}
+		if (first == last)
+			break;
+		/* Pairs with KVM's smp_wmb() between an entry and ->last. */
+		smp_rmb();
+		if (copy_from_user(&e, &ring->coalesced_mmio[first], sizeof(e))) {
+			ret = -EFAULT;
+			break;
+		}
+		/* The guest's bytes, as little-endian x86 stored them. */
+		memcpy(&data, e.data, sizeof(data));
+		r = ksoc_posted_produce(&vm->posted, e.phys_addr,
+					le64_to_cpu(data), vcpu->idx,
+					e.len, e.pio ? KVM_SOC_POSTED_PIO :
+						       KVM_SOC_POSTED_MMIO);
+		if (r == -ENOSPC) {
+			if (time_after(jiffies, until) ||
+			    READ_ONCE(vm->stopping) || READ_ONCE(vm->failed))
+				break;
+			mutex_unlock(&vm->posted_lock);
+			usleep_range(50, 100);
+			mutex_lock(&vm->posted_lock);
+			continue;
+		}
+		if (r) {
+			/* -EPROTO: the SoC's index; -EINVAL: KVM's entry. */
+			ret = r;
+			break;
+		}
+		/* The entry is copied before KVM may reuse it. */
+		smp_mb();
+		if (put_user((first + 1) % KVM_COALESCED_MMIO_MAX, &ring->first)) {
+			ret = -EFAULT;
+			break;
+		}
+	}
+	mutex_unlock(&vm->posted_lock);
+	return ret;
+}
+
 static bool hk_vcpu_has_work(struct hk_vcpu *vcpu)
 {
 	struct hk_vm *vm = vcpu->vm;
@@ -496,6 +579,10 @@ static long hk_vcpu_main(struct hk_vcpu *vcpu)
 		}
 		if (ret) {
 			hk_vm_fail(vm, "kvm_run unreadable");
+			continue;
+		}
+		if (hk_vcpu_drain_coalesced(vcpu)) {
+			hk_vm_fail(vm, "coalesced writes not carried");
 			continue;
 		}
 		vcpu->seq++;
@@ -1041,8 +1128,9 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 		return -EOPNOTSUPP;
 
 	ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS + KSOC_MAX_VCPUS,
-				  KSOC_VM_API_SLOT_SIZE, KSOC_MAX_VCPUS, 0,
-				  BIT_ULL(KVM_SOC_F_HEARTBEAT));
+				  KSOC_VM_API_SLOT_SIZE, KSOC_MAX_VCPUS,
+				  KSOC_VM_POSTED, BIT_ULL(KVM_SOC_F_HEARTBEAT) |
+				  BIT_ULL(KVM_SOC_F_POSTED_WRITES));
 	if (!ret)
 		ret = ksoc_layout_add_events(&l, KSOC_VM_EVENTS);
 	if (ret)
@@ -1066,6 +1154,11 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	l.window_id = vm->id;
 	vm->l = l;
 	ksoc_window_format(vm->win, &vm->l);
+	mutex_init(&vm->posted_lock);
+	ksoc_ring_init(&vm->posted, (u8 *)vm->win + l.posted_offset,
+		       l.posted_nr_entries, sizeof(struct kvm_soc_posted_write),
+		       &vm_hdr(vm)->host.posted_prod,
+		       &vm_hdr(vm)->soc.posted_cons, true);
 
 	ret = hk_ctx_start(&hk_vm_ctx_ops, vm, &vm->ctx);
 	if (ret && vm->ctx) {

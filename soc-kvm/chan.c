@@ -278,6 +278,10 @@ long soc_check_extension(struct soc_chan *c, u64 features, u32 op,
 	if (cap == KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 &&
 	    !(features & BIT_ULL(KVM_SOC_F_DIRTY_LOG)))
 		return 0;
+	/* Coalesced writes come through the posted-write ring (vm.c). */
+	if ((cap == KVM_CAP_COALESCED_MMIO || cap == KVM_CAP_COALESCED_PIO) &&
+	    !(features & BIT_ULL(KVM_SOC_F_POSTED_WRITES)))
+		return 0;
 	r = soc_fwd_ioctl(c, op, 0, -1, op == KVM_SOC_OP_SYS_IOCTL ?
 			  KSOC_LVL_SYS : KSOC_LVL_VM, KVM_CHECK_EXTENSION, cap,
 			  0, 0);
@@ -287,6 +291,11 @@ long soc_check_extension(struct soc_chan *c, u64 features, u32 op,
 	case KVM_CAP_MAX_VCPU_ID:
 		if (r > KSOC_MAX_VCPUS)
 			r = KSOC_MAX_VCPUS;
+		break;
+	case KVM_CAP_COALESCED_MMIO:
+		/* The page of our own vCPU mapping that has the ring. */
+		if (r > 0)
+			r = KVM_COALESCED_MMIO_PAGE_OFFSET;
 		break;
 	case KVM_CAP_NESTED_STATE:
 		/* No more than an argument of the NESTED kind can carry. */

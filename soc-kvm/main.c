@@ -89,7 +89,8 @@ struct file *soc_kvm_mem_file(const char *name, loff_t size)
 }
 EXPORT_SYMBOL_GPL(soc_kvm_mem_file);
 
-#define SOC_FEATURES		BIT_ULL(KVM_SOC_F_HEARTBEAT)
+#define SOC_FEATURES		(BIT_ULL(KVM_SOC_F_HEARTBEAT) | \
+				 BIT_ULL(KVM_SOC_F_POSTED_WRITES))
 
 DECLARE_RWSEM(soc_kvm_rwsem);
 struct soc_kvm *soc_kvm;
@@ -367,7 +368,7 @@ static long soc_dev_ioctl(struct file *filp, unsigned int cmd,
 			r = KVM_API_VERSION;
 		break;
 	case KVM_GET_VCPU_MMAP_SIZE:
-		r = arg ? -EINVAL : 2 * PAGE_SIZE;
+		r = arg ? -EINVAL : SOC_VCPU_MMAP_PAGES * PAGE_SIZE;
 		break;
 	case KVM_CHECK_EXTENSION:
 		r = soc_check_extension(&sk->ctrl, sk->features,

@@ -180,6 +180,12 @@ struct soc_vm_stats {
  *	this VM answers, as in KVM.
  * @ev: irqfds and ioeventfds (event.c).
  * @stats: counters for KVM_SOC_GET_VM_STATS.
+ * @posted_lock: serialises the vCPUs moving coalesced writes from the
+ *	posted-write ring (@posted) to the coalesced ring (@coalesced).
+ * @posted: consumer view of the window's posted-write ring, or nr 0.
+ * @coalesced: the coalesced MMIO ring page every vCPU file maps at
+ *	KVM_COALESCED_MMIO_PAGE_OFFSET, as KVM's (userspace consumes).
+ * @coalesced_last: its ->last as we wrote it (userspace cannot move it).
  * @rcu: frees the struct after doorbells can no longer see it.
  */
 struct soc_vm {
@@ -198,7 +204,14 @@ struct soc_vm {
 	struct mm_struct *mm;
 	struct soc_events ev;
 	struct soc_vm_stats stats;
+	struct mutex posted_lock; /* protects @posted, @coalesced_last */
+	struct ksoc_ring posted;
+	struct page *coalesced;
+	u32 coalesced_last;
 };
+
+/* kvm_run, PIO data, coalesced MMIO ring: KVM's x86 vCPU mapping. */
+#define SOC_VCPU_MMAP_PAGES	(KVM_COALESCED_MMIO_PAGE_OFFSET + 1)
 
 /* mem.c */
 extern u64 soc_mem_token_fault;

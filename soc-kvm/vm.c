@@ -44,7 +44,6 @@
 static unsigned int poll_ns = 100000;
 module_param(poll_ns, uint, 0644);
 MODULE_PARM_DESC(poll_ns, "ns KVM_RUN polls for an exit before sleeping");
-#define SOC_VCPU_MMAP_PAGES	2	/* kvm_run, PIO data */
 /* KVM's own limit on a memory slot (KVM_MEM_MAX_NR_PAGES, not in uapi). */
 #define SOC_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
 
@@ -71,6 +70,9 @@ static void soc_slot_free(struct ksoc_transport *t, struct soc_slot *s)
  * @sigset: the mask KVM_RUN runs with.
  * @lost: an earlier KVM_RUN was abandoned (fatal signal); the slot state
  *	is unknown, so the vCPU refuses to run.
+ * @posted_hold: an exit waits in the slot (READY, not taken) until the
+ *	coalesced writes before it are handed over (soc_vcpu_posted()).
+ * @posted_target: posted-write ring index those writes end at.
  * @wq: KVM_RUN sleeps here; doorbells wake it only when its exit arrived
  *	or the VM died.
  */
@@ -87,6 +89,8 @@ struct soc_vcpu {
 	bool sigset_active;
 	sigset_t sigset;
 	bool lost;
+	bool posted_hold;
+	u32 posted_target;
 	wait_queue_head_t wq;
 };
 
@@ -131,6 +135,8 @@ static void soc_vm_release_ref(struct kref *ref)
 	up_read(&soc_kvm_rwsem);
 	soc_ev_free_all(vm);
 	mmdrop(vm->mm);
+	/* vCPU mappings of the ring hold their own references. */
+	__free_page(vm->coalesced);
 	kfree_rcu(vm, rcu);
 }
 
@@ -307,6 +313,129 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 }
 
 /*
+ * Coalesced MMIO and PIO.  The host moves what its KVM coalesced into the
+ * posted-write ring before it posts any exit (linux/kvm_soc.h); before an
+ * exit reaches userspace, every entry up to the producer index seen with
+ * it goes into the VM's coalesced ring page, where userspace flushes it
+ * as it would KVM's.  When that page is full, the oldest entry goes to
+ * userspace as the write exit KVM makes of a coalesced write it has no
+ * room for (userspace flushes its ring before it handles a write to a
+ * coalesced region), and the exit waits in its slot: @posted_hold.
+ */
+
+/*
+ * kvm_run's immediate_exit, a byte after request_interrupt_window (the
+ * kernel's own headers call it immediate_exit__unsafe since Linux 6.10).
+ */
+#define SOC_RUN_IMMEDIATE_EXIT	1
+
+/* Room in userspace's ring.  ->first is userspace's: a bad one is full. */
+static u32 soc_coalesced_room(struct kvm_coalesced_mmio_ring *ring, u32 last)
+{
+	u32 first = READ_ONCE(ring->first);
+
+	if (first >= KVM_COALESCED_MMIO_MAX)
+		return 0;
+	return (first + KVM_COALESCED_MMIO_MAX - last - 1) % KVM_COALESCED_MMIO_MAX;
+}
+
+/* A coalesced write as the exit KVM makes of it.  False if malformed. */
+static bool soc_posted_exit(struct soc_vcpu *vcpu, struct kvm_run *run,
+			    const struct kvm_soc_posted_write *w)
+{
+	u64 addr = le64_to_cpu(w->addr);
+
+	if (w->type == KVM_SOC_POSTED_PIO) {
+		if (addr > U16_MAX)
+			return false;
+		run->exit_reason = KVM_EXIT_IO;
+		memset(&run->io, 0, sizeof(run->io));
+		run->io.direction = KVM_EXIT_IO_OUT;
+		run->io.size = w->len;
+		run->io.port = addr;
+		run->io.count = 1;
+		run->io.data_offset = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
+		memcpy(page_address(vcpu->pio), &w->data, w->len);
+		atomic64_inc(&vcpu->vm->stats.exits_io);
+	} else {
+		run->exit_reason = KVM_EXIT_MMIO;
+		memset(&run->mmio, 0, sizeof(run->mmio));
+		run->mmio.phys_addr = addr;
+		memcpy(run->mmio.data, &w->data, w->len);
+		run->mmio.len = w->len;
+		run->mmio.is_write = 1;
+		atomic64_inc(&vcpu->vm->stats.exits_mmio);
+	}
+	return true;
+}
+
+/*
+ * Hand userspace the coalesced writes before @vcpu's held exit, and any
+ * later ones its ring has room for.  Returns 1 when one of them is the
+ * exit in @run, 0 when none is left before the held exit, -EIO when the
+ * host broke the posted-write ring.
+ */
+static int soc_vcpu_posted(struct soc_vcpu *vcpu, struct kvm_run *run)
+{
+	struct soc_vm *vm = vcpu->vm;
+	struct kvm_coalesced_mmio_ring *ring = page_address(vm->coalesced);
+	struct kvm_coalesced_mmio *e;
+	struct kvm_soc_posted_write w;
+	bool owed;
+	int r, ret = 0;
+	u32 last;
+
+	mutex_lock(&vm->posted_lock);
+	last = vm->coalesced_last;
+	for (;;) {
+		owed = (s32)(vcpu->posted_target - vm->posted.idx) > 0;
+		if (!owed && !soc_coalesced_room(ring, last))
+			break;
+		r = ksoc_posted_consume(&vm->posted, &w);
+		if (r == -EAGAIN)
+			break;
+		if (r) {
+			ret = -EIO;
+			break;
+		}
+		if (soc_coalesced_room(ring, last)) {
+			e = &ring->coalesced_mmio[last];
+			e->phys_addr = le64_to_cpu(w.addr);
+			e->len = w.len;
+			e->pio = w.type == KVM_SOC_POSTED_PIO;
+			memcpy(e->data, &w.data, sizeof(e->data));
+			last = (last + 1) % KVM_COALESCED_MMIO_MAX;
+			/* The entry before ->last, as KVM's smp_wmb(). */
+			smp_store_release(&ring->last, last);
+			continue;
+		}
+		ret = soc_posted_exit(vcpu, run, &w) ? 1 : -EIO;
+		break;
+	}
+	vm->coalesced_last = last;
+	mutex_unlock(&vm->posted_lock);
+	if (ret < 0)
+		soc_chan_fail(&vm->chan, "malformed posted write");
+	return ret;
+}
+
+/* Give userspace the next exit: the coalesced writes before it, then it. */
+static long soc_vcpu_deliver(struct soc_vcpu *vcpu, struct kvm_run *run)
+{
+	int r;
+
+	if (vcpu->posted_hold) {
+		r = soc_vcpu_posted(vcpu, run);
+		if (r > 0)
+			return 0;
+		vcpu->posted_hold = false;
+		if (r < 0)
+			return -EIO;
+	}
+	return soc_vcpu_take(vcpu, run);
+}
+
+/*
  * Sleep until the vCPU's exit arrives or the VM dies, checking in 1 s
  * steps that the host is alive (a guest may run for long, a dead host
  * must not leave KVM_RUN asleep).  @killable: only a fatal signal ends
@@ -361,6 +490,10 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 
 	if (vcpu->lost || !soc_vm_ok(vm))
 		return -EIO;
+	/* Still handing over writes before an exit; nothing ran since. */
+	if (vcpu->posted_hold)
+		return READ_ONCE(((u8 *)run)[SOC_RUN_IMMEDIATE_EXIT]) ? -EINTR :
+		       soc_vcpu_deliver(vcpu, run);
 	/* What we wrote into guest memory, seen by the host's CPU first. */
 	if (soc_hmem_sync(vm->sk))
 		return -EIO;
@@ -386,7 +519,21 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 			goto out;
 		}
 	}
-	r = soc_vm_ok(vm) ? soc_vcpu_take(vcpu, run) : -EIO;
+	if (!soc_vm_ok(vm)) {
+		r = -EIO;
+		goto out;
+	}
+	/*
+	 * The exit is READY: what the host moved into the posted-write ring
+	 * before it is there.  Pairs with the release of the slot's state in
+	 * ksoc_ioreq_post(), after the release of posted_prod.
+	 */
+	smp_rmb();
+	if (vm->posted.nr) {
+		vcpu->posted_target = le32_to_cpu(READ_ONCE(*vm->posted.prod));
+		vcpu->posted_hold = true;
+	}
+	r = soc_vcpu_deliver(vcpu, run);
 out:
 	if (vcpu->sigset_active)
 		sigprocmask(SIG_SETMASK, &saved, NULL);
@@ -471,6 +618,8 @@ static vm_fault_t soc_vcpu_fault(struct vm_fault *vmf)
 		page = vcpu->run;
 	else if (vmf->pgoff == KVM_PIO_PAGE_OFFSET)
 		page = vcpu->pio;
+	else if (vmf->pgoff == KVM_COALESCED_MMIO_PAGE_OFFSET)
+		page = vcpu->vm->coalesced;
 	else
 		return VM_FAULT_SIGBUS;
 	get_page(page);
@@ -922,7 +1071,10 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		mutex_unlock(&vm->lock);
 		break;
 	case KVM_CHECK_EXTENSION:
-		r = soc_check_extension(&vm->chan, vm->sk->features,
+		/* A window without a posted-write ring coalesces nothing. */
+		r = soc_check_extension(&vm->chan, vm->sk->features &
+					~(vm->posted.nr ? 0 :
+					  BIT_ULL(KVM_SOC_F_POSTED_WRITES)),
 					KVM_SOC_OP_VM_IOCTL, arg);
 		break;
 	case KVM_IRQFD:
@@ -1014,6 +1166,16 @@ static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
 		goto err_unmap;
 	soc_chan_init(&vm->chan, t, win, &l, slots);
 	vm->chan.on_fail = soc_vm_chan_failed;
+	/* Coalesced writes, if both sides carry them. */
+	if ((sk->features & BIT_ULL(KVM_SOC_F_POSTED_WRITES)) &&
+	    (l.host_features & BIT_ULL(KVM_SOC_F_POSTED_WRITES)) &&
+	    l.posted_nr_entries &&
+	    ksoc_ring_init(&vm->posted, (u8 *)win + l.posted_offset,
+			   l.posted_nr_entries,
+			   sizeof(struct kvm_soc_posted_write),
+			   &ksoc_hdr(win)->host.posted_prod,
+			   &ksoc_hdr(win)->soc.posted_cons, false))
+		goto err_unmap;
 	vm->max_vcpus = max;
 	WRITE_ONCE(ksoc_hdr(win)->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
 	WRITE_ONCE(ksoc_hdr(win)->soc.soc_features, cpu_to_le64(sk->features));
@@ -1069,7 +1231,14 @@ long soc_vm_create(struct soc_kvm *sk, unsigned long type)
 		goto err_destroy;
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
+	mutex_init(&vm->posted_lock);
 	xa_init(&vm->slots);
+	vm->coalesced = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!vm->coalesced) {
+		kfree(vm);
+		vm = NULL;
+		goto err_destroy;
+	}
 	soc_ev_init(vm);
 	vm->sk = sk;
 	vm->mm = current->mm;
@@ -1101,6 +1270,7 @@ err_unmap:
 	t->window_unmap(t, le32_to_cpu(resp.window_id));
 err_free:
 	mmdrop(vm->mm);
+	__free_page(vm->coalesced);
 	kfree(vm);
 err_destroy:
 	d.target = le32_to_cpu(resp.window_id);

@@ -361,4 +361,53 @@ guest_hv_signal:
 	jmp 1b
 guest_hv_signal_end:
 
+/*
+ * Coalesced writes: (GUEST_DATA) iterations i of a 4-byte MMIO write of i
+ * at MMIO + (i % 64) * 16, an 8-byte one at +8 and a byte out to port
+ * 0x80; every (GUEST_DATA + 4) iterations (0: never) a byte out to port
+ * 0x11, an exit that flushes nothing; at the end out to port 0x10.
+ */
+	.globl guest_coalesced, guest_coalesced_end
+guest_coalesced:
+	movl GUEST_DATA, %ecx
+	movl GUEST_DATA + 4, %esi
+	mov %esi, %r9d
+	xor %ebx, %ebx
+1:	cmp %ecx, %ebx
+	jae 2f
+	mov %ebx, %edi
+	and $63, %edi
+	shl $4, %edi
+	add $MMIO, %rdi
+	movl %ebx, (%rdi)
+	movq %rbx, 8(%rdi)
+	mov %ebx, %eax
+	out %al, $0x80
+	inc %ebx
+	test %esi, %esi
+	jz 1b
+	dec %r9d
+	jnz 1b
+	mov %esi, %r9d
+	out %al, $0x11
+	jmp 1b
+2:	out %al, $0x10
+	hlt
+guest_coalesced_end:
+
+/*
+ * KVM_HC_MAP_GPA_RANGE (12): 1 page at 0x200000, attributes 0; the
+ * hypercall's result (RAX, 16 bits) out to port 0x10, then again.
+ */
+	.globl guest_hc_map, guest_hc_map_end
+guest_hc_map:
+	mov $12, %eax
+	mov $0x200000, %ebx
+	mov $1, %ecx
+	xor %edx, %edx
+	vmmcall
+	out %ax, $0x10
+	jmp guest_hc_map
+guest_hc_map_end:
+
 	.section .note.GNU-stack, "", @progbits

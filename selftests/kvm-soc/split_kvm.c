@@ -557,6 +557,48 @@ TEST_F(vm, enable_more_vm_caps)
 }
 
 /*
+ * KVM_CAP_EXIT_HYPERCALL: KVM_HC_MAP_GPA_RANGE exits to userspace once
+ * enabled, with its arguments, and the result userspace leaves is the
+ * guest's RAX; before, the guest gets -KVM_ENOSYS.  KVM's EINVAL for a
+ * hypercall it cannot exit for.
+ */
+TEST_F(vm, exit_hypercall)
+{
+	struct tvm *t = &self->t;
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_HYPERCALL };
+	struct kvm_run *r;
+	long mask;
+
+	mask = ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL);
+	EXPECT_EQ(1 << 12, mask);			/* KVM_HC_MAP_GPA_RANGE */
+	EXPECT_EQ(mask, ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL));
+	cap.args[0] = 1 << 5;
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+
+	TVM_LOAD(t, hc_map);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	r = t->run[0];
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 2);
+	EXPECT_EQ((uint16_t)-1000, *(uint16_t *)tvm_io(t, 0));	/* -KVM_ENOSYS */
+
+	cap.args[0] = mask;
+	ASSERT_EQ(0, ioctl(t->vm, KVM_ENABLE_CAP, &cap));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	ASSERT_EQ(KVM_EXIT_HYPERCALL, r->exit_reason) TH_LOG("exit %u", r->exit_reason);
+	EXPECT_EQ(12, r->hypercall.nr);
+	EXPECT_EQ(0x200000, r->hypercall.args[0]);
+	EXPECT_EQ(1, r->hypercall.args[1]);
+	EXPECT_EQ(0, r->hypercall.args[2]);
+	EXPECT_EQ(KVM_EXIT_HYPERCALL_LONG_MODE, r->hypercall.flags);
+	r->hypercall.ret = 0x55;
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x10, 2);
+	EXPECT_EQ(0x55, *(uint16_t *)tvm_io(t, 0));
+}
+
+/*
  * Userspace MSRs, as QEMU sets them up: KVM_CAP_X86_USER_SPACE_MSR for
  * unknown and filtered MSRs, and an MSR filter that denies reads of MSR
  * 0x35 (QEMU's MSR_CORE_THREAD_COUNT).  The guest's RDMSR of 0x35 and its
@@ -856,6 +898,228 @@ TEST_F(vm, hyperv_cpuid_and_synic_exit)
 	EXPECT_EQ(1, *tvm_io(t, 0));
 	free(sys);
 	free(hv);
+}
+
+/* KVM_COALESCED_MMIO_MAX for 4 KiB pages (the uapi macro wants PAGE_SIZE). */
+#define RING_MAX ((4096 - sizeof(struct kvm_coalesced_mmio_ring)) / \
+		  sizeof(struct kvm_coalesced_mmio))
+
+/* One guest write as the VMM sees it: from the ring or from an exit. */
+struct cwrite {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t pio;
+	uint64_t data;
+};
+
+static int coalesced_zone(struct tvm *t, unsigned long cmd, uint64_t addr,
+			  uint32_t size, uint32_t pio)
+{
+	struct kvm_coalesced_mmio_zone z = { .addr = addr, .size = size, .pio = pio };
+
+	return ioctl(t->vm, cmd, &z) ? -errno : 0;
+}
+
+static void cw_add(struct cwrite *w, int *n, int max, uint64_t addr,
+		   uint32_t len, uint32_t pio, const void *data)
+{
+	if (*n >= max)
+		return;
+	w[*n].addr = addr;
+	w[*n].len = len;
+	w[*n].pio = pio;
+	w[*n].data = 0;
+	memcpy(&w[*n].data, data, len > 8 ? 8 : len);
+	(*n)++;
+}
+
+/* What QEMU's kvm_flush_coalesced_mmio_buffer() does. */
+static void ring_flush(struct kvm_coalesced_mmio_ring *ring, struct cwrite *w,
+		       int *n, int max)
+{
+	while (ring->first != ring->last) {
+		struct kvm_coalesced_mmio *e = &ring->coalesced_mmio[ring->first];
+
+		cw_add(w, n, max, e->phys_addr, e->len, e->pio, e->data);
+		__sync_synchronize();
+		ring->first = (ring->first + 1) % RING_MAX;
+	}
+}
+
+/*
+ * Run the guest to its port 0x10 exit as QEMU would: before handling a
+ * write to a coalesced region, flush the ring (QEMU's coalesced regions
+ * flush on their own accesses); port 0x11 flushes nothing.  Returns the
+ * runs it took, or -1 on anything else.
+ */
+static int coalesced_collect(struct tvm *t, struct kvm_coalesced_mmio_ring *ring,
+			     struct cwrite *w, int *n, int max)
+{
+	struct kvm_run *r = t->run[0];
+	int runs;
+
+	for (runs = 1; runs < 100000; runs++) {
+		if (tvm_run(t, 0))
+			return -1;
+		if (r->exit_reason == KVM_EXIT_MMIO && r->mmio.is_write) {
+			ring_flush(ring, w, n, max);
+			cw_add(w, n, max, r->mmio.phys_addr, r->mmio.len, 0,
+			       r->mmio.data);
+		} else if (r->exit_reason == KVM_EXIT_IO && r->io.count == 1 &&
+			   r->io.direction == KVM_EXIT_IO_OUT) {
+			if (r->io.port == 0x11)
+				continue;
+			ring_flush(ring, w, n, max);
+			if (r->io.port == 0x10)
+				return runs;
+			cw_add(w, n, max, r->io.port, r->io.size, 1, tvm_io(t, 0));
+		} else {
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* The writes guest_coalesced makes for @iters iterations, in order. */
+static int coalesced_expected(struct cwrite *w, int iters)
+{
+	int i, n = 0;
+	uint64_t v;
+
+	for (i = 0; i < iters; i++) {
+		v = i;
+		cw_add(w, &n, 3 * iters, GUEST_MMIO + (i % 64) * 16, 4, 0, &v);
+		cw_add(w, &n, 3 * iters, GUEST_MMIO + (i % 64) * 16 + 8, 8, 0, &v);
+		cw_add(w, &n, 3 * iters, 0x80, 1, 1, &v);
+	}
+	return n;
+}
+
+/* Run guest_coalesced afresh: @iters iterations, a quiet exit every @quiet. */
+static int coalesced_round(struct tvm *t, struct kvm_coalesced_mmio_ring *ring,
+			   int iters, int quiet, struct cwrite *got, int *n)
+{
+	struct kvm_regs regs;
+
+	*(uint32_t *)(t->mem + GUEST_DATA) = iters;
+	*(uint32_t *)(t->mem + GUEST_DATA + 4) = quiet;
+	if (ioctl(t->vcpu[0], KVM_GET_REGS, &regs))
+		return -1;
+	regs.rip = GUEST_CODE;
+	if (ioctl(t->vcpu[0], KVM_SET_REGS, &regs))
+		return -1;
+	*n = 0;
+	return coalesced_collect(t, ring, got, n, 3 * iters + 1);
+}
+
+/*
+ * Coalesced MMIO and PIO: KVM's ring page in the vCPU mapping, the
+ * writes in it in order when the VMM handles the next exit, and, when
+ * the ring is full, every write still reaching the VMM in the guest's
+ * order (on kvm-soc also across the host's ring, the posted-write ring
+ * and the exits the SoC makes of writes its ring has no room for).
+ * Unregistered zones exit again; KVM's EINVAL for a bad zone.
+ */
+TEST_F(vm, coalesced_mmio_and_pio_in_order)
+{
+	struct tvm *t = &self->t;
+	struct kvm_coalesced_mmio_ring *ring;
+	struct cwrite *want, *got;
+	int cap, n, m, runs, quiet;
+	const int iters = 300;
+
+	want = calloc(3 * iters + 1, sizeof(*want));
+	got = calloc(3 * iters + 1, sizeof(*got));
+	ASSERT_TRUE(want && got);
+	cap = ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	ASSERT_EQ(KVM_COALESCED_MMIO_PAGE_OFFSET, cap);
+	EXPECT_EQ(cap, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
+	EXPECT_EQ(1, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO));
+	EXPECT_EQ((KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * 4096,
+		  ioctl(t->dev, KVM_GET_VCPU_MMAP_SIZE, 0));
+
+	EXPECT_EQ(-EINVAL, coalesced_zone(t, KVM_REGISTER_COALESCED_MMIO,
+					  GUEST_MMIO, 4096, 2));
+	EXPECT_EQ(-EINVAL, coalesced_zone(t, KVM_UNREGISTER_COALESCED_MMIO,
+					  GUEST_MMIO, 4096, 2));
+	ASSERT_EQ(0, coalesced_zone(t, KVM_REGISTER_COALESCED_MMIO,
+				    GUEST_MMIO, 4096, 0));
+	ASSERT_EQ(0, coalesced_zone(t, KVM_REGISTER_COALESCED_MMIO, 0x80, 1, 1));
+	TVM_LOAD(t, coalesced);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	ring = (void *)((uint8_t *)t->run[0] + cap * 4096);
+	n = coalesced_expected(want, iters);
+
+	/* Flushed at every coalesced-region exit; most writes make none. */
+	runs = coalesced_round(t, ring, iters, 0, got, &m);
+	ASSERT_LT(0, runs);
+	ASSERT_EQ(n, m);
+	EXPECT_EQ(0, memcmp(want, got, n * sizeof(*want)));
+	EXPECT_GT(n / 2, runs) TH_LOG("%d writes, %d runs", n, runs);
+
+	/* Exits that flush nothing in between: the ring fills up. */
+	for (quiet = 20; quiet <= 120; quiet += 50) {
+		runs = coalesced_round(t, ring, iters, quiet, got, &m);
+		ASSERT_LT(0, runs);
+		ASSERT_EQ(n, m) TH_LOG("quiet every %d", quiet);
+		EXPECT_EQ(0, memcmp(want, got, n * sizeof(*want)))
+			TH_LOG("quiet every %d", quiet);
+		TH_LOG("%d writes, a quiet exit every %d iterations: %d runs",
+		       n, quiet, runs);
+	}
+
+	/* Unregistered: every write exits. */
+	ASSERT_EQ(0, coalesced_zone(t, KVM_UNREGISTER_COALESCED_MMIO,
+				    GUEST_MMIO, 4096, 0));
+	ASSERT_EQ(0, coalesced_zone(t, KVM_UNREGISTER_COALESCED_MMIO, 0x80, 1, 1));
+	runs = coalesced_round(t, ring, 10, 0, got, &m);
+	EXPECT_EQ(31, runs);
+	coalesced_expected(want, 10);
+	ASSERT_EQ(30, m);
+	EXPECT_EQ(0, memcmp(want, got, 30 * sizeof(*want)));
+	EXPECT_EQ(ring->first, ring->last);
+	free(want);
+	free(got);
+}
+
+/*
+ * Userspace owns the ring's ->first: a wild value must cost its own VM
+ * nothing but order (KVM: entries land wherever ->last is; kvm-soc: the
+ * SoC takes the ring as full and hands each write over as an exit).
+ */
+TEST_F(vm, coalesced_ring_wild_first_is_survived)
+{
+	struct tvm *t = &self->t;
+	struct kvm_coalesced_mmio_ring *ring;
+	struct cwrite want[61], got[61];
+	struct kvm_run *r;
+	int runs, n, m;
+
+	ASSERT_EQ(0, coalesced_zone(t, KVM_REGISTER_COALESCED_MMIO,
+				    GUEST_MMIO, 4096, 0));
+	TVM_LOAD(t, coalesced);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	r = t->run[0];
+	ring = (void *)((uint8_t *)r + KVM_COALESCED_MMIO_PAGE_OFFSET * 4096);
+	ring->first = 0xffffffff;
+	*(uint32_t *)(t->mem + GUEST_DATA) = 50;
+	for (runs = 0; runs < 1000; runs++) {
+		ASSERT_EQ(0, tvm_run(t, 0));
+		if (r->exit_reason == KVM_EXIT_IO && r->io.port == 0x10)
+			break;
+		ASSERT_TRUE(r->exit_reason == KVM_EXIT_MMIO ||
+			    r->exit_reason == KVM_EXIT_IO)
+			TH_LOG("exit %u", r->exit_reason);
+	}
+	EXPECT_GT(1000, runs);
+
+	/* A sane ring again: the writes come in order as before. */
+	ring->first = ring->last;
+	ASSERT_EQ(0, coalesced_zone(t, KVM_REGISTER_COALESCED_MMIO, 0x80, 1, 1));
+	n = coalesced_expected(want, 20);
+	ASSERT_LT(0, coalesced_round(t, ring, 20, 0, got, &m));
+	ASSERT_EQ(n, m);
+	EXPECT_EQ(0, memcmp(want, got, n * sizeof(*want)));
 }
 
 static int hv_eventfd(struct tvm *t, uint32_t conn, int fd, uint32_t flags)
@@ -2017,6 +2281,32 @@ TEST_F(vm, other_mm_is_eio)
  * from some of them (TSC deadline timer), and probes the VM first when
  * KVM_CAP_CHECK_EXTENSION_VM says it may.
  */
+/*
+ * Rows VMMs name that x86 KVM itself does not have: their capabilities
+ * read 0 and ONE_REG is x86 KVM's EINVAL for a vCPU ioctl it does not
+ * know, on /dev/kvm as on /dev/kvm-soc.
+ */
+TEST_F(vm, rows_x86_kvm_lacks_answer_as_kvm)
+{
+	static const int caps[] = {
+		KVM_CAP_MSI_DEVID, KVM_CAP_VM_ATTRIBUTES, KVM_CAP_ONE_REG,
+	};
+	struct tvm *t = &self->t;
+	uint64_t v = 0;
+	struct kvm_one_reg reg = { .id = 0x2030000000000000ULL, .addr = (uintptr_t)&v };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(caps); i++) {
+		EXPECT_EQ(0, ioctl(t->dev, KVM_CHECK_EXTENSION, caps[i])) TH_LOG("cap %d", caps[i]);
+		EXPECT_EQ(0, ioctl(t->vm, KVM_CHECK_EXTENSION, caps[i])) TH_LOG("cap %d", caps[i]);
+	}
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_GET_ONE_REG, &reg));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_SET_ONE_REG, &reg));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_F(vm, feature_caps_match_kvm)
 {
 	static const int caps[] = {

@@ -64,6 +64,8 @@ GUEST_PROG(dirty);
 GUEST_PROG(msr);
 GUEST_PROG(synic);
 GUEST_PROG(hv_signal);
+GUEST_PROG(coalesced);
+GUEST_PROG(hc_map);
 extern const uint8_t guest_uirq_handler[], guest_uirq_nmi[];
 extern const uint8_t guest_irq_handler[];
 extern const uint8_t guest_irq_count_handler[];

@@ -444,6 +444,9 @@ TEST(posted_roundtrip_and_hostile_entries)
 	ASSERT_EQ(0, ksoc_ring_init(&c, rm.e, 8, sizeof(w), &rm.prod, &rm.cons, false));
 	EXPECT_EQ(-EINVAL, ksoc_posted_produce(&p, 0x3f8, 1, 0, 3, KVM_SOC_POSTED_PIO));
 	EXPECT_EQ(-EINVAL, ksoc_posted_produce(&p, 0x3f8, 1, 0, 1, 7));
+	EXPECT_EQ(-EINVAL, ksoc_posted_produce(&p, 0x3f8, 1, 0, 8, KVM_SOC_POSTED_PIO));
+	EXPECT_EQ(-EINVAL, ksoc_posted_produce(&p, 0x1000, 1, 0, 0, KVM_SOC_POSTED_MMIO));
+	EXPECT_EQ(-EINVAL, ksoc_posted_produce(&p, 0x1000, 1, 0, 9, KVM_SOC_POSTED_MMIO));
 
 	ASSERT_EQ(0, ksoc_posted_produce(&p, 0xfee00000, 0xdeadbeef, 2, 4, KVM_SOC_POSTED_MMIO));
 	ASSERT_EQ(0, ksoc_posted_consume(&c, &w));
@@ -451,15 +454,19 @@ TEST(posted_roundtrip_and_hostile_entries)
 	EXPECT_EQ(0xdeadbeef, le64_to_cpu(w.data));
 	EXPECT_EQ(2, le32_to_cpu(w.vcpu_id));
 	EXPECT_EQ(4, w.len);
+	/* KVM splits MMIO writes into pieces of up to 8 bytes, of any size. */
+	ASSERT_EQ(0, ksoc_posted_produce(&p, 0x1000, 0x112233, 0, 3, KVM_SOC_POSTED_MMIO));
+	ASSERT_EQ(0, ksoc_posted_consume(&c, &w));
+	EXPECT_EQ(3, w.len);
 
 	ASSERT_EQ(0, ksoc_posted_produce(&p, 1, 1, 0, 1, 0));
-	rm.e[1].seq = cpu_to_le32(7);			/* stale or replayed entry */
+	rm.e[2].seq = cpu_to_le32(7);			/* stale or replayed entry */
 	EXPECT_EQ(-EPROTO, ksoc_posted_consume(&c, &w));
 	ASSERT_EQ(0, ksoc_posted_produce(&p, 1, 1, 0, 1, 0));
-	rm.e[2].len = 3;
+	rm.e[3].len = 3;				/* a 3-byte PIO write */
 	EXPECT_EQ(-EPROTO, ksoc_posted_consume(&c, &w));
 	ASSERT_EQ(0, ksoc_posted_produce(&p, 1, 1, 0, 1, 0));
-	rm.e[3].reserved0 = cpu_to_le16(1);
+	rm.e[4].reserved0 = cpu_to_le16(1);
 	EXPECT_EQ(-EPROTO, ksoc_posted_consume(&c, &w));
 }
 

@@ -41,7 +41,9 @@
  * &kvm_soc_soc_status.soc_features.
  * @KVM_SOC_F_HEARTBEAT: both sides advance their heartbeat counter at least
  *	once per KVM_SOC_HEARTBEAT_MS.
- * @KVM_SOC_F_POSTED_WRITES: the window has a posted-write ring.
+ * @KVM_SOC_F_POSTED_WRITES: VM windows have a posted-write ring, which
+ *	carries the host KVM's coalesced MMIO and PIO writes (offered in the
+ *	control window and in every VM window that has the ring).
  * @KVM_SOC_F_HOST_MEMORY: guest memory is allocated by the host
  *	(KVM_SOC_OP_MEM_ALLOC) and reached by the SoC at the addresses the
  *	host gives (DMA); without it, the SoC's memory is reached by the host
@@ -601,11 +603,25 @@ struct kvm_soc_ioeventfd {
 };
 
 /*
- * Posted-write ring: guest writes that need no answer (host -> SoC).  The
- * host produces at &kvm_soc_host_status.posted_prod, the SoC consumes at
+ * Posted-write ring: guest writes that need no answer (host -> SoC), in a
+ * VM window: the writes the host KVM coalesced (KVM_REGISTER_COALESCED_MMIO
+ * zones, MMIO and PIO).  The host produces at
+ * &kvm_soc_host_status.posted_prod, the SoC consumes at
  * &kvm_soc_soc_status.posted_cons; both indices are free-running u32 and an
- * entry is at (index & (nr_entries - 1)).  When the ring is full the host
- * falls back to the synchronous IOREQ slot.
+ * entry is at (index & (nr_entries - 1)).
+ *
+ * Order is KVM's: a VMM sees every coalesced write that came before an
+ * exit when it handles that exit.  So the host moves what its KVM's
+ * coalesced ring holds into this ring before it posts any exit (of any
+ * vCPU), and the SoC moves every entry up to the producer index it sees
+ * with a posted exit into its own userspace's coalesced ring before it
+ * hands that exit over.  When that ring is full, the SoC hands the older
+ * entries over first, one at a time, as the MMIO or PIO write exits KVM
+ * makes of coalesced writes when its ring is full; the exit itself waits
+ * in its IOREQ slot until then.  When this ring is full the host waits
+ * a while for room (host-kvm: 10 ms); a SoC that has not consumed by then
+ * only makes its own exits overtake writes, which stay in the host KVM's
+ * ring and go with a later exit.
  */
 
 /**
@@ -622,12 +638,14 @@ enum kvm_soc_posted_type {
  * struct kvm_soc_posted_write - one posted-write ring entry.
  * @addr: guest physical address or port.
  * @data: the value written, little-endian, low @len bytes valid.
- * @vcpu_id: the writing vCPU.
- * @len: 1, 2, 4 or 8.
+ * @vcpu_id: the vCPU whose exit moved it (KVM's coalesced ring does not
+ *	say which vCPU wrote).
+ * @len: 1 to 8 for MMIO; 1, 2 or 4 for PIO.
  * @type: enum kvm_soc_posted_type.
  * @reserved0: must be zero.
  * @seq: producer index of this entry (lets the consumer detect a stale
  *	or torn entry).
+ * @reserved1: must be zero.
  */
 struct kvm_soc_posted_write {
 	__le64 addr;
