@@ -324,10 +324,10 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
  */
 
 /*
- * kvm_run's immediate_exit, a byte after request_interrupt_window (the
- * kernel's own headers call it immediate_exit__unsafe since Linux 6.10).
+ * kvm_run's immediate_exit: the byte before padding1 (the kernel's own
+ * headers call it immediate_exit__unsafe since Linux 6.10, 6.1 does not).
  */
-#define SOC_RUN_IMMEDIATE_EXIT	1
+#define SOC_RUN_IMMEDIATE_EXIT	(offsetof(struct kvm_run, padding1) - 1)
 
 /* Room in userspace's ring.  ->first is userspace's: a bad one is full. */
 static u32 soc_coalesced_room(struct kvm_coalesced_mmio_ring *ring, u32 last)

@@ -71,8 +71,11 @@ static void exercise(void *w, const struct ksoc_layout *l)
 			assert(ret == 0 || ret == -EAGAIN || ret == -EPROTO);
 			if (ret)
 				break;
-			assert(pw.len == 1 || pw.len == 2 || pw.len == 4 ||
-			       pw.len == 8);
+			if (pw.type == KVM_SOC_POSTED_PIO)
+				assert(pw.len == 1 || pw.len == 2 || pw.len == 4);
+			else
+				assert(pw.type == KVM_SOC_POSTED_MMIO &&
+				       pw.len >= 1 && pw.len <= 8);
 		}
 		assert(!ksoc_ring_init(&r, e, l->posted_nr_entries, sizeof(pw),
 				       &h->host.posted_prod, &h->soc.posted_cons,
