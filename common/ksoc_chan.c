@@ -588,6 +588,82 @@ int ksoc_ioreq_respond(struct kvm_soc_ioreq *s, const struct ksoc_ioreq_msg *m)
 }
 
 /**
+ * ksoc_event_publish - store one of our event counters, then our seq.
+ * @win: the VM window.
+ * @l: its layout (with an event area).
+ * @host: true on the host (host_count, host_seq), false on the SoC.
+ * @i: the channel, below @l->event_nr.
+ * @count: the counter's new value.
+ * @seq: our next seq: every value is published once, so a peer never
+ *	misses a change when two channels race.
+ *
+ * The caller serialises stores to one channel's counter.
+ */
+void ksoc_event_publish(void *win, const struct ksoc_layout *l, bool host,
+			u32 i, u64 count, u64 seq)
+{
+	struct kvm_soc_event_hdr *h = ksoc_event_hdr(win, l);
+	__le64 *cnt = host ? ksoc_event_host_count(win, l) :
+			     ksoc_event_soc_count(win, l);
+	__le64 *ours = host ? &h->host_seq : &h->soc_seq;
+
+	if (i >= l->event_nr)
+		return;
+	WRITE_ONCE(cnt[i], cpu_to_le64(count));
+	/* Publishes the count; pairs with ksoc_event_peer_seq()'s acquire. */
+	smp_store_release(ours, cpu_to_le64(seq));
+}
+
+/**
+ * ksoc_event_peer_seq - the peer's event seq.
+ * @win: the VM window.
+ * @l: its layout (with an event area).
+ * @host: true when the host reads (the SoC's seq), false on the SoC.
+ *
+ * Counters the peer stored before it are visible after this returns
+ * (acquire; pairs with the release in the peer's ksoc_event_publish()).
+ */
+u64 ksoc_event_peer_seq(void *win, const struct ksoc_layout *l, bool host)
+{
+	struct kvm_soc_event_hdr *h = ksoc_event_hdr(win, l);
+	__le64 *peer = host ? &h->soc_seq : &h->host_seq;
+
+	/* Pairs with the release in the peer's ksoc_event_publish(). */
+	return le64_to_cpu(smp_load_acquire(peer));
+}
+
+/**
+ * ksoc_event_peer_count - read one of the peer's event counters, once.
+ * @win: the VM window.
+ * @l: its layout (with an event area).
+ * @host: true when the host reads (soc_count), false on the SoC.
+ * @i: the channel.
+ * @seen: the value this side last acted on.
+ * @exact: the counter counts events one by one (ioeventfds, Hyper-V
+ *	eventfds), so a move by more than KVM_SOC_EVENT_MAX_DELTA is a lie;
+ *	an irqfd's or a resample's counter only has to have moved.
+ * @count: the counter's value.
+ *
+ * Return: 0; -EINVAL for a channel outside the area; -EPROTO for an
+ * implausible move of an exact counter.
+ */
+int ksoc_event_peer_count(void *win, const struct ksoc_layout *l, bool host,
+			  u32 i, u64 seen, bool exact, u64 *count)
+{
+	__le64 *cnt = host ? ksoc_event_soc_count(win, l) :
+			     ksoc_event_host_count(win, l);
+	u64 c;
+
+	if (i >= l->event_nr)
+		return -EINVAL;
+	c = le64_to_cpu(READ_ONCE(cnt[i]));
+	if (exact && c - seen > KVM_SOC_EVENT_MAX_DELTA)
+		return -EPROTO;
+	*count = c;
+	return 0;
+}
+
+/**
  * ksoc_ring_init - set up one side's view of an SPSC ring.
  * @r: the view.
  * @entries: the entry array in the window.

@@ -168,6 +168,13 @@ static inline __le64 *ksoc_event_host_count(void *win, const struct ksoc_layout 
 	return ksoc_event_soc_count(win, l) + l->event_nr;
 }
 
+/* Event area: each side writes its own counters and seq, reads the peer's. */
+void ksoc_event_publish(void *win, const struct ksoc_layout *l, bool host,
+			u32 i, u64 count, u64 seq);
+u64 ksoc_event_peer_seq(void *win, const struct ksoc_layout *l, bool host);
+int ksoc_event_peer_count(void *win, const struct ksoc_layout *l, bool host,
+			  u32 i, u64 seen, bool exact, u64 *count);
+
 /**
  * struct ksoc_api_msg - private copy of an API slot header.
  * @op: enum kvm_soc_api_op.

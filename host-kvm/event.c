@@ -92,24 +92,22 @@ static struct kvm_soc_event_hdr *hk_ev_hdr(struct hk_vm *vm)
 /* Act on SoC counters that moved.  Caller holds ev.lock. */
 static void hk_ev_process(struct hk_vm *vm)
 {
-	__le64 *cnt = ksoc_event_soc_count(vm->win, &vm->l);
 	struct hk_events *e = &vm->ev;
 	struct hk_event *ev;
 	u64 seq, c;
 	u32 i;
 
 	lockdep_assert_held(&e->lock);
-	/* Pairs with the SoC's release of soc_seq after its counters. */
-	seq = le64_to_cpu(smp_load_acquire(&hk_ev_hdr(vm)->soc_seq));
+	seq = ksoc_event_peer_seq(vm->win, &vm->l, true);
 	if (seq == e->soc_seq_seen)
 		return;
 	WRITE_ONCE(e->soc_seq_seen, seq);
 	for (i = 0; i < vm->l.event_nr; i++) {
 		ev = e->ev[i];
-		if (!ev || ev->kind != HK_EV_IRQFD)
-			continue;
-		c = le64_to_cpu(READ_ONCE(cnt[i]));
-		if (c == e->soc_seen[i])
+		if (!ev || ev->kind != HK_EV_IRQFD ||
+		    ksoc_event_peer_count(vm->win, &vm->l, true, i,
+					  e->soc_seen[i], false, &c) ||
+		    c == e->soc_seen[i])
 			continue;
 		/* Any number of triggers is one edge: they coalesce. */
 		e->soc_seen[i] = c;
@@ -184,15 +182,9 @@ static int hk_ev_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync,
 	if (!cnt)
 		return 0;
 	ev->count += cnt;
-	WRITE_ONCE(ksoc_event_host_count(vm->win, &vm->l)[ev->idx],
-		   cpu_to_le64(ev->count));
-	/*
-	 * Every value of host_seq is written once, so a reader never misses
-	 * a change even when two channels race here.
-	 */
+	/* A seq of its own for each store: races of two channels lose none. */
 	seq = atomic64_inc_return(&vm->ev.host_seq);
-	/* Publishes the count; pairs with the SoC's acquire of host_seq. */
-	smp_store_release(&hk_ev_hdr(vm)->host_seq, cpu_to_le64(seq));
+	ksoc_event_publish(vm->win, &vm->l, true, ev->idx, ev->count, seq);
 	vm->hk->t->kick(vm->hk->t, vm->id);
 	return 0;
 }
@@ -298,8 +290,8 @@ static void hk_ev_publish(struct hk_vm *vm, struct hk_event *ev)
 {
 	spin_lock_irq(&vm->ev.lock);
 	/* Triggers from before this assignment are not ours. */
-	vm->ev.soc_seen[ev->idx] =
-		le64_to_cpu(READ_ONCE(ksoc_event_soc_count(vm->win, &vm->l)[ev->idx]));
+	ksoc_event_peer_count(vm->win, &vm->l, true, ev->idx, 0, false,
+			      &vm->ev.soc_seen[ev->idx]);
 	vm->ev.ev[ev->idx] = ev;
 	ev->published = true;
 	spin_unlock_irq(&vm->ev.lock);

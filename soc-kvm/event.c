@@ -106,7 +106,6 @@ static struct kvm_soc_event_hdr *soc_ev_hdr(struct soc_vm *vm)
  */
 static bool soc_ev_process(struct soc_vm *vm, u64 budget)
 {
-	__le64 *cnt = ksoc_event_host_count(vm->chan.win, &vm->chan.l);
 	struct soc_events *e = &vm->ev;
 	struct soc_event *ev;
 	u64 seq, c, d, n;
@@ -115,8 +114,7 @@ static bool soc_ev_process(struct soc_vm *vm, u64 budget)
 	lockdep_assert_held(&e->lock);
 	if (e->stopped)
 		return true;
-	/* Pairs with the host's release of host_seq after its counters. */
-	seq = le64_to_cpu(smp_load_acquire(&soc_ev_hdr(vm)->host_seq));
+	seq = ksoc_event_peer_seq(vm->chan.win, &vm->chan.l, false);
 	if (seq == e->host_seq_seen && !e->more)
 		return true;
 	WRITE_ONCE(e->host_seq_seen, seq);
@@ -125,14 +123,14 @@ static bool soc_ev_process(struct soc_vm *vm, u64 budget)
 		ev = e->ev[i];
 		if (!ev)
 			continue;
-		c = le64_to_cpu(READ_ONCE(cnt[i]));
+		/* Undelivered counts are bounded: no endless work. */
+		if (ksoc_event_peer_count(vm->chan.win, &vm->chan.l, false, i,
+					  ev->seen, ev->kind != SOC_EV_IRQFD, &c))
+			return false;
 		d = c - ev->seen;
 		if (!d)
 			continue;
 		if (ev->kind != SOC_EV_IRQFD) {
-			/* Undelivered counts are bounded: no endless work. */
-			if (d > KVM_SOC_EVENT_MAX_DELTA)
-				return false;
 			n = min(d, budget);
 			ev->seen += n;
 			budget -= n;
@@ -218,15 +216,10 @@ static void soc_irqfd_trigger(struct soc_event *ev)
 
 	spin_lock_irqsave(&ev->tlock, flags);
 	ev->count++;
-	WRITE_ONCE(ksoc_event_soc_count(vm->chan.win, &vm->chan.l)[ev->idx],
-		   cpu_to_le64(ev->count));
-	/*
-	 * Every value of soc_seq is written once, so the host never misses a
-	 * change when channels race.
-	 */
+	/* A seq of its own for each store: races of two channels lose none. */
 	seq = atomic64_inc_return(&vm->ev.soc_seq);
-	/* Publishes the count; pairs with the host's acquire of soc_seq. */
-	smp_store_release(&soc_ev_hdr(vm)->soc_seq, cpu_to_le64(seq));
+	ksoc_event_publish(vm->chan.win, &vm->chan.l, false, ev->idx, ev->count,
+			   seq);
 	spin_unlock_irqrestore(&ev->tlock, flags);
 	atomic64_inc(&vm->stats.irqfd_triggers);
 	vm->chan.t->kick(vm->chan.t, vm->chan.id);
@@ -295,8 +288,8 @@ static struct soc_event *soc_ev_alloc(struct soc_vm *vm, u8 kind)
 static void soc_ev_publish(struct soc_vm *vm, struct soc_event *ev)
 {
 	spin_lock_irq(&vm->ev.lock);
-	ev->seen = le64_to_cpu(READ_ONCE(ksoc_event_host_count(vm->chan.win,
-							       &vm->chan.l)[ev->idx]));
+	ksoc_event_peer_count(vm->chan.win, &vm->chan.l, false, ev->idx, 0,
+			      false, &ev->seen);
 	vm->ev.ev[ev->idx] = ev;
 	spin_unlock_irq(&vm->ev.lock);
 }
@@ -392,13 +385,13 @@ static long soc_ioeventfd_deassign(struct soc_vm *vm, struct soc_event *ev)
 		return r;
 	spin_lock_irq(&vm->ev.lock);
 	if (!r) {
-		__le64 *cnt = ksoc_event_host_count(vm->chan.win, &vm->chan.l);
-
 		/* Ordered by the acquire of the host's response. */
-		c = le64_to_cpu(READ_ONCE(cnt[ev->idx]));
-		n = c - ev->seen;
-		bad = n > KVM_SOC_EVENT_MAX_DELTA;
-		ev->seen = c;
+		bad = ksoc_event_peer_count(vm->chan.win, &vm->chan.l, false,
+					    ev->idx, ev->seen, true, &c);
+		if (!bad) {
+			n = c - ev->seen;
+			ev->seen = c;
+		}
 	}
 	if (vm->ev.ev[ev->idx] == ev)
 		vm->ev.ev[ev->idx] = NULL;

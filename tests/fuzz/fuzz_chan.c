@@ -3,8 +3,9 @@
  * libFuzzer target for the channel helpers: a peer that writes arbitrary
  * bytes into a window.  The input's first byte picks a mode:
  *
- *  even: bytes 1..8 choose a layout the host formats; the rest is a list
- *        of (offset, value) patches a hostile peer applies afterwards;
+ *  even: bytes 1..8 choose a layout the host formats (with an event area
+ *        when byte 7 is odd); the rest is a list of (offset, value)
+ *        patches a hostile peer applies afterwards;
  *  odd:  the rest is the raw window image.
  *
  * Then every consumer runs over every slot and ring, as both sides would.
@@ -83,6 +84,32 @@ static void exercise(void *w, const struct ksoc_layout *l)
 		ret = ksoc_posted_produce(&r, 1, 2, 0, 4, KVM_SOC_POSTED_MMIO);
 		assert(ret == 0 || ret == -ENOSPC || ret == -EPROTO);
 	}
+	/* The event area, read as each side reads the other's counters. */
+	if (l->event_nr) {
+		bool host;
+		u64 c, seq;
+
+		for (host = false; ; host = true) {
+			seq = ksoc_event_peer_seq(w, l, host);
+			for (i = 0; i < l->event_nr; i++) {
+				ret = ksoc_event_peer_count(w, l, host, i, 0, true, &c);
+				assert(ret == 0 || ret == -EPROTO);
+				if (!ret)
+					assert(c <= KVM_SOC_EVENT_MAX_DELTA);
+				assert(!ksoc_event_peer_count(w, l, host, i, 0, false, &c));
+			}
+			assert(ksoc_event_peer_count(w, l, host, l->event_nr, 0,
+						     false, &c) == -EINVAL);
+			/* What this side publishes, the other reads. */
+			i = (u32)seq % l->event_nr;
+			ksoc_event_publish(w, l, host, i, seq ^ 0x5a, seq + 1);
+			assert(ksoc_event_peer_seq(w, l, !host) == seq + 1);
+			assert(!ksoc_event_peer_count(w, l, !host, i, 0, false, &c));
+			assert(c == (seq ^ 0x5a));
+			if (host)
+				break;
+		}
+	}
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
@@ -113,6 +140,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	if (ksoc_layout_compute(&l, data[1], data[2] % 17, 128 + data[3] * 64,
 				data[4] % 9, data[5] ? 1u << (data[5] % 10) : 0,
 				data[6]))
+		return 0;
+	if ((data[7] & 1) && ksoc_layout_add_events(&l, 8 * (1 + data[8] % 4)))
 		return 0;
 	if (l.window_size > WIN_MAX)
 		return 0;

@@ -9,6 +9,7 @@ dir=$(dirname "$bin")/corpus
 rm -rf "$dir" && mkdir -p "$dir"
 # Formatted-window seeds: mode 0, a layout, a few patches.
 printf '\x00\x00\x04\x0e\x02\x04\x01\x00\x00\x40\x10\x00\x01' > "$dir/seed-layout"
+printf '\x00\x00\x04\x0e\x02\x04\x01\x01\x03\x40\x10\x00\x01' > "$dir/seed-events"
 printf '\x00\x01\x10\x0e\x08\x09\x03\x00\x00' > "$dir/seed-big"
 printf '\x01KSOC' > "$dir/seed-raw"
 echo ">>> fuzzing the channel helpers for ${secs}s"

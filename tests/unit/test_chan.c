@@ -431,6 +431,41 @@ TEST(ring_rejects_peer_indices)
 	EXPECT_EQ(0, ksoc_ring_produce(&p, &v));
 }
 
+/*
+ * Event counters: what one side publishes the other reads after the seq;
+ * an exact counter that jumps past KVM_SOC_EVENT_MAX_DELTA is a lie, any
+ * other only has to have moved; no channel outside the area is read.
+ */
+TEST_F(win, event_counters_both_ways)
+{
+	struct kvm_soc_event_hdr *h = ksoc_event_hdr(self->w, &self->l);
+	u64 c = 7;
+
+	ksoc_event_publish(self->w, &self->l, false, 3, 41, 1);
+	EXPECT_EQ(1, ksoc_event_peer_seq(self->w, &self->l, true));
+	EXPECT_EQ(0, ksoc_event_peer_count(self->w, &self->l, true, 3, 0, false, &c));
+	EXPECT_EQ(41, c);
+	ksoc_event_publish(self->w, &self->l, true, 63, 9, 5);
+	EXPECT_EQ(5, ksoc_event_peer_seq(self->w, &self->l, false));
+	EXPECT_EQ(0, ksoc_event_peer_count(self->w, &self->l, false, 63, 2, true, &c));
+	EXPECT_EQ(9, c);
+	EXPECT_EQ(1, le64_to_cpu(h->soc_seq));		/* the host wrote its own */
+
+	/* A lying host: an exact counter far ahead, or behind what we saw. */
+	ksoc_event_publish(self->w, &self->l, true, 4, KVM_SOC_EVENT_MAX_DELTA + 11, 6);
+	EXPECT_EQ(-EPROTO, ksoc_event_peer_count(self->w, &self->l, false, 4, 10, true, &c));
+	EXPECT_EQ(0, ksoc_event_peer_count(self->w, &self->l, false, 4, 11, true, &c));
+	EXPECT_EQ(-EPROTO, ksoc_event_peer_count(self->w, &self->l, false, 4,
+						 KVM_SOC_EVENT_MAX_DELTA + 12, true, &c));
+	EXPECT_EQ(0, ksoc_event_peer_count(self->w, &self->l, false, 4, 0, false, &c));
+
+	c = 7;
+	EXPECT_EQ(-EINVAL, ksoc_event_peer_count(self->w, &self->l, true, 64, 0, false, &c));
+	EXPECT_EQ(7, c);
+	ksoc_event_publish(self->w, &self->l, false, 64, 1, 2);	/* ignored */
+	EXPECT_EQ(1, ksoc_event_peer_seq(self->w, &self->l, true));
+}
+
 TEST(posted_roundtrip_and_hostile_entries)
 {
 	static struct {
