@@ -216,6 +216,70 @@ struct hk_vm {
 	struct work_struct free_work;
 };
 
+/**
+ * struct hk_vcpu - one vCPU.
+ * @pending: on hk_ctx.pending until a thread takes it.
+ * @vm: its VM.
+ * @idx: its index: IOREQ slot and API slot KSOC_VM_API_SLOTS + @idx.
+ * @file: the stock-KVM vCPU file.
+ * @stats: its binary stats file (KVM_GET_STATS_FD), opened with it.
+ * @task: its helper thread.
+ * @run: user address of KVM's kvm_run mapping in the helper.
+ * @staging: the thread's bounce buffer in the helper.
+ * @buf: API payload buffer.
+ * @msg: exit / completion buffer.
+ * @seq: sequence number of the exit outstanding at the SoC.
+ * @io_in_len: bytes of PIO IN data the completion must carry (0: none).
+ * @io_off: where KVM keeps PIO data in kvm_run's mapping.
+ * @setup_done: the thread set itself up (first entry).
+ * @started: completed when the thread posted its start exit (or failed).
+ * @start_ret: its result.
+ * @exited: completed when the thread released its KVM file.
+ * @wq: the thread sleeps here; doorbells wake it only when its own slots
+ *	changed.
+ * @flags: HK_VCPU_* bits (atomic bitops).
+ */
+struct hk_vcpu {
+	struct list_head pending;
+	struct hk_vm *vm;
+	u32 idx;
+	struct file *file;
+	struct file *stats;
+	struct task_struct *task;
+	unsigned long run;
+	unsigned long staging;
+	u8 *buf;
+	struct ksoc_ioreq_msg *msg;
+	u64 seq;
+	u32 io_in_len;
+	u32 io_off;
+	bool setup_done;
+	struct completion started;
+	int start_ret;
+	struct completion exited;
+	wait_queue_head_t wq;
+	unsigned long flags;
+};
+
+typedef s64 (*hk_dispatch_fn)(struct hk_vm *vm, void *ctx,
+			      struct ksoc_api_msg *m, u8 *buf, u32 slot);
+
+/* vm.c: for the vCPU threads */
+void hk_vm_wake(struct hk_vm *vm, bool all);
+void hk_vm_fail(struct hk_vm *vm, const char *why);
+bool hk_slot_has_req(struct hk_vm *vm, u32 slot);
+s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
+		  hk_dispatch_fn dispatch, void *ctx);
+
+/* vcpu.c */
+void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task);
+bool hk_vcpu_has_work(struct hk_vcpu *vcpu);
+long hk_vcpu_main(struct hk_vcpu *vcpu);
+void hk_vcpu_kick(struct hk_vcpu *vcpu);
+void hk_vcpu_free(struct hk_vcpu *vcpu);
+s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot);
+int hk_vcpu_create_done(struct hk_vm *vm);
+
 /* ctx.c */
 int hk_ctx_start(const struct hk_ctx_ops *ops, void *owner,
 		 struct hk_ctx **store);

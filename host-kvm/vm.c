@@ -1,19 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * VM and vCPU contexts of host-kvm.
+ * VM contexts of host-kvm.
  *
  * Each VM gets a window and a helper process (ctx.c).  The helper's main
  * thread creates the VM in stock KVM through /dev/kvm and serves the
- * window's VM-level API slots.  Each vCPU gets a helper thread of its own:
- * it serves the vCPU's API slot while the vCPU is stopped, and runs
- * KVM_RUN when the SoC answers the vCPU's outstanding exit (see the IOREQ
- * state machine in linux/kvm_soc.h).  KVM is entered only through its
- * files' ioctls, from threads of the VM's own address space, as from a
- * userspace VMM.
- *
- * A vCPU is kicked out of KVM_RUN with SIGUSR1; its thread then goes back
- * to the helper's (empty) handler and re-enters.  Every wait here is
- * interruptible for the same reason: a signal means "return, come back".
+ * window's VM-level API slots.  Each vCPU gets a helper thread of its own
+ * (vcpu.c).  KVM is entered only through its files' ioctls, from threads
+ * of the VM's own address space, as from a userspace VMM.  Every wait
+ * here is interruptible: a signal means "return, come back".
  *
  * Ownership, instead of locks: @vcpus, @nr_vcpus, @creating and @slots are
  * written by the VM's main thread only; a vCPU's slots are touched by its
@@ -43,83 +37,11 @@
 
 #include "host.h"
 
-#define HK_KVM_RUN_HEAD		offsetof(struct kvm_run, io)
-
-/*
- * A stopped vCPU polls this long for the SoC's completion before it
- * sleeps, as KVM's halt polling does: an exit answered quickly then costs
- * no wakeup at all.  0 turns polling off.
- */
-static unsigned int poll_ns = 100000;
-module_param(poll_ns, uint, 0644);
-MODULE_PARM_DESC(poll_ns, "ns a vCPU thread polls for a completion before sleeping");
-
-static unsigned int kick_delay_ms;
-module_param(kick_delay_ms, uint, 0644);
-MODULE_PARM_DESC(kick_delay_ms,
-		 "testing: ms a vCPU thread waits before taking a kick's signal (default 0)");
-
-/**
- * struct hk_vcpu - one vCPU.
- * @pending: on hk_ctx.pending until a thread takes it.
- * @vm: its VM.
- * @idx: its index: IOREQ slot and API slot KSOC_VM_API_SLOTS + @idx.
- * @file: the stock-KVM vCPU file.
- * @stats: its binary stats file (KVM_GET_STATS_FD), opened with it.
- * @task: its helper thread.
- * @run: user address of KVM's kvm_run mapping in the helper.
- * @staging: the thread's bounce buffer in the helper.
- * @buf: API payload buffer.
- * @msg: exit / completion buffer.
- * @seq: sequence number of the exit outstanding at the SoC.
- * @io_in_len: bytes of PIO IN data the completion must carry (0: none).
- * @io_off: where KVM keeps PIO data in kvm_run's mapping.
- * @setup_done: the thread set itself up (first entry).
- * @started: completed when the thread posted its start exit (or failed).
- * @start_ret: its result.
- * @exited: completed when the thread released its KVM file.
- * @wq: the thread sleeps here; doorbells wake it only when its own slots
- *	changed.
- * @flags: HK_VCPU_* bits (atomic bitops).
- */
-struct hk_vcpu {
-	struct list_head pending;
-	struct hk_vm *vm;
-	u32 idx;
-	struct file *file;
-	struct file *stats;
-	struct task_struct *task;
-	unsigned long run;
-	unsigned long staging;
-	u8 *buf;
-	struct ksoc_ioreq_msg *msg;
-	u64 seq;
-	u32 io_in_len;
-	u32 io_off;
-	bool setup_done;
-	struct completion started;
-	int start_ret;
-	struct completion exited;
-	wait_queue_head_t wq;
-	unsigned long flags;
-};
-
-/*
- * HK_VCPU_KICKED: the SoC asked this vCPU out of KVM_RUN (VCPU_KICK).  A
- * kick is SIGUSR1 to the vCPU's thread, which takes it in userspace, and
- * a second SIGUSR1 sent while the first is still pending merges with it:
- * a kick for the next run would be lost, and a halted vCPU would never
- * come out (the SoC's thread then waits for good).  So the kick is also
- * this bit, set before the signal is sent and tested before KVM_RUN.
- */
-#define HK_VCPU_KICKED	0
-
 static struct kvm_soc_window_hdr *vm_hdr(struct hk_vm *vm)
 {
 	return ksoc_hdr(vm->win);
 }
 
-static bool hk_vcpu_has_work(struct hk_vcpu *vcpu);
 static bool hk_vm_has_work(struct hk_vm *vm);
 
 /*
@@ -127,7 +49,7 @@ static bool hk_vm_has_work(struct hk_vm *vm);
  * context; vCPUs are read under RCU (hk_vm_free() waits for a grace period
  * before freeing them) and published by hk_vcpu_create_done().
  */
-static void hk_vm_wake(struct hk_vm *vm, bool all)
+void hk_vm_wake(struct hk_vm *vm, bool all)
 {
 	/* Pairs with the release in hk_vcpu_create_done(). */
 	u32 i, n = smp_load_acquire(&vm->nr_vcpus);
@@ -148,7 +70,7 @@ static void hk_vm_wake(struct hk_vm *vm, bool all)
 }
 
 /* Fail the VM after a protocol violation by the SoC: log once, stop. */
-static void hk_vm_fail(struct hk_vm *vm, const char *why)
+void hk_vm_fail(struct hk_vm *vm, const char *why)
 {
 	if (xchg(&vm->failed, true))
 		return;
@@ -158,19 +80,16 @@ static void hk_vm_fail(struct hk_vm *vm, const char *why)
 	hk_vm_wake(vm, true);
 }
 
-static bool hk_slot_has_req(struct hk_vm *vm, u32 slot)
+bool hk_slot_has_req(struct hk_vm *vm, u32 slot)
 {
 	struct kvm_soc_api_hdr *h = ksoc_api_slot(vm->win, &vm->l, slot);
 
 	return le32_to_cpu(READ_ONCE(h->state)) == KVM_SOC_API_REQ;
 }
 
-typedef s64 (*hk_dispatch_fn)(struct hk_vm *vm, void *ctx,
-			      struct ksoc_api_msg *m, u8 *buf, u32 slot);
-
 /* Serve one API slot.  Returns HK_SPAWN when the answer must wait. */
-static s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
-			 hk_dispatch_fn dispatch, void *ctx)
+s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
+		  hk_dispatch_fn dispatch, void *ctx)
 {
 	u32 cap = ksoc_api_payload_max(&vm->l);
 	struct ksoc_api_msg m;
@@ -238,464 +157,6 @@ static struct hk_vcpu *hk_vm_pop_pending(struct hk_vm *vm)
 	struct list_head *e = hk_ctx_pop_pending(vm->ctx);
 
 	return e ? list_entry(e, struct hk_vcpu, pending) : NULL;
-}
-
-static void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task)
-{
-	get_task_struct(task);
-	WRITE_ONCE(vcpu->task, task);
-}
-
-static s64 hk_vcpu_dispatch(struct hk_vm *vm, void *ctx,
-			    struct ksoc_api_msg *m, u8 *buf, u32 slot)
-{
-	struct hk_vcpu *vcpu = ctx;
-
-	if (m->op != KVM_SOC_OP_VCPU_IOCTL || m->target != vcpu->idx) {
-		m->len = 0;
-		return m->op != KVM_SOC_OP_VCPU_IOCTL ? -EOPNOTSUPP : -EINVAL;
-	}
-	return hk_exec_ioctl(vcpu->file, KSOC_LVL_VCPU, m, buf,
-			     ksoc_api_payload_max(&vm->l), vcpu->staging,
-			     vm->xsave_size);
-}
-
-static void hk_vcpu_post(struct hk_vcpu *vcpu)
-{
-	struct hk_vm *vm = vcpu->vm;
-
-	vcpu->msg->vcpu_id = vcpu->idx;
-	vcpu->msg->seq = vcpu->seq;
-	ksoc_ioreq_post(ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx), vcpu->msg);
-	vm->hk->t->kick(vm->hk->t, vm->id);
-}
-
-/* Apply the SoC's completion to kvm_run, as a VMM would before KVM_RUN. */
-static int hk_vcpu_apply(struct hk_vcpu *vcpu)
-{
-	struct ksoc_ioreq_msg *m = vcpu->msg;
-	void __user *run = (void __user *)vcpu->run;
-
-	if (m->data_len != vcpu->io_in_len)
-		return -EPROTO;
-	/* request_interrupt_window, immediate_exit; cr8 */
-	if (copy_to_user(run, m->run, offsetof(struct kvm_run, padding1)) ||
-	    copy_to_user(run + offsetof(struct kvm_run, cr8),
-			 m->run + offsetof(struct kvm_run, cr8), sizeof(u64)) ||
-	    copy_to_user(run + HK_KVM_RUN_HEAD, m->exit, sizeof(m->exit)))
-		return -EFAULT;
-	if (vcpu->io_in_len &&
-	    copy_to_user(run + vcpu->io_off, m->data, vcpu->io_in_len))
-		return -EFAULT;
-	return 0;
-}
-
-/* Turn what KVM_RUN left in kvm_run into the next exit message. */
-static int hk_vcpu_collect(struct hk_vcpu *vcpu, long r)
-{
-	struct ksoc_ioreq_msg *m = vcpu->msg;
-	void __user *run = (void __user *)vcpu->run;
-	u32 len;
-
-	memset(m->run, 0, sizeof(m->run));
-	m->flags = 0;
-	m->data_len = 0;
-	vcpu->io_in_len = 0;
-	if (copy_from_user(m->run, run, HK_KVM_RUN_HEAD) ||
-	    copy_from_user(m->exit, run + HK_KVM_RUN_HEAD, sizeof(m->exit)))
-		return -EFAULT;
-	memcpy(&m->exit_reason, m->run + offsetof(struct kvm_run, exit_reason),
-	       sizeof(m->exit_reason));
-
-	if (r == -EINTR) {
-		/* KVM_EXIT_INTR for a signal; unchanged for immediate_exit. */
-		m->flags = BIT(KVM_SOC_IOREQ_F_EINTR);
-		return 0;
-	}
-	if (r < 0) {
-		__le32 err = cpu_to_le32((u32)r);
-
-		m->flags = BIT(KVM_SOC_IOREQ_F_ERROR);
-		memcpy(m->exit, &err, sizeof(err));
-		return 0;
-	}
-	if (m->exit_reason == KVM_EXIT_IO) {
-		typeof(((struct kvm_run *)0)->io) io;
-
-		memcpy(&io, m->exit, sizeof(io));
-		len = io.size * io.count;
-		if (len > KVM_SOC_IOREQ_DATA_SIZE ||
-		    io.data_offset > vcpu->vm->mmap_size - len)
-			return -EIO;
-		vcpu->io_off = io.data_offset;
-		if (io.direction == KVM_EXIT_IO_OUT) {
-			if (copy_from_user(m->data, run + vcpu->io_off, len))
-				return -EFAULT;
-			m->data_len = len;
-		} else {
-			vcpu->io_in_len = len;
-		}
-	}
-	return 0;
-}
-
-/*
- * How long a vCPU waits for room in a full posted-write ring before it
- * posts its exit anyway (linux/kvm_soc.h): only a SoC that stopped
- * consuming makes it wait at all.
- */
-#define HK_POSTED_WAIT_MS	10
-
-/*
- * Move what KVM's coalesced MMIO/PIO ring holds into the posted-write
- * ring, before this vCPU's exit is posted: the SoC hands every entry
- * over before the exit (linux/kvm_soc.h).  KVM produces at ->last (its
- * smp_wmb() orders each entry before it) and reads ->first to find room;
- * we are the ring's one consumer, its "userspace", under posted_lock.
- * In the vCPU's thread: the ring is a page of its kvm_run mapping (KVM's
- * ring is the VM's, the same page in every vCPU's mapping).
- */
-static int hk_vcpu_drain_coalesced(struct hk_vcpu *vcpu)
-{
-	struct hk_vm *vm = vcpu->vm;
-	struct kvm_coalesced_mmio_ring __user *ring;
-	unsigned long until;
-	u32 first, last;
-	int ret = 0, r;
-
-	/* No ring without the page (KVM's mmap size says whether it has it). */
-	if (!vm->posted.nr ||
-	    vm->mmap_size < (KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * PAGE_SIZE)
-		return 0;
-	ring = (void __user *)(vcpu->run +
-			       KVM_COALESCED_MMIO_PAGE_OFFSET * PAGE_SIZE);
-	until = jiffies + msecs_to_jiffies(HK_POSTED_WAIT_MS);
-	mutex_lock(&vm->posted_lock);
-	for (;;) {
-		struct kvm_coalesced_mmio e;
-		__le64 data;
-
-		if (get_user(first, &ring->first) || get_user(last, &ring->last)) {
-			ret = -EFAULT;
-			break;
-		}
-		if (first >= KVM_COALESCED_MMIO_MAX || last >= KVM_COALESCED_MMIO_MAX) {
-			ret = -EIO;
-			break;
-		}
-		if (first == last)
-			break;
-		/* Pairs with KVM's smp_wmb() between an entry and ->last. */
-		smp_rmb();
-		if (copy_from_user(&e, &ring->coalesced_mmio[first], sizeof(e))) {
-			ret = -EFAULT;
-			break;
-		}
-		/* The guest's bytes, as little-endian x86 stored them. */
-		memcpy(&data, e.data, sizeof(data));
-		r = ksoc_posted_produce(&vm->posted, e.phys_addr,
-					le64_to_cpu(data), vcpu->idx,
-					e.len, e.pio ? KVM_SOC_POSTED_PIO :
-						       KVM_SOC_POSTED_MMIO);
-		if (r == -ENOSPC) {
-			if (time_after(jiffies, until) ||
-			    READ_ONCE(vm->stopping) || READ_ONCE(vm->failed))
-				break;
-			mutex_unlock(&vm->posted_lock);
-			usleep_range(50, 100);
-			mutex_lock(&vm->posted_lock);
-			continue;
-		}
-		if (r) {
-			/* -EPROTO: the SoC's index; -EINVAL: KVM's entry. */
-			ret = r;
-			break;
-		}
-		/* The entry is copied before KVM may reuse it. */
-		smp_mb();
-		if (put_user((first + 1) % KVM_COALESCED_MMIO_MAX, &ring->first)) {
-			ret = -EFAULT;
-			break;
-		}
-	}
-	mutex_unlock(&vm->posted_lock);
-	return ret;
-}
-
-static bool hk_vcpu_has_work(struct hk_vcpu *vcpu)
-{
-	struct hk_vm *vm = vcpu->vm;
-	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx);
-
-	if (READ_ONCE(vm->stopping))
-		return true;
-	if (READ_ONCE(vm->failed))
-		return false;
-	return hk_slot_has_req(vm, KSOC_VM_API_SLOTS + vcpu->idx) ||
-	       le32_to_cpu(READ_ONCE(s->hdr.state)) == KVM_SOC_IOREQ_RESP_READY;
-}
-
-static int hk_vcpu_setup(struct hk_vcpu *vcpu)
-{
-	struct hk_vm *vm = vcpu->vm;
-
-	vcpu->staging = hk_staging_map();
-	if (!vcpu->staging)
-		return -ENOMEM;
-	vcpu->run = vm_mmap(vcpu->file, 0, vm->mmap_size,
-			    PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-	if (IS_ERR_VALUE(vcpu->run)) {
-		int ret = (long)vcpu->run;
-
-		vcpu->run = 0;
-		return ret;
-	}
-	/* The start exit: the vCPU is stopped until the SoC's first KVM_RUN. */
-	memset(vcpu->msg, 0, sizeof(*vcpu->msg));
-	vcpu->msg->exit_reason = KVM_EXIT_UNKNOWN;
-	vcpu->msg->flags = BIT(KVM_SOC_IOREQ_F_START);
-	vcpu->seq = 1;
-	hk_vcpu_post(vcpu);
-	return 0;
-}
-
-/* In the vCPU's thread, in the helper's mm: release what it set up. */
-static long hk_vcpu_teardown(struct hk_vcpu *vcpu)
-{
-	struct hk_vm *vm = vcpu->vm;
-
-	if (vcpu->run)
-		vm_munmap(vcpu->run, vm->mmap_size);
-	if (vcpu->staging)
-		vm_munmap(vcpu->staging, HK_STAGING_SIZE);
-	vcpu->run = 0;
-	vcpu->staging = 0;
-	fput(vcpu->file);
-	vcpu->file = NULL;
-	complete(&vcpu->exited);
-	return 0;
-}
-
-/* An exit for a kick taken before KVM_RUN: KVM_EXIT_INTR, as KVM sets it. */
-static void hk_vcpu_set_exit_intr(struct hk_vcpu *vcpu)
-{
-	struct ksoc_ioreq_msg *m = vcpu->msg;
-
-	m->exit_reason = KVM_EXIT_INTR;
-	memcpy(m->run + offsetof(struct kvm_run, exit_reason), &m->exit_reason,
-	       sizeof(m->exit_reason));
-}
-
-/*
- * In the VM's main thread: get @vcpu out of KVM_RUN, or make its next run
- * exit at once.
- */
-static void hk_vcpu_kick(struct hk_vcpu *vcpu)
-{
-	set_bit(HK_VCPU_KICKED, &vcpu->flags);
-	/*
-	 * The bit before the signal: pairs with the fully ordered
-	 * test_and_clear_bit() in hk_vcpu_main(), so that thread either sees
-	 * the bit or enters KVM_RUN with the signal pending.
-	 */
-	smp_mb__after_atomic();
-	send_sig(SIGUSR1, vcpu->task, 1);
-}
-
-/**
- * hk_vcpu_main - what a vCPU's helper thread does inside the kernel.
- * @vcpu: the vCPU.
- *
- * Return: 0 when the vCPU is gone (the thread exits), -EINTR to take a
- * signal and come back.
- */
-static long hk_vcpu_main(struct hk_vcpu *vcpu)
-{
-	struct hk_vm *vm = vcpu->vm;
-	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx);
-	long r;
-	int ret;
-
-	if (!vcpu->setup_done) {
-		vcpu->setup_done = true;
-		vcpu->start_ret = hk_vcpu_setup(vcpu);
-		complete(&vcpu->started);
-		if (vcpu->start_ret)
-			return hk_vcpu_teardown(vcpu);
-	}
-	for (;;) {
-		u64 until = ktime_get_ns() + READ_ONCE(poll_ns);
-
-		while (!hk_vcpu_has_work(vcpu) && ktime_get_ns() < until &&
-		       !need_resched() && !signal_pending(current))
-			cpu_relax();
-		/*
-		 * No timer: hk_vm_wake() (the doorbell) wakes this thread for
-		 * every state the SoC publishes before ringing, and teardown
-		 * wakes it for vm->stopping.  An idle vCPU costs no wakeups.
-		 */
-		if (wait_event_interruptible(vcpu->wq, hk_vcpu_has_work(vcpu)))
-			return -EINTR;
-		if (READ_ONCE(vm->stopping))
-			return hk_vcpu_teardown(vcpu);
-
-		hk_serve_slot(vm, KSOC_VM_API_SLOTS + vcpu->idx, vcpu->buf,
-			      hk_vcpu_dispatch, vcpu);
-
-		ret = ksoc_ioreq_finish(s, vcpu->idx, vcpu->seq, vcpu->msg);
-		if (ret == -EAGAIN)
-			continue;
-		if (!ret)
-			ret = hk_vcpu_apply(vcpu);
-		if (ret) {
-			hk_vm_fail(vm, "malformed completion");
-			continue;
-		}
-		/*
-		 * A kick that lands after this check finds SIGUSR1 pending,
-		 * and KVM_RUN returns -EINTR at once.
-		 */
-		if (READ_ONCE(vm->stopping))
-			return hk_vcpu_teardown(vcpu);
-		/*
-		 * A kick whose signal merged with one taken already: exit at
-		 * once, as KVM does for a signal pending at entry.  Fully
-		 * ordered, pairs with the barrier in hk_vcpu_kick(): either
-		 * this sees the bit, or KVM_RUN sees the signal.
-		 */
-		if (test_and_clear_bit(HK_VCPU_KICKED, &vcpu->flags)) {
-			ret = hk_vcpu_collect(vcpu, -EINTR);
-			if (!ret)
-				hk_vcpu_set_exit_intr(vcpu);
-		} else {
-			r = hk_ioctl(vcpu->file, KVM_RUN, 0);
-			/*
-			 * This run is over.  The SoC kicks a run only after
-			 * taking the previous exit, and this one is posted
-			 * below: a kick from now on is for the next run.
-			 */
-			clear_bit(HK_VCPU_KICKED, &vcpu->flags);
-			ret = hk_vcpu_collect(vcpu, r);
-		}
-		if (ret) {
-			hk_vm_fail(vm, "kvm_run unreadable");
-			continue;
-		}
-		if (hk_vcpu_drain_coalesced(vcpu)) {
-			hk_vm_fail(vm, "coalesced writes not carried");
-			continue;
-		}
-		vcpu->seq++;
-		hk_vcpu_post(vcpu);
-		/* Take the kick in userspace so the next KVM_RUN can run. */
-		if (signal_pending(current)) {
-			if (unlikely(READ_ONCE(kick_delay_ms)))
-				msleep(READ_ONCE(kick_delay_ms));
-			return -EINTR;
-		}
-	}
-}
-
-static void hk_vcpu_free(struct hk_vcpu *vcpu)
-{
-	if (vcpu->file)
-		fput(vcpu->file);
-	if (vcpu->stats)
-		fput(vcpu->stats);
-	if (vcpu->task)
-		put_task_struct(vcpu->task);
-	kvfree(vcpu->buf);
-	kfree(vcpu->msg);
-	kfree(vcpu);
-}
-
-/* In the VM's main thread: start creating a vCPU; its thread comes next. */
-static s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
-{
-	struct hk_vcpu *vcpu;
-	long fd;
-	int ret;
-
-	if (vm->nr_vcpus >= KSOC_MAX_VCPUS)
-		return -EINVAL;
-	vcpu = kzalloc(sizeof(*vcpu), GFP_KERNEL);
-	if (!vcpu)
-		return -ENOMEM;
-	INIT_LIST_HEAD(&vcpu->pending);
-	vcpu->vm = vm;
-	vcpu->idx = vm->nr_vcpus;
-	init_completion(&vcpu->started);
-	init_completion(&vcpu->exited);
-	init_waitqueue_head(&vcpu->wq);
-	vcpu->msg = kzalloc(sizeof(*vcpu->msg), GFP_KERNEL);
-	vcpu->buf = kvzalloc(ksoc_api_payload_max(&vm->l), GFP_KERNEL);
-	ret = -ENOMEM;
-	if (!vcpu->msg || !vcpu->buf)
-		goto err_free;
-
-	fd = hk_ioctl(vm->vm_file, KVM_CREATE_VCPU, m->arg);
-	if (fd < 0) {
-		ret = fd;
-		goto err_free;
-	}
-	vcpu->file = fget(fd);
-	close_fd(fd);
-	ret = -EBADF;
-	if (!vcpu->file)
-		goto err_free;
-	/*
-	 * Now, while it does not run: KVM's vCPU ioctls wait for KVM_RUN to
-	 * return, reads of the stats file do not (hk_vm_stats_read()).
-	 */
-	fd = hk_ioctl(vcpu->file, KVM_GET_STATS_FD, 0);
-	if (fd >= 0) {
-		vcpu->stats = fget(fd);
-		close_fd(fd);
-	}
-
-	vm->creating = vcpu;
-	vm->creating_slot = slot;
-	vm->creating_msg = *m;
-	hk_ctx_add_pending(vm->ctx, &vcpu->pending);
-	return HK_SPAWN;
-
-err_free:
-	hk_vcpu_free(vcpu);
-	return ret;
-}
-
-/* The new vCPU's thread is up (or failed): answer KVM_SOC_OP_CREATE_VCPU. */
-static int hk_vcpu_create_done(struct hk_vm *vm)
-{
-	struct hk_vcpu *vcpu = vm->creating;
-	struct ksoc_api_msg *m = &vm->creating_msg;
-
-	m->len = 0;
-	if (vcpu->start_ret) {
-		m->result = vcpu->start_ret;
-		/* Its thread released its file and is leaving (setup failed). */
-		if (wait_for_completion_killable(&vcpu->exited))
-			return -EINTR;
-		/* Pairs with the acquire in hk_vm_find_vcpu(). */
-		smp_store_release(&vm->creating, NULL);
-		/* hk_vm_wake() and hk_vm_find_vcpu() may still hold it. */
-		synchronize_rcu();
-		hk_vcpu_free(vcpu);
-	} else {
-		m->result = vcpu->idx;
-		vm->vcpus[vcpu->idx] = vcpu;
-		/*
-		 * Publish vcpus[idx] (acquire in hk_vm_wake() and
-		 * hk_vm_find_vcpu()) before @creating stops pointing at it
-		 * (acquire in hk_vm_find_vcpu()).
-		 */
-		smp_store_release(&vm->nr_vcpus, vm->nr_vcpus + 1);
-		/* Pairs with the acquire in hk_vm_find_vcpu(). */
-		smp_store_release(&vm->creating, NULL);
-	}
-	ksoc_api_complete(vm->win, &vm->l, vm->creating_slot, m, NULL);
-	vm->hk->t->kick(vm->hk->t, vm->id);
-	return 0;
 }
 
 /* ---- VM main thread --------------------------------------------------- */

@@ -210,6 +210,45 @@ struct soc_vm {
 	u32 coalesced_last;
 };
 
+/**
+ * struct soc_vcpu - one vCPU.
+ * @vm: its VM (a reference).
+ * @idx: index: IOREQ slot, and API slot KSOC_VM_API_SLOTS + @idx.
+ * @mutex: serialises this vCPU's ioctls, as KVM's vcpu->mutex.
+ * @run: the kvm_run page userspace maps at offset 0.
+ * @pio: the PIO data page, mapped at KVM_PIO_PAGE_OFFSET.
+ * @msg: exit / completion buffer.
+ * @seq: sequence number of the exit the SoC holds (INPROCESS).
+ * @exit_reason: that exit's reason.
+ * @io_in_len: PIO IN bytes its completion carries (0: none).
+ * @sigset_active: KVM_SET_SIGNAL_MASK was given.
+ * @sigset: the mask KVM_RUN runs with.
+ * @lost: an earlier KVM_RUN was abandoned (fatal signal); the slot state
+ *	is unknown, so the vCPU refuses to run.
+ * @posted_hold: an exit waits in the slot (READY, not taken) until the
+ *	coalesced writes before it are handed over (soc_vcpu_posted()).
+ * @posted_target: posted-write ring index those writes end at.
+ * @wq: KVM_RUN sleeps here; doorbells wake it only when its exit arrived
+ *	or the VM died.
+ */
+struct soc_vcpu {
+	struct soc_vm *vm;
+	u32 idx;
+	struct mutex mutex; /* serialises ioctls on this vCPU */
+	struct page *run;
+	struct page *pio;
+	struct ksoc_ioreq_msg *msg;
+	u64 seq;
+	u32 exit_reason;
+	u32 io_in_len;
+	bool sigset_active;
+	sigset_t sigset;
+	bool lost;
+	bool posted_hold;
+	u32 posted_target;
+	wait_queue_head_t wq;
+};
+
 /* kvm_run, PIO data, coalesced MMIO ring: KVM's x86 vCPU mapping. */
 #define SOC_VCPU_MMAP_PAGES	(KVM_COALESCED_MMIO_PAGE_OFFSET + 1)
 
@@ -277,5 +316,19 @@ long soc_vm_create(struct soc_kvm *sk, unsigned long type);
 void soc_vm_doorbell(struct soc_kvm *sk, unsigned int vec);
 void soc_vm_kill_all(struct soc_kvm *sk);
 void soc_vm_detach_all(struct soc_kvm *sk);
+
+/* Window usable?  Caller holds soc_kvm_rwsem for read. */
+static inline bool soc_vm_ok(struct soc_vm *vm)
+{
+	return !READ_ONCE(vm->dead) && !soc_chan_dead(&vm->chan);
+}
+
+/* vm.c: for the vCPU files */
+void soc_vm_put(struct soc_vm *vm);
+long soc_stats_open(struct soc_vm *vm, u32 who);
+
+/* vcpu.c */
+bool soc_vcpu_exit_ready(struct soc_vcpu *vcpu);
+long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id);
 
 #endif /* _SOC_KVM_H */

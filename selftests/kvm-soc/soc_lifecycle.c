@@ -769,11 +769,18 @@ TEST_F(soc, nonzero_unused_request_fields_are_refused)
 }
 
 /* Offset of a VM window's event area: after the API and IOREQ slots. */
+/*
+ * Where host-kvm puts a VM window's event area: after the header page, 36
+ * API slots of 16 KiB, 32 IOREQ slots and the posted-write ring (256
+ * entries), each area 4 KiB aligned.
+ */
 static unsigned long event_area(void)
 {
 	unsigned long ioreq = (sizeof(struct kvm_soc_ioreq) + 63) & ~63UL;
 	unsigned long off = 4096 + 36 * 16384 + 32 * ioreq;
 
+	off = (off + 4095) & ~4095UL;
+	off += 256 * sizeof(struct kvm_soc_posted_write);
 	return (off + 4095) & ~4095UL;
 }
 
