@@ -157,7 +157,7 @@ static int hk_vcpu_collect(struct hk_vcpu *vcpu, long r)
  * posts its exit anyway (linux/kvm_soc.h): only a SoC that stopped
  * consuming makes it wait at all.
  */
-#define HK_POSTED_WAIT_MS	10
+#define HK_POSTED_WAIT_MS	1000
 
 /*
  * Move what KVM's coalesced MMIO/PIO ring holds into the posted-write
@@ -176,12 +176,22 @@ static int hk_vcpu_drain_coalesced(struct hk_vcpu *vcpu)
 	u32 first, last;
 	int ret = 0, r;
 
-	/* No ring without the page (KVM's mmap size says whether it has it). */
+	/*
+	 * No ring without the page (KVM's mmap size says whether it has it),
+	 * and none unless the SoC consumes it.
+	 */
 	if (!vm->posted.nr ||
-	    vm->mmap_size < (KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * PAGE_SIZE)
+	    vm->mmap_size < (KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * PAGE_SIZE ||
+	    !(le64_to_cpu(READ_ONCE(ksoc_hdr(vm->win)->soc.soc_features)) &
+	      BIT_ULL(KVM_SOC_F_POSTED_WRITES)))
 		return 0;
 	ring = (void __user *)(vcpu->run +
 			       KVM_COALESCED_MMIO_PAGE_OFFSET * PAGE_SIZE);
+	/* Nothing coalesced (most exits): no lock. */
+	if (get_user(first, &ring->first) || get_user(last, &ring->last))
+		return -EFAULT;
+	if (first == last)
+		return 0;
 	until = jiffies + msecs_to_jiffies(HK_POSTED_WAIT_MS);
 	mutex_lock(&vm->posted_lock);
 	for (;;) {
@@ -202,6 +212,10 @@ static int hk_vcpu_drain_coalesced(struct hk_vcpu *vcpu)
 		smp_rmb();
 		if (copy_from_user(&e, &ring->coalesced_mmio[first], sizeof(e))) {
 			ret = -EFAULT;
+			break;
+		}
+		if (e.len > sizeof(e.data)) {
+			ret = -EIO;
 			break;
 		}
 		/* The guest's bytes, as little-endian x86 stored them. */

@@ -671,6 +671,14 @@ long soc_vm_hv_eventfd(struct soc_vm *vm, unsigned long arg)
 	ctx = eventfd_ctx_fdget(a.fd);
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
+	/* KVM's answer for a connection that has one, even with no room. */
+	for (i = 0; i < vm->chan.l.event_nr; i++) {
+		ev = vm->ev.ev[i];
+		if (ev && ev->kind == SOC_EV_HV_EVENTFD && ev->io.addr == a.conn_id) {
+			eventfd_ctx_put(ctx);
+			return -EEXIST;
+		}
+	}
 	ev = soc_ev_alloc(vm, SOC_EV_HV_EVENTFD);
 	if (IS_ERR(ev)) {
 		eventfd_ctx_put(ctx);

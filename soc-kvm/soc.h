@@ -186,6 +186,9 @@ struct soc_vm_stats {
  * @coalesced: the coalesced MMIO ring page every vCPU file maps at
  *	KVM_COALESCED_MMIO_PAGE_OFFSET, as KVM's (userspace consumes).
  * @coalesced_last: its ->last as we wrote it (userspace cannot move it).
+ * @posted_out: the vCPU whose exit is a coalesced write its userspace has
+ *	not come back from, or -1.
+ * @posted_wq: vCPUs wait here for @posted_out to clear.
  * @rcu: frees the struct after doorbells can no longer see it.
  */
 struct soc_vm {
@@ -204,10 +207,12 @@ struct soc_vm {
 	struct mm_struct *mm;
 	struct soc_events ev;
 	struct soc_vm_stats stats;
-	struct mutex posted_lock; /* protects @posted, @coalesced_last */
+	struct mutex posted_lock; /* protects @posted, @coalesced_last, @posted_out */
 	struct ksoc_ring posted;
 	struct page *coalesced;
 	u32 coalesced_last;
+	int posted_out;
+	wait_queue_head_t posted_wq;
 };
 
 /**

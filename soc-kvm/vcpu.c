@@ -182,14 +182,9 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
  * as it would KVM's.  When that page is full, the oldest entry goes to
  * userspace as the write exit KVM makes of a coalesced write it has no
  * room for (userspace flushes its ring before it handles a write to a
- * coalesced region), and the exit waits in its slot: @posted_hold.
+ * coalesced region), and the exit waits in its slot: @posted_hold.  One
+ * such write is out at a time in the whole VM (@posted_out).
  */
-
-/*
- * kvm_run's immediate_exit: the byte before padding1 (the kernel's own
- * headers call it immediate_exit__unsafe since Linux 6.10, 6.1 does not).
- */
-#define SOC_RUN_IMMEDIATE_EXIT	(offsetof(struct kvm_run, padding1) - 1)
 
 /* Room in userspace's ring.  ->first is userspace's: a bad one is full. */
 static u32 soc_coalesced_room(struct kvm_coalesced_mmio_ring *ring, u32 last)
@@ -201,15 +196,14 @@ static u32 soc_coalesced_room(struct kvm_coalesced_mmio_ring *ring, u32 last)
 	return (first + KVM_COALESCED_MMIO_MAX - last - 1) % KVM_COALESCED_MMIO_MAX;
 }
 
-/* A coalesced write as the exit KVM makes of it.  False if malformed. */
-static bool soc_posted_exit(struct soc_vcpu *vcpu, struct kvm_run *run,
+/* A coalesced write as the exit KVM makes of it. */
+static void soc_posted_exit(struct soc_vcpu *vcpu, struct kvm_run *run,
 			    const struct kvm_soc_posted_write *w)
 {
 	u64 addr = le64_to_cpu(w->addr);
 
+	atomic64_inc(&vcpu->vm->stats.exits);
 	if (w->type == KVM_SOC_POSTED_PIO) {
-		if (addr > U16_MAX)
-			return false;
 		run->exit_reason = KVM_EXIT_IO;
 		memset(&run->io, 0, sizeof(run->io));
 		run->io.direction = KVM_EXIT_IO_OUT;
@@ -228,14 +222,54 @@ static bool soc_posted_exit(struct soc_vcpu *vcpu, struct kvm_run *run,
 		run->mmio.is_write = 1;
 		atomic64_inc(&vcpu->vm->stats.exits_mmio);
 	}
-	return true;
+}
+
+/*
+ * Wait until no other vCPU has a coalesced write out as its exit: until
+ * that vCPU's userspace is back in KVM_RUN, it may not have handled the
+ * write, and nothing that came after it may be handed over before it.
+ * QEMU re-enters KVM_RUN after every I/O exit, even to stop.  Called and
+ * returns with posted_lock held; -EINTR (fatal signal) or -EIO without.
+ */
+static int soc_posted_wait_turn(struct soc_vcpu *vcpu)
+{
+	struct soc_vm *vm = vcpu->vm;
+	long left;
+
+	while (vm->posted_out >= 0 && vm->posted_out != vcpu->idx) {
+		mutex_unlock(&vm->posted_lock);
+		left = wait_event_killable_timeout(vm->posted_wq,
+						   READ_ONCE(vm->posted_out) < 0 ||
+						   !soc_vm_ok(vm), HZ);
+		if (left < 0)
+			return -EINTR;
+		if (!soc_vm_ok(vm))
+			return -EIO;
+		mutex_lock(&vm->posted_lock);
+	}
+	return 0;
+}
+
+/* @vcpu's userspace is back: the write it got as its exit is handled. */
+static void soc_posted_done(struct soc_vcpu *vcpu)
+{
+	struct soc_vm *vm = vcpu->vm;
+
+	if (READ_ONCE(vm->posted_out) != vcpu->idx)
+		return;
+	mutex_lock(&vm->posted_lock);
+	if (vm->posted_out == vcpu->idx)
+		vm->posted_out = -1;
+	mutex_unlock(&vm->posted_lock);
+	wake_up_all(&vm->posted_wq);
 }
 
 /*
  * Hand userspace the coalesced writes before @vcpu's held exit, and any
  * later ones its ring has room for.  Returns 1 when one of them is the
  * exit in @run, 0 when none is left before the held exit, -EIO when the
- * host broke the posted-write ring.
+ * host broke the posted-write ring or the VM died, -EINTR for a fatal
+ * signal.
  */
 static int soc_vcpu_posted(struct soc_vcpu *vcpu, struct kvm_run *run)
 {
@@ -248,15 +282,20 @@ static int soc_vcpu_posted(struct soc_vcpu *vcpu, struct kvm_run *run)
 	u32 last;
 
 	mutex_lock(&vm->posted_lock);
+	r = soc_posted_wait_turn(vcpu);
+	if (r)
+		return r;
 	last = vm->coalesced_last;
 	for (;;) {
 		owed = (s32)(vcpu->posted_target - vm->posted.idx) > 0;
 		if (!owed && !soc_coalesced_room(ring, last))
 			break;
 		r = ksoc_posted_consume(&vm->posted, &w);
-		if (r == -EAGAIN)
+		/* Entries it posted before the exit cannot be gone. */
+		if (r == -EAGAIN && !owed)
 			break;
-		if (r) {
+		if (r || (w.type == KVM_SOC_POSTED_PIO &&
+			  le64_to_cpu(w.addr) > U16_MAX)) {
 			ret = -EIO;
 			break;
 		}
@@ -271,7 +310,9 @@ static int soc_vcpu_posted(struct soc_vcpu *vcpu, struct kvm_run *run)
 			smp_store_release(&ring->last, last);
 			continue;
 		}
-		ret = soc_posted_exit(vcpu, run, &w) ? 1 : -EIO;
+		soc_posted_exit(vcpu, run, &w);
+		vm->posted_out = vcpu->idx;
+		ret = 1;
 		break;
 	}
 	vm->coalesced_last = last;
@@ -290,6 +331,8 @@ static long soc_vcpu_deliver(struct soc_vcpu *vcpu, struct kvm_run *run)
 		r = soc_vcpu_posted(vcpu, run);
 		if (r > 0)
 			return 0;
+		if (r == -EINTR)
+			return r;	/* still held: a fatal signal */
 		vcpu->posted_hold = false;
 		if (r < 0)
 			return -EIO;
@@ -352,10 +395,15 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 
 	if (vcpu->lost || !soc_vm_ok(vm))
 		return -EIO;
-	/* Still handing over writes before an exit; nothing ran since. */
+	soc_posted_done(vcpu);
+	/*
+	 * Still handing over writes before an exit; nothing ran since.  As
+	 * KVM completes an exit before it honours immediate_exit (and may
+	 * then exit again), the held exits come out first whatever
+	 * immediate_exit says: none may be left over when userspace stops.
+	 */
 	if (vcpu->posted_hold)
-		return READ_ONCE(((u8 *)run)[SOC_RUN_IMMEDIATE_EXIT]) ? -EINTR :
-		       soc_vcpu_deliver(vcpu, run);
+		return soc_vcpu_deliver(vcpu, run);
 	/* What we wrote into guest memory, seen by the host's CPU first. */
 	if (soc_hmem_sync(vm->sk))
 		return -EIO;
@@ -516,6 +564,8 @@ static int soc_vcpu_release(struct inode *inode, struct file *filp)
 	struct soc_vcpu *vcpu = filp->private_data;
 	struct soc_vm *vm = vcpu->vm;
 
+	/* A write it got as its exit is as handled as it will be. */
+	soc_posted_done(vcpu);
 	/* The host vCPU lives until its VM is destroyed, as in KVM. */
 	mutex_lock(&vm->lock);
 	RCU_INIT_POINTER(vm->vcpus[vcpu->idx], NULL);

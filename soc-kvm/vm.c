@@ -103,6 +103,8 @@ static void soc_vm_wake_vcpus(struct soc_vm *vm, bool all)
 			wake_up_all(&vcpu->wq);
 	}
 	rcu_read_unlock();
+	if (all)
+		wake_up_all(&vm->posted_wq);
 }
 
 static void soc_vm_chan_failed(struct soc_chan *c)
@@ -485,6 +487,14 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		r = soc_vm_msr_filter(vm, arg);
 		break;
 #endif
+	case KVM_REGISTER_COALESCED_MMIO:
+	case KVM_UNREGISTER_COALESCED_MMIO:
+		/* Without the ring no write would reach userspace. */
+		if (!vm->posted.nr) {
+			r = -ENOTTY;
+			break;
+		}
+		fallthrough;
 	default:
 		r = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VM_IOCTL, 0, -1,
 				  KSOC_LVL_VM, cmd, arg, vm->xsave_size, 0);
@@ -603,6 +613,8 @@ long soc_vm_create(struct soc_kvm *sk, unsigned long type)
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
 	mutex_init(&vm->posted_lock);
+	init_waitqueue_head(&vm->posted_wq);
+	vm->posted_out = -1;
 	xa_init(&vm->slots);
 	vm->coalesced = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!vm->coalesced) {

@@ -952,30 +952,71 @@ static void ring_flush(struct kvm_coalesced_mmio_ring *ring, struct cwrite *w,
  * flush on their own accesses); port 0x11 flushes nothing.  Returns the
  * runs it took, or -1 on anything else.
  */
-static int coalesced_collect(struct tvm *t, struct kvm_coalesced_mmio_ring *ring,
-			     struct cwrite *w, int *n, int max)
+/*
+ * Handle the exit in kvm_run as QEMU would: before handling a write to a
+ * coalesced region, flush the ring (QEMU's coalesced regions flush on
+ * their own accesses); port 0x11 flushes nothing.  1 at port 0x10 (the
+ * end), 0 for the next run, -1 on anything else.
+ */
+static int coalesced_exit(struct tvm *t, struct kvm_coalesced_mmio_ring *ring,
+			  struct cwrite *w, int *n, int max)
 {
 	struct kvm_run *r = t->run[0];
-	int runs;
+
+	if (r->exit_reason == KVM_EXIT_MMIO && r->mmio.is_write) {
+		ring_flush(ring, w, n, max);
+		cw_add(w, n, max, r->mmio.phys_addr, r->mmio.len, 0, r->mmio.data);
+		return 0;
+	}
+	if (r->exit_reason != KVM_EXIT_IO || r->io.count != 1 ||
+	    r->io.direction != KVM_EXIT_IO_OUT)
+		return -1;
+	if (r->io.port == 0x11)
+		return 0;
+	ring_flush(ring, w, n, max);
+	if (r->io.port == 0x10)
+		return 1;
+	cw_add(w, n, max, r->io.port, r->io.size, 1, tvm_io(t, 0));
+	return 0;
+}
+
+/*
+ * Run the guest to its port 0x10 exit, handling each exit as QEMU would.
+ * @pause: after each exit, also stop as QEMU does to pause a vCPU: runs
+ * with immediate_exit until KVM_RUN says EINTR (exits that come first are
+ * handled), and then every write the guest finished is with userspace,
+ * handled or in the ring (3 per iteration the guest completed, its RBX).  Returns the runs it
+ * took, -1 on an unexpected exit, -2 on a write missing at a pause.
+ */
+static int coalesced_collect(struct tvm *t, struct kvm_coalesced_mmio_ring *ring,
+			     struct cwrite *w, int *n, int max, bool pause)
+{
+	struct kvm_run *r = t->run[0];
+	struct kvm_regs regs;
+	int runs, e;
 
 	for (runs = 1; runs < 100000; runs++) {
 		if (tvm_run(t, 0))
 			return -1;
-		if (r->exit_reason == KVM_EXIT_MMIO && r->mmio.is_write) {
-			ring_flush(ring, w, n, max);
-			cw_add(w, n, max, r->mmio.phys_addr, r->mmio.len, 0,
-			       r->mmio.data);
-		} else if (r->exit_reason == KVM_EXIT_IO && r->io.count == 1 &&
-			   r->io.direction == KVM_EXIT_IO_OUT) {
-			if (r->io.port == 0x11)
-				continue;
-			ring_flush(ring, w, n, max);
-			if (r->io.port == 0x10)
-				return runs;
-			cw_add(w, n, max, r->io.port, r->io.size, 1, tvm_io(t, 0));
-		} else {
-			return -1;
+		e = coalesced_exit(t, ring, w, n, max);
+		if (e)
+			return e > 0 ? runs : -1;
+		if (!pause)
+			continue;
+		r->immediate_exit = 1;
+		while (!tvm_run(t, 0)) {
+			e = coalesced_exit(t, ring, w, n, max);
+			if (e) {
+				r->immediate_exit = 0;
+				return e > 0 ? runs : -1;
+			}
 		}
+		r->immediate_exit = 0;
+		/* Handed over or in the ring (a pause flushes nothing). */
+		if (ioctl(t->vcpu[0], KVM_GET_REGS, &regs) ||
+		    *n + (int)((ring->last + RING_MAX - ring->first) % RING_MAX) <
+		    3 * (int)regs.rbx)
+			return -2;
 	}
 	return -1;
 }
@@ -997,7 +1038,8 @@ static int coalesced_expected(struct cwrite *w, int iters)
 
 /* Run guest_coalesced afresh: @iters iterations, a quiet exit every @quiet. */
 static int coalesced_round(struct tvm *t, struct kvm_coalesced_mmio_ring *ring,
-			   int iters, int quiet, struct cwrite *got, int *n)
+			   int iters, int quiet, struct cwrite *got, int *n,
+			   bool pause)
 {
 	struct kvm_regs regs;
 
@@ -1009,7 +1051,7 @@ static int coalesced_round(struct tvm *t, struct kvm_coalesced_mmio_ring *ring,
 	if (ioctl(t->vcpu[0], KVM_SET_REGS, &regs))
 		return -1;
 	*n = 0;
-	return coalesced_collect(t, ring, got, n, 3 * iters + 1);
+	return coalesced_collect(t, ring, got, n, 3 * iters + 1, pause);
 }
 
 /*
@@ -1051,7 +1093,7 @@ TEST_F(vm, coalesced_mmio_and_pio_in_order)
 	n = coalesced_expected(want, iters);
 
 	/* Flushed at every coalesced-region exit; most writes make none. */
-	runs = coalesced_round(t, ring, iters, 0, got, &m);
+	runs = coalesced_round(t, ring, iters, 0, got, &m, false);
 	ASSERT_LT(0, runs);
 	ASSERT_EQ(n, m);
 	EXPECT_EQ(0, memcmp(want, got, n * sizeof(*want)));
@@ -1059,7 +1101,7 @@ TEST_F(vm, coalesced_mmio_and_pio_in_order)
 
 	/* Exits that flush nothing in between: the ring fills up. */
 	for (quiet = 20; quiet <= 120; quiet += 50) {
-		runs = coalesced_round(t, ring, iters, quiet, got, &m);
+		runs = coalesced_round(t, ring, iters, quiet, got, &m, false);
 		ASSERT_LT(0, runs);
 		ASSERT_EQ(n, m) TH_LOG("quiet every %d", quiet);
 		EXPECT_EQ(0, memcmp(want, got, n * sizeof(*want)))
@@ -1068,11 +1110,20 @@ TEST_F(vm, coalesced_mmio_and_pio_in_order)
 		       n, quiet, runs);
 	}
 
+	/*
+	 * Paused after every exit, as QEMU stops a vCPU: immediate_exit
+	 * ends the run only once every finished write is out.
+	 */
+	runs = coalesced_round(t, ring, iters, 20, got, &m, true);
+	ASSERT_LT(0, runs) TH_LOG("runs %d", runs);
+	ASSERT_EQ(n, m);
+	EXPECT_EQ(0, memcmp(want, got, n * sizeof(*want)));
+
 	/* Unregistered: every write exits. */
 	ASSERT_EQ(0, coalesced_zone(t, KVM_UNREGISTER_COALESCED_MMIO,
 				    GUEST_MMIO, 4096, 0));
 	ASSERT_EQ(0, coalesced_zone(t, KVM_UNREGISTER_COALESCED_MMIO, 0x80, 1, 1));
-	runs = coalesced_round(t, ring, 10, 0, got, &m);
+	runs = coalesced_round(t, ring, 10, 0, got, &m, false);
 	EXPECT_EQ(31, runs);
 	coalesced_expected(want, 10);
 	ASSERT_EQ(30, m);
@@ -1117,7 +1168,7 @@ TEST_F(vm, coalesced_ring_wild_first_is_survived)
 	ring->first = ring->last;
 	ASSERT_EQ(0, coalesced_zone(t, KVM_REGISTER_COALESCED_MMIO, 0x80, 1, 1));
 	n = coalesced_expected(want, 20);
-	ASSERT_LT(0, coalesced_round(t, ring, 20, 0, got, &m));
+	ASSERT_LT(0, coalesced_round(t, ring, 20, 0, got, &m, false));
 	ASSERT_EQ(n, m);
 	EXPECT_EQ(0, memcmp(want, got, n * sizeof(*want)));
 }

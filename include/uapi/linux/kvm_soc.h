@@ -618,10 +618,12 @@ struct kvm_soc_ioeventfd {
  * hands that exit over.  When that ring is full, the SoC hands the older
  * entries over first, one at a time, as the MMIO or PIO write exits KVM
  * makes of coalesced writes when its ring is full; the exit itself waits
- * in its IOREQ slot until then.  When this ring is full the host waits
- * a while for room (host-kvm: 10 ms); a SoC that has not consumed by then
- * only makes its own exits overtake writes, which stay in the host KVM's
- * ring and go with a later exit.
+ * in its IOREQ slot until then, and while such a write is out, no other
+ * vCPU of the VM hands anything over.  The host moves writes only into a
+ * VM window whose SoC accepted KVM_SOC_F_POSTED_WRITES.  When this ring is
+ * full the host waits a while for room (host-kvm: 1 s); a SoC that has
+ * not consumed by then only makes its own exits overtake writes, which
+ * stay in the host KVM's ring and go with a later exit.
  */
 
 /**
