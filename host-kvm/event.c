@@ -428,6 +428,38 @@ err:
 	return r;
 }
 
+/*
+ * Assign channel @idx to a host eventfd that KVM signals and we count (an
+ * ioeventfd, a Hyper-V eventfd): @args is KVM's argument of @cmd, @len
+ * bytes, whose fd field @fdp points into; @key is kept in the channel.
+ */
+static s64 hk_ev_assign_counted(struct hk_vm *vm, u32 idx, u8 kind, u32 key,
+				unsigned int cmd, void *args, size_t len,
+				__s32 *fdp)
+{
+	struct hk_event *ev;
+	long r;
+
+	if (vm->ev.ev[idx])
+		return -EBUSY;
+	ev = hk_ev_alloc(vm, idx, kind, false);
+	if (IS_ERR(ev))
+		return PTR_ERR(ev);
+	ev->gsi = key;
+	r = hk_ev_poll(ev, ev->fd);
+	if (r)
+		goto err;
+	*fdp = ev->fd;
+	r = hk_ev_kvm(vm, cmd, args, len);
+	if (r)
+		goto err;
+	hk_ev_publish(vm, ev);
+	return 0;
+err:
+	hk_ev_drop(vm, ev, true);
+	return r;
+}
+
 /* KVM_SOC_OP_IOEVENTFD with KVM_SOC_IOEVENTFD_F_HYPERV: KVM_HYPERV_EVENTFD. */
 static s64 hk_ev_hv_eventfd(struct hk_vm *vm, struct ksoc_api_msg *m,
 			    const struct kvm_soc_ioeventfd *req, u32 flags)
@@ -453,24 +485,9 @@ static s64 hk_ev_hv_eventfd(struct hk_vm *vm, struct ksoc_api_msg *m,
 			hk_ev_drop(vm, ev, true);
 		return r;
 	}
-	if (ev)
-		return -EBUSY;
-	ev = hk_ev_alloc(vm, m->target, HK_EV_HV_EVENTFD, false);
-	if (IS_ERR(ev))
-		return PTR_ERR(ev);
-	ev->gsi = conn;
-	r = hk_ev_poll(ev, ev->fd);
-	if (r)
-		goto err;
-	args.fd = ev->fd;
-	r = hk_ev_kvm(vm, KVM_HYPERV_EVENTFD, &args, sizeof(args));
-	if (r)
-		goto err;
-	hk_ev_publish(vm, ev);
-	return 0;
-err:
-	hk_ev_drop(vm, ev, true);
-	return r;
+	return hk_ev_assign_counted(vm, m->target, HK_EV_HV_EVENTFD, conn,
+				    KVM_HYPERV_EVENTFD, &args, sizeof(args),
+				    &args.fd);
 }
 
 /**
@@ -520,23 +537,8 @@ s64 hk_ev_ioeventfd(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 			hk_ev_drop(vm, ev, true);
 		return r;
 	}
-	if (ev)
-		return -EBUSY;
-	ev = hk_ev_alloc(vm, m->target, HK_EV_IOEVENTFD, false);
-	if (IS_ERR(ev))
-		return PTR_ERR(ev);
-	r = hk_ev_poll(ev, ev->fd);
-	if (r)
-		goto err;
-	args.fd = ev->fd;
-	r = hk_ev_kvm(vm, KVM_IOEVENTFD, &args, sizeof(args));
-	if (r)
-		goto err;
-	hk_ev_publish(vm, ev);
-	return 0;
-err:
-	hk_ev_drop(vm, ev, true);
-	return r;
+	return hk_ev_assign_counted(vm, m->target, HK_EV_IOEVENTFD, 0,
+				    KVM_IOEVENTFD, &args, sizeof(args), &args.fd);
 }
 
 /*
