@@ -909,6 +909,70 @@ TEST_F_TIMEOUT(soc, transport_unload_under_open_vms_is_eio, 120)
 	tvm_close(&t);
 }
 
+/* Reload the loop transport with soc-kvm's features_off set to @off. */
+static int reload_loop(const char *top, unsigned long long off)
+{
+	char cmd[512];
+	FILE *f = fopen("/sys/kernel/debug/soc-kvm/features_off", "w");
+	int i;
+
+	if (!f)
+		return -1;
+	fprintf(f, "%llu\n", off);
+	if (fclose(f) || system("rmmod kvm_soc_loop"))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "insmod %s/build/k612/kvm-soc-loop.ko", top);
+	if (system(cmd))
+		return -1;
+	for (i = 0; i < 100 && access(DEV, F_OK); i++)
+		usleep(100 * 1000);
+	return access(DEV, F_OK);
+}
+
+/*
+ * A SoC that does not take the posted-write ring (KVM_SOC_F_POSTED_WRITES
+ * refused, as an older SoC would) carries no coalesced writes: both
+ * capabilities read 0 and the zone ioctls are ENOTTY, as on a KVM without
+ * them; a guest's writes to the would-be zone exit as ordinary MMIO.
+ * With the feature back, the capability is KVM's again.
+ */
+TEST_F_TIMEOUT(soc, coalesced_refused_without_posted_ring, 120)
+{
+	const char *top = getenv("KSOC_TOP");
+	struct kvm_coalesced_mmio_zone z = { .addr = GUEST_MMIO, .size = 4096 };
+	struct tvm t;
+
+	if (!top)
+		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
+	if (access("/sys/kernel/debug/soc-kvm/features_off", W_OK))
+		SKIP(return, "no soc-kvm debugfs");
+	ASSERT_EQ(0, reload_loop(top, 1ULL << KVM_SOC_F_POSTED_WRITES));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	if (!tvm_open(&t, DEV) && !tvm_create_vm(&t, NULL)) {
+		EXPECT_EQ(0, ioctl(t.dev, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
+		EXPECT_EQ(0, ioctl(t.vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
+		EXPECT_EQ(0, ioctl(t.vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO));
+		EXPECT_EQ(-1, ioctl(t.vm, KVM_REGISTER_COALESCED_MMIO, &z));
+		EXPECT_EQ(ENOTTY, errno);
+		EXPECT_EQ(-1, ioctl(t.vm, KVM_UNREGISTER_COALESCED_MMIO, &z));
+		EXPECT_EQ(ENOTTY, errno);
+		TVM_LOAD(&t, mmio);
+		EXPECT_EQ(0, tvm_add_vcpu(&t));
+		EXPECT_EQ(0, tvm_run(&t, 0));
+		EXPECT_EQ(KVM_EXIT_MMIO, t.run[0]->exit_reason);
+		tvm_close(&t);
+	} else {
+		EXPECT_TRUE(false) TH_LOG("no VM without the posted-write ring");
+	}
+	/* Back as the rest of the suite expects it. */
+	ASSERT_EQ(0, reload_loop(top, 0));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	ASSERT_EQ(0, tvm_open(&t, DEV));
+	EXPECT_EQ(KVM_COALESCED_MMIO_PAGE_OFFSET,
+		  ioctl(t.dev, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
+	tvm_close(&t);
+}
+
 static void *close_vm(void *arg)
 {
 	tvm_close(arg);
