@@ -48,6 +48,8 @@ const struct ksoc_kvm_ioctl ksoc_kvm_ioctls[] = {
 	/* The writes themselves come through the posted-write ring. */
 	KSOC_IOC(KVM_REGISTER_COALESCED_MMIO, KSOC_LVL_VM, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_UNREGISTER_COALESCED_MMIO, KSOC_LVL_VM, KSOC_IOC_FIXED),
+	/* The rings themselves are the SoC's own (soc-kvm/dirty.c). */
+	KSOC_IOC(KVM_RESET_DIRTY_RINGS, KSOC_LVL_VM, KSOC_IOC_SCALAR),
 
 	KSOC_IOC(KVM_GET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
 	KSOC_IOC(KVM_SET_REGS, KSOC_LVL_VCPU, KSOC_IOC_FIXED),
@@ -272,6 +274,8 @@ const unsigned int ksoc_kvm_caps[] = {
 	KVM_CAP_SYS_ATTRIBUTES, KVM_CAP_VCPU_ATTRIBUTES,
 	/* Only with KVM_SOC_F_DIRTY_LOG (soc-kvm reads it as 0 otherwise). */
 	KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+	/* Only with KVM_SOC_F_DIRTY_RING (as above): soc-kvm's own rings. */
+	KVM_CAP_DIRTY_LOG_RING, KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
 	/* Only with KVM_SOC_F_POSTED_WRITES (as above): soc-kvm's own ring. */
 	KVM_CAP_COALESCED_MMIO, KVM_CAP_COALESCED_PIO,
 	/* Features of KVM itself (no ioctl of their own): the guest sees them. */
@@ -306,6 +310,8 @@ const unsigned int ksoc_kvm_enable_caps[] = {
 	KVM_CAP_X86_BUS_LOCK_EXIT,	/* its exit has no fields to check */
 	KVM_CAP_X86_NOTIFY_VMEXIT,	/* nor has this one */
 	KVM_CAP_EXIT_HYPERCALL,		/* nor has KVM_EXIT_HYPERCALL */
+	KVM_CAP_DIRTY_LOG_RING,		/* host: with KVM_SOC_F_DIRTY_RING */
+	KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
 };
 
 const unsigned int ksoc_kvm_nr_enable_caps = ARRAY_SIZE(ksoc_kvm_enable_caps);

@@ -181,6 +181,8 @@ struct host_kvm {
  * @posted_lock: serialises the vCPU threads moving KVM's coalesced ring
  *	into the posted-write ring (@posted).
  * @posted: producer view of the window's posted-write ring, or nr 0.
+ * @dirty_ring_size: bytes of each vCPU's KVM dirty ring, 0 for none (set
+ *	by the main thread before any vCPU exists, as KVM allows).
  * @free_work: finishes hk_vm_free() when a killed control helper could not
  *	(hk_vm_free_later()).
  * @rcu: frees the struct after doorbells can no longer see it.
@@ -213,6 +215,7 @@ struct hk_vm {
 	struct hk_events ev;
 	struct mutex posted_lock; /* protects @posted */
 	struct ksoc_ring posted;
+	u32 dirty_ring_size;
 	struct work_struct free_work;
 };
 
@@ -238,6 +241,13 @@ struct hk_vm {
  * @wq: the thread sleeps here; doorbells wake it only when its own slots
  *	changed.
  * @flags: HK_VCPU_* bits (atomic bitops).
+ * @ring: user address of KVM's dirty ring in the helper, or 0; this and
+ *	the other @ring_* fields are the vCPU thread's own.
+ * @ring_fetch: index of the next entry to move to the SoC.
+ * @ring_hva: where the SoC's object for moved entries is mapped, or 0.
+ * @ring_token: the KVM_SOC_MEM_TOKEN() mapped at @ring_hva.
+ * @ring_bytes: bytes mapped there.
+ * @ring_hmem: the object (a reference), or NULL.
  */
 struct hk_vcpu {
 	struct list_head pending;
@@ -259,6 +269,12 @@ struct hk_vcpu {
 	struct completion exited;
 	wait_queue_head_t wq;
 	unsigned long flags;
+	unsigned long ring;
+	u32 ring_fetch;
+	unsigned long ring_hva;
+	u64 ring_token;
+	u64 ring_bytes;
+	struct hk_hmem *ring_hmem;
 };
 
 typedef s64 (*hk_dispatch_fn)(struct hk_vm *vm, void *ctx,
@@ -311,6 +327,8 @@ void hk_vm_exit(void);
 void hk_vm_flush_frees(void);
 s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
 s64 hk_vm_dirty_log(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
+s64 hk_vcpu_dirty_ring(struct hk_vcpu *vcpu, struct ksoc_api_msg *m);
+void hk_vcpu_dirty_ring_unmap(struct hk_vcpu *vcpu, bool in_mm);
 void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm);
 
 /* event.c */
@@ -341,9 +359,9 @@ static inline bool hk_msg_unused_zero(const struct ksoc_api_msg *m)
 		   m->op == KVM_SOC_OP_VM_IOCTL || m->op == KVM_SOC_OP_VCPU_IOCTL ||
 		   m->op == KVM_SOC_OP_CREATE_VCPU || m->op == KVM_SOC_OP_MEM_ALLOC ||
 		   m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_MEM_FREE ||
-		   m->op == KVM_SOC_OP_MEM_WRITTEN;
+		   m->op == KVM_SOC_OP_MEM_WRITTEN || m->op == KVM_SOC_OP_DIRTY_RING;
 	bool arg2 = m->op == KVM_SOC_OP_SYS_IOCTL || m->op == KVM_SOC_OP_VM_IOCTL ||
-		    m->op == KVM_SOC_OP_MEM_RANGES;
+		    m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_DIRTY_RING;
 
 	return !m->flags && (arg || !m->arg) && (arg2 || !m->arg2);
 }

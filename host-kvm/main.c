@@ -280,7 +280,8 @@ int host_kvm_attach(struct ksoc_transport *t)
 				  BIT_ULL(KVM_SOC_F_POSTED_WRITES) |
 				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) |
 				   BIT_ULL(KVM_SOC_F_MEM_WRITTEN) |
-				   BIT_ULL(KVM_SOC_F_DIRTY_LOG) : 0));
+				   BIT_ULL(KVM_SOC_F_DIRTY_LOG) |
+				   BIT_ULL(KVM_SOC_F_DIRTY_RING) : 0));
 	if (ret)
 		goto err_free;
 	ret = -EINVAL;

@@ -603,6 +603,87 @@ s64 hk_vm_dirty_log(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 	return ret;
 }
 
+/*
+ * Drop the SoC's object for moved entries, and its mapping when called in
+ * the vCPU's thread (@in_mm); otherwise the helper is gone and the mapping
+ * with it.
+ */
+void hk_vcpu_dirty_ring_unmap(struct hk_vcpu *vcpu, bool in_mm)
+{
+	if (vcpu->ring_hva && in_mm)
+		vm_munmap(vcpu->ring_hva, vcpu->ring_bytes);
+	hk_hmem_put(vcpu->ring_hmem);
+	vcpu->ring_hva = 0;
+	vcpu->ring_hmem = NULL;
+}
+
+/**
+ * hk_vcpu_dirty_ring - KVM_SOC_OP_DIRTY_RING: move entries of the vCPU's
+ * KVM dirty ring into the SoC's host memory object.
+ * @vcpu: the vCPU (its own thread, while it is out of KVM_RUN).
+ * @m: the request: @m->arg entries at most, @m->arg2 the object's token.
+ *
+ * We are the ring's "userspace" (api.rst 8.29): an entry whose flags say
+ * DIRTY is collected, then marked RESET, and KVM_RESET_DIRTY_RINGS (the
+ * SoC sends it when its own userspace resets) re-arms the page.  KVM
+ * pushes into a vCPU's ring only from that vCPU's KVM_RUN and ioctls,
+ * which this thread is not in, so nothing moves under us but the reset of
+ * entries already marked (another thread, in KVM_RESET_DIRTY_RINGS).  The
+ * object stays mapped between calls; a new token maps the new one.
+ *
+ * Return: the number of entries written, -EINVAL, -EFAULT.
+ */
+s64 hk_vcpu_dirty_ring(struct hk_vcpu *vcpu, struct ksoc_api_msg *m)
+{
+	struct kvm_dirty_gfn __user *ring = (void __user *)vcpu->ring;
+	u32 nr = READ_ONCE(vcpu->vm->dirty_ring_size) / sizeof(*ring);
+	struct kvm_soc_dirty_gfn __user *out;
+	struct kvm_soc_dirty_gfn e = {};
+	u64 want = m->arg, bytes, offset;
+	u32 i, flags, slot;
+
+	m->len = 0;
+	if (!ring || !want || want > nr)
+		return -EINVAL;
+	bytes = PAGE_ALIGN(want * sizeof(e));
+	if (!vcpu->ring_hva || m->arg2 != vcpu->ring_token ||
+	    bytes > vcpu->ring_bytes) {
+		hk_vcpu_dirty_ring_unmap(vcpu, true);
+		vcpu->ring_hva = hk_hmem_map(vcpu->vm, m->arg2, bytes,
+					     &vcpu->ring_hmem);
+		if (!vcpu->ring_hva)
+			return -EFAULT;
+		vcpu->ring_token = m->arg2;
+		vcpu->ring_bytes = bytes;
+	}
+	out = (void __user *)vcpu->ring_hva;
+	for (i = 0; i < want; i++) {
+		struct kvm_dirty_gfn __user *g = &ring[(vcpu->ring_fetch + i) & (nr - 1)];
+
+		if (get_user(flags, &g->flags))
+			return -EFAULT;
+		if (!(flags & KVM_DIRTY_GFN_F_DIRTY))
+			break;
+		/* Pairs with the smp_wmb() in KVM's kvm_dirty_ring_push(). */
+		smp_rmb();
+		if (get_user(slot, &g->slot) || get_user(offset, &g->offset))
+			return -EFAULT;
+		e.slot = cpu_to_le32(slot);
+		e.offset = cpu_to_le64(offset);
+		if (copy_to_user(&out[i], &e, sizeof(e)))
+			return -EFAULT;
+		/*
+		 * Collected before it is handed back: pairs with the
+		 * smp_load_acquire() of the flags in kvm_dirty_ring_reset().
+		 */
+		smp_mb();
+		if (put_user(KVM_DIRTY_GFN_F_RESET, &g->flags))
+			return -EFAULT;
+	}
+	vcpu->ring_fetch += i;
+	return i;
+}
+
 /**
  * hk_vm_unmap_memory - forget every slot.
  * @vm: the VM.

@@ -5,7 +5,9 @@
  * The thread serves the vCPU's own API slot while the vCPU is stopped and
  * runs KVM_RUN when the SoC answers the vCPU's outstanding exit (the IOREQ
  * state machine in linux/kvm_soc.h).  Before it posts an exit it moves
- * what its KVM coalesced into the window's posted-write ring.  A vCPU is
+ * what its KVM coalesced into the window's posted-write ring, and flags
+ * the exit when its KVM dirty ring has entries the SoC has not taken
+ * (KVM_SOC_OP_DIRTY_RING, which it serves in its API slot).  A vCPU is
  * kicked out of KVM_RUN with SIGUSR1; its thread then goes back to the
  * helper's (empty) handler and re-enters.  Every wait here is
  * interruptible for the same reason: a signal means "return, come back".
@@ -64,9 +66,20 @@ static s64 hk_vcpu_dispatch(struct hk_vm *vm, void *ctx,
 {
 	struct hk_vcpu *vcpu = ctx;
 
-	if (m->op != KVM_SOC_OP_VCPU_IOCTL || m->target != vcpu->idx) {
+	if (m->op != KVM_SOC_OP_VCPU_IOCTL && m->op != KVM_SOC_OP_DIRTY_RING) {
 		m->len = 0;
-		return m->op != KVM_SOC_OP_VCPU_IOCTL ? -EOPNOTSUPP : -EINVAL;
+		return -EOPNOTSUPP;
+	}
+	if (m->target != vcpu->idx) {
+		m->len = 0;
+		return -EINVAL;
+	}
+	if (m->op == KVM_SOC_OP_DIRTY_RING) {
+		if (m->len) {
+			m->len = 0;
+			return -EINVAL;
+		}
+		return hk_vcpu_dirty_ring(vcpu, m);
 	}
 	return hk_exec_ioctl(vcpu->file, KSOC_LVL_VCPU, m, buf,
 			     ksoc_api_payload_max(&vm->l), vcpu->staging,
@@ -249,6 +262,25 @@ static int hk_vcpu_drain_coalesced(struct hk_vcpu *vcpu)
 	return ret;
 }
 
+/*
+ * Has KVM pushed entries into the vCPU's dirty ring that the SoC has not
+ * moved (hk_vcpu_dirty_ring())?  Then the exit says so, and the SoC moves
+ * them before its KVM_RUN returns: its userspace finds them there after
+ * any exit, as it would in KVM's ring.  An unreadable ring says yes, and
+ * the move reports the fault.
+ */
+static bool hk_vcpu_dirty_pending(struct hk_vcpu *vcpu)
+{
+	struct kvm_dirty_gfn __user *ring = (void __user *)vcpu->ring;
+	u32 nr = vcpu->vm->dirty_ring_size / sizeof(*ring), flags;
+
+	if (!ring)
+		return false;
+	if (get_user(flags, &ring[vcpu->ring_fetch & (nr - 1)].flags))
+		return true;
+	return flags & KVM_DIRTY_GFN_F_DIRTY;
+}
+
 bool hk_vcpu_has_work(struct hk_vcpu *vcpu)
 {
 	struct hk_vm *vm = vcpu->vm;
@@ -277,6 +309,18 @@ static int hk_vcpu_setup(struct hk_vcpu *vcpu)
 		vcpu->run = 0;
 		return ret;
 	}
+	/* KVM's dirty ring, if the SoC enabled it before creating vCPUs. */
+	if (READ_ONCE(vm->dirty_ring_size)) {
+		vcpu->ring = vm_mmap(vcpu->file, 0, vm->dirty_ring_size,
+				     PROT_READ | PROT_WRITE, MAP_SHARED,
+				     KVM_DIRTY_LOG_PAGE_OFFSET * PAGE_SIZE);
+		if (IS_ERR_VALUE(vcpu->ring)) {
+			int ret = (long)vcpu->ring;
+
+			vcpu->ring = 0;
+			return ret;
+		}
+	}
 	/* The start exit: the vCPU is stopped until the SoC's first KVM_RUN. */
 	memset(vcpu->msg, 0, sizeof(*vcpu->msg));
 	vcpu->msg->exit_reason = KVM_EXIT_UNKNOWN;
@@ -293,6 +337,10 @@ static long hk_vcpu_teardown(struct hk_vcpu *vcpu)
 
 	if (vcpu->run)
 		vm_munmap(vcpu->run, vm->mmap_size);
+	if (vcpu->ring)
+		vm_munmap(vcpu->ring, vm->dirty_ring_size);
+	hk_vcpu_dirty_ring_unmap(vcpu, true);
+	vcpu->ring = 0;
 	if (vcpu->staging)
 		vm_munmap(vcpu->staging, HK_STAGING_SIZE);
 	vcpu->run = 0;
@@ -412,6 +460,8 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 			hk_vm_fail(vm, "coalesced writes not carried");
 			continue;
 		}
+		if (hk_vcpu_dirty_pending(vcpu))
+			vcpu->msg->flags |= BIT(KVM_SOC_IOREQ_F_DIRTY);
 		vcpu->seq++;
 		hk_vcpu_post(vcpu);
 		/* Take the kick in userspace so the next KVM_RUN can run. */
@@ -425,6 +475,8 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 
 void hk_vcpu_free(struct hk_vcpu *vcpu)
 {
+	/* The object's reference, if its thread never tore down. */
+	hk_vcpu_dirty_ring_unmap(vcpu, false);
 	if (vcpu->file)
 		fput(vcpu->file);
 	if (vcpu->stats)

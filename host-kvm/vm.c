@@ -253,6 +253,35 @@ static s64 hk_vm_stats_read(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 	return 0;
 }
 
+/*
+ * KVM_ENABLE_CAP on the VM.  The dirty ring only for a SoC that moves its
+ * entries (KVM_SOC_F_DIRTY_RING): nobody else would ever harvest it, and a
+ * full ring stops the vCPU for good.  Its size is kept for the vCPUs'
+ * mappings as KVM takes it, a u32.
+ */
+static s64 hk_vm_enable_cap(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
+{
+	struct kvm_enable_cap c = {};
+	bool ring;
+	s64 r;
+
+	if (m->len == sizeof(c))
+		memcpy(&c, buf, sizeof(c));
+	ring = c.cap == KVM_CAP_DIRTY_LOG_RING ||
+	       c.cap == KVM_CAP_DIRTY_LOG_RING_ACQ_REL;
+	if (ring && !(le64_to_cpu(READ_ONCE(ksoc_hdr(vm->win)->soc.soc_features)) &
+		      BIT_ULL(KVM_SOC_F_DIRTY_RING))) {
+		m->len = 0;
+		return -EINVAL;
+	}
+	r = hk_exec_ioctl(vm->vm_file, KSOC_LVL_VM, m, buf,
+			  ksoc_api_payload_max(&vm->l), vm->staging,
+			  vm->xsave_size);
+	if (ring && !r)
+		WRITE_ONCE(vm->dirty_ring_size, (u32)c.args[0]);
+	return r;
+}
+
 static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			  u8 *buf, u32 slot)
 {
@@ -272,6 +301,8 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			return hk_vm_msr_filter(vm, m, buf);
 		if (m->arg == KVM_GET_STATS_FD)
 			return hk_vm_stats_read(vm, m, buf);
+		if (m->arg == KVM_ENABLE_CAP)
+			return hk_vm_enable_cap(vm, m, buf);
 		return hk_exec_ioctl(vm->vm_file, KSOC_LVL_VM, m, buf,
 				     ksoc_api_payload_max(&vm->l), vm->staging,
 				     vm->xsave_size);

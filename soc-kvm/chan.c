@@ -278,6 +278,10 @@ long soc_check_extension(struct soc_chan *c, u64 features, u32 op,
 	if (cap == KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 &&
 	    !(features & BIT_ULL(KVM_SOC_F_DIRTY_LOG)))
 		return 0;
+	/* The host's dirty rings come over at exits (dirty.c). */
+	if ((cap == KVM_CAP_DIRTY_LOG_RING || cap == KVM_CAP_DIRTY_LOG_RING_ACQ_REL) &&
+	    !(features & BIT_ULL(KVM_SOC_F_DIRTY_RING)))
+		return 0;
 	/* Coalesced writes come through the posted-write ring (vm.c). */
 	if ((cap == KVM_CAP_COALESCED_MMIO || cap == KVM_CAP_COALESCED_PIO) &&
 	    !(features & BIT_ULL(KVM_SOC_F_POSTED_WRITES)))

@@ -189,6 +189,8 @@ struct soc_vm_stats {
  * @posted_out: the vCPU whose exit is a coalesced write its userspace has
  *	not come back from, or -1.
  * @posted_wq: vCPUs wait here for @posted_out to clear.
+ * @dirty_ring_size: bytes of each vCPU's dirty ring, 0 for none (under
+ *	@lock; set before the first vCPU, as KVM allows).
  * @rcu: frees the struct after doorbells can no longer see it.
  */
 struct soc_vm {
@@ -213,6 +215,7 @@ struct soc_vm {
 	u32 coalesced_last;
 	int posted_out;
 	wait_queue_head_t posted_wq;
+	u32 dirty_ring_size;
 };
 
 /**
@@ -235,6 +238,12 @@ struct soc_vm {
  * @posted_target: posted-write ring index those writes end at.
  * @wq: KVM_RUN sleeps here; doorbells wake it only when its exit arrived
  *	or the VM died.
+ * @ring: its dirty ring (vmalloc), mapped by userspace at
+ *	KVM_DIRTY_LOG_PAGE_OFFSET, or NULL (dirty.c).
+ * @ring_dirty: entries pushed so far (written under @mutex only).
+ * @ring_reset: entries reset so far (written under the VM's lock only).
+ * @ring_bulk: host memory object the host moves entries through.
+ * @ring_buf: the SoC's copy of what it moved.
  */
 struct soc_vcpu {
 	struct soc_vm *vm;
@@ -252,6 +261,11 @@ struct soc_vcpu {
 	bool posted_hold;
 	u32 posted_target;
 	wait_queue_head_t wq;
+	struct kvm_dirty_gfn *ring;
+	u32 ring_dirty;
+	u32 ring_reset;
+	struct soc_hmem *ring_bulk;
+	struct kvm_soc_dirty_gfn *ring_buf;
 };
 
 /* kvm_run, PIO data, coalesced MMIO ring: KVM's x86 vCPU mapping. */
@@ -273,6 +287,12 @@ int soc_bulk_copy(struct soc_kvm *sk, const struct soc_hmem *b, u64 off,
 
 /* dirty.c */
 long soc_vm_dirty_log(struct soc_vm *vm, unsigned int cmd, unsigned long arg);
+long soc_vm_enable_cap(struct soc_vm *vm, unsigned long arg);
+long soc_vm_reset_dirty_rings(struct soc_vm *vm);
+int soc_vcpu_ring_alloc(struct soc_vcpu *vcpu);
+void soc_vcpu_ring_free(struct soc_vcpu *vcpu, struct soc_kvm *sk);
+int soc_vcpu_ring_pull(struct soc_vcpu *vcpu);
+struct page *soc_vcpu_ring_page(struct soc_vcpu *vcpu, unsigned long pgoff);
 void soc_hmem_debugfs(struct dentry *dir);
 int soc_hmem_export(struct soc_vm *vm, unsigned long uaddr, u64 size,
 		    u64 *token);

@@ -119,6 +119,7 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 	typeof(run->io) io;
 	u32 len;
 	s32 err;
+	int ret;
 
 	if (ksoc_ioreq_take(soc_vcpu_slot(vcpu), vcpu->idx, vcpu->seq + 1, m)) {
 		soc_chan_fail(c, "malformed exit");
@@ -127,6 +128,13 @@ static long soc_vcpu_take(struct soc_vcpu *vcpu, struct kvm_run *run)
 	vcpu->seq++;
 	vcpu->exit_reason = m->exit_reason;
 	vcpu->io_in_len = 0;
+	/* KVM's ring has these entries by the time KVM_RUN returns. */
+	if (m->flags & BIT(KVM_SOC_IOREQ_F_DIRTY)) {
+		m->flags &= ~BIT(KVM_SOC_IOREQ_F_DIRTY);
+		ret = soc_vcpu_ring_pull(vcpu);
+		if (ret)
+			return ret;
+	}
 	/* Userspace owns request_interrupt_window and immediate_exit. */
 	memcpy((u8 *)run + SOC_RUN_USER_END, m->run + SOC_RUN_USER_END,
 	       SOC_RUN_HEAD - SOC_RUN_USER_END);
@@ -530,7 +538,11 @@ static vm_fault_t soc_vcpu_fault(struct vm_fault *vmf)
 		page = vcpu->pio;
 	else if (vmf->pgoff == KVM_COALESCED_MMIO_PAGE_OFFSET)
 		page = vcpu->vm->coalesced;
+	else if (vmf->pgoff >= KVM_DIRTY_LOG_PAGE_OFFSET)
+		page = soc_vcpu_ring_page(vcpu, vmf->pgoff - KVM_DIRTY_LOG_PAGE_OFFSET);
 	else
+		page = NULL;
+	if (!page)
 		return VM_FAULT_SIGBUS;
 	get_page(page);
 	vmf->page = page;
@@ -543,8 +555,18 @@ static const struct vm_operations_struct soc_vcpu_vm_ops = {
 
 static int soc_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 {
-	if (vma->vm_pgoff + vma_pages(vma) > SOC_VCPU_MMAP_PAGES)
+	struct soc_vcpu *vcpu = filp->private_data;
+	unsigned long end = vma->vm_pgoff + vma_pages(vma);
+
+	/* The dirty ring: shared and not executable, as KVM wants it. */
+	if (vcpu->ring && vma->vm_pgoff >= KVM_DIRTY_LOG_PAGE_OFFSET &&
+	    end <= KVM_DIRTY_LOG_PAGE_OFFSET +
+		   (PAGE_ALIGN(vcpu->vm->dirty_ring_size) >> PAGE_SHIFT)) {
+		if ((vma->vm_flags & VM_EXEC) || !(vma->vm_flags & VM_SHARED))
+			return -EINVAL;
+	} else if (end > SOC_VCPU_MMAP_PAGES) {
 		return -EINVAL;
+	}
 	vma->vm_ops = &soc_vcpu_vm_ops;
 	return 0;
 }
@@ -572,6 +594,10 @@ static int soc_vcpu_release(struct inode *inode, struct file *filp)
 	mutex_unlock(&vm->lock);
 	/* Doorbells may still look at it (soc_vm_wake_vcpus()). */
 	synchronize_rcu();
+	down_read(&soc_kvm_rwsem);
+	/* After a detach the host freed its object with everything else. */
+	soc_vcpu_ring_free(vcpu, READ_ONCE(vm->dead) ? NULL : vm->sk);
+	up_read(&soc_kvm_rwsem);
 	soc_vcpu_free(vcpu);
 	soc_vm_put(vm);
 	return 0;
@@ -611,6 +637,9 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 	r = -ENOMEM;
 	if (!vcpu->run || !vcpu->pio || !vcpu->msg)
 		goto err_free;
+	r = soc_vcpu_ring_alloc(vcpu);
+	if (r)
+		goto err_free;
 
 	r = soc_chan_call(&vm->chan, &m, NULL, NULL, 0);
 	if (r)
@@ -647,6 +676,7 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 	return fd;
 
 err_free:
+	soc_vcpu_ring_free(vcpu, vm->sk);
 	soc_vcpu_free(vcpu);
 	return r;
 }

@@ -479,6 +479,16 @@ static long soc_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		r = soc_vm_dirty_log(vm, cmd, arg);
 		mutex_unlock(&vm->lock);
 		break;
+	case KVM_ENABLE_CAP:
+		mutex_lock(&vm->lock);
+		r = soc_vm_enable_cap(vm, arg);
+		mutex_unlock(&vm->lock);
+		break;
+	case KVM_RESET_DIRTY_RINGS:
+		mutex_lock(&vm->lock);
+		r = soc_vm_reset_dirty_rings(vm);
+		mutex_unlock(&vm->lock);
+		break;
 	case KVM_GET_STATS_FD:		/* KVM ignores the argument */
 		r = soc_stats_open(vm, 0);
 		break;

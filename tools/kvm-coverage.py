@@ -244,7 +244,8 @@ FOR_GOOD = ("KVM_CAP_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD", "KVM_SET_MEMORY_ATT
 # reads 0 and ONE_REG is EINVAL on /dev/kvm too (split_kvm:
 # rows_x86_kvm_lacks_answer_as_kvm checks both devices).  Refused like any
 # row kvm-soc does not carry, and also counted apart in the union.
-NOT_ON_X86 = ("KVM_CAP_MSI_DEVID", "KVM_CAP_VM_ATTRIBUTES", "KVM_GET_ONE_REG", "KVM_SET_ONE_REG")
+NOT_ON_X86 = ("KVM_CAP_MSI_DEVID", "KVM_CAP_VM_ATTRIBUTES", "KVM_GET_ONE_REG", "KVM_SET_ONE_REG",
+              "KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP")
 VMMS = (("q", "QEMU"), ("c", "crosvm"), ("f", "Firecracker"), ("h", "cloud-hypervisor"))
 
 

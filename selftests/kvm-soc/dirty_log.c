@@ -15,6 +15,14 @@
  * Modes: GET only; GET + CLEAR with KVM_DIRTY_LOG_INITIALLY_SET (QEMU's
  * way); logging turned off and on again on the live slot.  Then KVM's
  * errnos for what it refuses, and a bitmap larger than one bulk copy.
+ *
+ * The dirty ring (KVM_CAP_DIRTY_LOG_RING, _ACQ_REL) as QEMU uses it: the
+ * vCPU is stopped out of KVM_RUN (QEMU kicks every vCPU before its last
+ * harvest), the ring's entries are collected and marked, and
+ * KVM_RESET_DIRTY_RINGS must reset exactly those.  Every page that
+ * changed since the last round must then have been reported in it; a
+ * ring small enough to fill stops the vCPU with KVM_EXIT_DIRTY_RING_FULL,
+ * after which the vCPU's thread harvests, as QEMU's does.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +49,15 @@ struct dl {
 	pthread_t th;
 	bool stop;				/* atomic */
 	int err;				/* the vCPU thread's failure */
+	/* The dirty ring, if enabled. */
+	struct kvm_dirty_gfn *ring;
+	uint32_t ring_nr;			/* entries */
+	uint32_t ring_fetch;			/* next entry to collect */
+	uint64_t ring_bmap[TEST_PAGES / 64];	/* collected, not checked */
+	unsigned long ring_bad;			/* entries naming no test page */
+	pthread_mutex_t ring_lock;		/* the collector */
+	bool pause, paused;			/* atomic: stop the vCPU thread */
+	unsigned long ring_full;		/* KVM_EXIT_DIRTY_RING_FULL exits */
 };
 
 /* A word the guest reads or writes while we look. */
@@ -101,21 +118,43 @@ static bool bit(const uint64_t *b, unsigned long i)
 	return b[i / 64] >> (i % 64) & 1;
 }
 
+static int ring_collect(struct dl *d);
+
 static void *vcpu_thread(void *arg)
 {
 	struct dl *d = arg;
 	struct kvm_run *run = d->t.run[0];
+	int r;
 
 	while (!__atomic_load_n(&d->stop, __ATOMIC_RELAXED)) {
+		/* Stopped out of KVM_RUN while the ring is collected. */
+		if (__atomic_load_n(&d->pause, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&d->paused, true, __ATOMIC_RELEASE);
+			while (__atomic_load_n(&d->pause, __ATOMIC_ACQUIRE) &&
+			       !__atomic_load_n(&d->stop, __ATOMIC_RELAXED))
+				usleep(100);
+			__atomic_store_n(&d->paused, false, __ATOMIC_RELEASE);
+		}
 		if (tvm_run(&d->t, 0)) {
 			d->err = errno ? errno : EIO;
 			break;
+		}
+		if (d->ring && run->exit_reason == KVM_EXIT_DIRTY_RING_FULL) {
+			d->ring_full++;
+			/* Harvest and reset, as QEMU's vCPU thread does. */
+			r = ring_collect(d);
+			if (r < 0) {
+				d->err = -r;
+				break;
+			}
+			continue;
 		}
 		if (run->exit_reason != KVM_EXIT_IO || run->io.port != 0x60) {
 			d->err = 1000 + run->exit_reason;
 			break;
 		}
 	}
+	__atomic_store_n(&d->paused, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -161,6 +200,8 @@ FIXTURE_TEARDOWN(dirty)
 		__atomic_store_n(&d->stop, true, __ATOMIC_RELAXED);
 		pthread_join(d->th, NULL);
 	}
+	if (d->ring)
+		munmap(d->ring, d->ring_nr * sizeof(*d->ring));
 	tvm_close(&d->t);
 	if (d->mem && d->mem != MAP_FAILED)
 		munmap(d->mem, TEST_SIZE);
@@ -406,7 +447,261 @@ TEST_F(dirty, hostile_bitmap_object_is_efault)
 	rounds(_metadata, d, 2, 4, true);
 }
 
-/* Capabilities as KVM reports them; the dirty ring is not carried. */
+/* ---- dirty ring ---------------------------------------------------- */
+
+#define RING_MAX	(65536 * sizeof(struct kvm_dirty_gfn))
+
+static int enable_ring(struct tvm *t, uint32_t cap, uint64_t bytes)
+{
+	struct kvm_enable_cap c = { .cap = cap, .args = { bytes } };
+
+	return ioctl(t->vm, KVM_ENABLE_CAP, &c) ? -errno : 0;
+}
+
+static int reset_rings(struct tvm *t)
+{
+	int r = ioctl(t->vm, KVM_RESET_DIRTY_RINGS, 0);
+
+	return r < 0 ? -errno : r;
+}
+
+/* Map vCPU 0's ring of @bytes; NULL with errno set on failure. */
+static struct kvm_dirty_gfn *map_ring(struct tvm *t, uint64_t bytes, int prot,
+				      int flags)
+{
+	void *p = mmap(NULL, bytes, prot, flags, t->vcpu[0],
+		       KVM_DIRTY_LOG_PAGE_OFFSET * 4096);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Collect what the ring holds into ring_bmap, mark it harvested, and
+ * reset: KVM_RESET_DIRTY_RINGS must reset exactly what was marked.
+ * Returns the number collected, or -errno (-EPROTO for a wrong count).
+ */
+static int ring_collect(struct dl *d)
+{
+	struct kvm_dirty_gfn *g;
+	int n = 0, r;
+
+	pthread_mutex_lock(&d->ring_lock);
+	for (;;) {
+		g = &d->ring[d->ring_fetch & (d->ring_nr - 1)];
+		/* Pairs with KVM's publication of the entry (ACQ_REL). */
+		if (!(__atomic_load_n(&g->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
+			break;
+		if (g->slot == TEST_SLOT && g->offset < TEST_PAGES)
+			d->ring_bmap[g->offset / 64] |= 1ULL << (g->offset % 64);
+		else
+			d->ring_bad++;
+		__atomic_store_n(&g->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
+		d->ring_fetch++;
+		n++;
+	}
+	r = reset_rings(&d->t);
+	pthread_mutex_unlock(&d->ring_lock);
+	if (r < 0)
+		return r;
+	return r == n ? n : -EPROTO;
+}
+
+/* A VM whose vCPU has a ring of @bytes, logging the test slot. */
+static void ring_setup(struct __test_metadata *_metadata, struct dl *d,
+		       uint32_t cap, uint64_t bytes)
+{
+	ASSERT_EQ(0, enable_ring(&d->t, cap, bytes));
+	ASSERT_EQ(0, set_slot(d, KVM_MEM_LOG_DIRTY_PAGES));
+	d->ring_nr = bytes / sizeof(struct kvm_dirty_gfn);
+	pthread_mutex_init(&d->ring_lock, NULL);
+	/* Started paused: the ring is mapped before the vCPU runs. */
+	__atomic_store_n(&d->pause, true, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, start_guest(d));
+	d->ring = map_ring(&d->t, bytes, PROT_READ | PROT_WRITE, MAP_SHARED);
+	ASSERT_NE(NULL, d->ring) TH_LOG("mmap the ring: %s", strerror(errno));
+	snapshot(d);
+	__atomic_store_n(&d->pause, false, __ATOMIC_RELEASE);
+}
+
+/*
+ * @n rounds of: new iteration, let the guest write, stop the vCPU out of
+ * KVM_RUN, collect and reset, check that every page that changed since
+ * the last round was reported, go on.
+ */
+static void ring_rounds(struct __test_metadata *_metadata, struct dl *d,
+			uint32_t n)
+{
+	unsigned long p, dirty = 0, bad = 0;
+	uint32_t it;
+	uint64_t v;
+
+	for (it = 2; it < 2 + n; it++) {
+		poke(guest_word(&d->t, 0), it);
+		usleep(2000 + random() % 20000);
+		__atomic_store_n(&d->pause, true, __ATOMIC_RELEASE);
+		while (!__atomic_load_n(&d->paused, __ATOMIC_ACQUIRE))
+			usleep(100);
+		ASSERT_EQ(0, d->err) TH_LOG("the guest stopped: %d", d->err);
+		ASSERT_LE(0, ring_collect(d));
+		for (p = 0; p < TEST_PAGES && bad < 5; p++) {
+			v = peek(d->mem + p * 4096);
+			if (v > it) {
+				bad++;
+				TH_LOG("round %u: page %lu holds %llu, from the future",
+				       it, p, (unsigned long long)v);
+			}
+			if (bit(d->ring_bmap, p)) {
+				dirty++;
+			} else if (v != d->last[p]) {
+				bad++;
+				TH_LOG("round %u: page %lu changed (%llu -> %llu) unreported",
+				       it, p, (unsigned long long)d->last[p],
+				       (unsigned long long)v);
+			}
+			d->last[p] = v;
+		}
+		ASSERT_EQ(0, bad);
+		ASSERT_EQ(0, d->ring_bad) TH_LOG("entries of no test page");
+		memset(d->ring_bmap, 0, sizeof(d->ring_bmap));
+		__atomic_store_n(&d->pause, false, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&d->paused, __ATOMIC_ACQUIRE) &&
+		       !d->err)
+			usleep(100);
+	}
+	EXPECT_LT(n * 8, dirty) TH_LOG("%lu pages dirty in %u collections", dirty, n);
+}
+
+/* A ring with room for a whole round's pages: no ring-full exits needed. */
+TEST_F(dirty, ring_collect_and_reset)
+{
+	struct dl *d = self->d;
+
+	ring_setup(_metadata, d, KVM_CAP_DIRTY_LOG_RING, 16384 * 16);
+	ring_rounds(_metadata, d, ROUNDS);
+	TH_LOG("%lu ring-full exits", d->ring_full);
+}
+
+/*
+ * KVM's smallest ring (a page: 256 entries) with the ordering version:
+ * the guest's 4096 pages fill it over and over, so the vCPU stops with
+ * KVM_EXIT_DIRTY_RING_FULL and its thread harvests; nothing is lost.
+ */
+TEST_F(dirty, ring_full_exits_lose_nothing)
+{
+	struct dl *d = self->d;
+
+	ring_setup(_metadata, d, KVM_CAP_DIRTY_LOG_RING_ACQ_REL, 4096);
+	ring_rounds(_metadata, d, ROUNDS / 2);
+	EXPECT_LT(0, d->ring_full) TH_LOG("no KVM_EXIT_DIRTY_RING_FULL");
+}
+
+/* What KVM refuses about rings, with KVM's errnos. */
+TEST_F(dirty, ring_refused_with_kvm_errnos)
+{
+	struct dl *d = self->d;
+	struct tvm *t = &d->t;
+	struct kvm_enable_cap c = { .cap = KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP };
+
+	/* No ring yet. */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_RESET_DIRTY_RINGS, 0));
+	EXPECT_EQ(EINVAL, errno);
+	/* A power of two, a page at least, 1 MiB at most. */
+	EXPECT_EQ(-EINVAL, enable_ring(t, KVM_CAP_DIRTY_LOG_RING, 0));
+	EXPECT_EQ(-EINVAL, enable_ring(t, KVM_CAP_DIRTY_LOG_RING, 4096 + 16));
+	EXPECT_EQ(-EINVAL, enable_ring(t, KVM_CAP_DIRTY_LOG_RING, 2048));
+	EXPECT_EQ(-E2BIG, enable_ring(t, KVM_CAP_DIRTY_LOG_RING, 2 * RING_MAX));
+	/* KVM takes the size as a u32: 4 GiB + 4 KiB is 4 KiB. */
+	ASSERT_EQ(0, enable_ring(t, KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
+				 (1ULL << 32) + 4096));
+	/* Once only, either flavour. */
+	EXPECT_EQ(-EINVAL, enable_ring(t, KVM_CAP_DIRTY_LOG_RING, 8192));
+	EXPECT_EQ(-EINVAL, enable_ring(t, KVM_CAP_DIRTY_LOG_RING_ACQ_REL, 4096));
+	/* x86 KVM has no ring-with-bitmap. */
+	EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &c));
+	EXPECT_EQ(EINVAL, errno);
+	/* With a ring and no bitmap, the bitmap ioctls have none. */
+	ASSERT_EQ(0, set_slot(d, KVM_MEM_LOG_DIRTY_PAGES));
+	EXPECT_EQ(-ENXIO, get_log(t, TEST_SLOT, d->bmap));
+	/* Nothing harvested: nothing reset. */
+	EXPECT_EQ(0, reset_rings(t));
+	ASSERT_LE(0, tvm_add_vcpu(t));
+	EXPECT_EQ(0, reset_rings(t));
+	/* The ring is mapped shared. */
+	EXPECT_EQ(NULL, map_ring(t, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE));
+	EXPECT_EQ(EINVAL, errno);
+	d->ring = map_ring(t, 4096, PROT_READ | PROT_WRITE, MAP_SHARED);
+	ASSERT_NE(NULL, d->ring) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(0, d->ring[0].flags);
+	munmap(d->ring, 4096);
+	d->ring = NULL;
+}
+
+/*
+ * Userspace writes nonsense into its ring: RESET flags on entries never
+ * pushed and a wild slot.  The next reset counts only entries pushed, and
+ * collection goes on as before.  Only for kvm-soc: KVM resets whatever
+ * userspace marked, pushed or not, and its ring's indices then disagree
+ * for good (its count would be the ring's size).
+ */
+TEST_F(dirty, ring_scribbled_by_userspace)
+{
+	struct dl *d = self->d;
+	uint32_t i;
+
+	if (strcmp(variant->path, "/dev/kvm-soc"))
+		SKIP(return, "KVM trusts userspace here");
+	ring_setup(_metadata, d, KVM_CAP_DIRTY_LOG_RING, 16384 * 16);
+	__atomic_store_n(&d->pause, true, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&d->paused, __ATOMIC_ACQUIRE))
+		usleep(100);
+	ASSERT_EQ(0, d->err);
+	ASSERT_LE(0, ring_collect(d));
+	for (i = 0; i < d->ring_nr; i++) {
+		d->ring[i].slot = 0xdead;
+		__atomic_store_n(&d->ring[i].flags, KVM_DIRTY_GFN_F_RESET,
+				 __ATOMIC_RELEASE);
+	}
+	EXPECT_EQ(0, reset_rings(&d->t));
+	for (i = 0; i < d->ring_nr; i++)
+		d->ring[i].flags = 0;
+	memset(d->ring_bmap, 0, sizeof(d->ring_bmap));
+	snapshot(d);
+	__atomic_store_n(&d->pause, false, __ATOMIC_RELEASE);
+	ring_rounds(_metadata, d, 4);
+}
+
+/*
+ * A hostile SoC names an object that is not its own for the host's
+ * entries (fault injection shifts the name): the host writes nothing and
+ * answers -EFAULT; the SoC fails that VM (the vCPU's KVM_RUN is -EIO),
+ * nothing else.
+ */
+TEST_F(dirty, ring_hostile_object_fails_only_the_vm)
+{
+	struct dl *d = self->d;
+	int i;
+
+	if (strcmp(variant->path, "/dev/kvm-soc"))
+		SKIP(return, "a SoC's fault");
+	if (access(TVM_TOKEN_FAULT, W_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (access(TVM_TOKEN_FAULT, W_OK))
+		SKIP(return, "no soc-kvm debugfs (" TVM_TOKEN_FAULT ")");
+	ring_setup(_metadata, d, KVM_CAP_DIRTY_LOG_RING, 16384 * 16);
+	ring_rounds(_metadata, d, 2);
+	__atomic_store_n(&d->pause, true, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&d->paused, __ATOMIC_ACQUIRE))
+		usleep(100);
+	ASSERT_EQ(0, tvm_set_token_fault(0x7fffffff));
+	__atomic_store_n(&d->pause, false, __ATOMIC_RELEASE);
+	for (i = 0; i < 2000 && !d->err; i++)
+		usleep(1000);
+	ASSERT_EQ(0, tvm_set_token_fault(0));
+	EXPECT_EQ(EIO, d->err);
+	EXPECT_EQ(-EIO, reset_rings(&d->t));
+}
+
+/* Capabilities as KVM reports them. */
 TEST_F(dirty, capabilities)
 {
 	struct tvm *t = &self->d->t;
@@ -415,10 +710,11 @@ TEST_F(dirty, capabilities)
 		  ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2));
 	EXPECT_EQ(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET,
 		  ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2));
-	if (strcmp(variant->path, "/dev/kvm-soc"))
-		return;
-	EXPECT_EQ(0, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
-	EXPECT_EQ(0, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING_ACQ_REL));
+	/* The ring: KVM's largest size; x86 KVM has no ring-with-bitmap. */
+	EXPECT_EQ(RING_MAX, ioctl(t->dev, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
+	EXPECT_EQ(RING_MAX, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
+	EXPECT_EQ(RING_MAX, ioctl(t->vm, KVM_CHECK_EXTENSION,
+				  KVM_CAP_DIRTY_LOG_RING_ACQ_REL));
 	EXPECT_EQ(0, ioctl(t->vm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP));
 }
 

@@ -2341,6 +2341,7 @@ TEST_F(vm, rows_x86_kvm_lacks_answer_as_kvm)
 {
 	static const int caps[] = {
 		KVM_CAP_MSI_DEVID, KVM_CAP_VM_ATTRIBUTES, KVM_CAP_ONE_REG,
+		KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP,
 	};
 	struct tvm *t = &self->t;
 	uint64_t v = 0;
@@ -2350,6 +2351,13 @@ TEST_F(vm, rows_x86_kvm_lacks_answer_as_kvm)
 	for (i = 0; i < ARRAY_SIZE(caps); i++) {
 		EXPECT_EQ(0, ioctl(t->dev, KVM_CHECK_EXTENSION, caps[i])) TH_LOG("cap %d", caps[i]);
 		EXPECT_EQ(0, ioctl(t->vm, KVM_CHECK_EXTENSION, caps[i])) TH_LOG("cap %d", caps[i]);
+	}
+	/* arm64's ring-with-bitmap: no such capability to enable. */
+	{
+		struct kvm_enable_cap c = { .cap = KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP };
+
+		EXPECT_EQ(-1, ioctl(t->vm, KVM_ENABLE_CAP, &c));
+		EXPECT_EQ(EINVAL, errno);
 	}
 	ASSERT_EQ(0, tvm_add_vcpu(t));
 	EXPECT_EQ(-1, ioctl(t->vcpu[0], KVM_GET_ONE_REG, &reg));

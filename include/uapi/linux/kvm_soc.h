@@ -59,6 +59,10 @@
  *	through one, copied by the SoC's bulk path (its DMA engine), never
  *	in an API slot.  The host offers it when it can give DMA addresses;
  *	the SoC accepts it when it can copy.
+ * @KVM_SOC_F_DIRTY_RING: with KVM_SOC_F_DIRTY_LOG, KVM's dirty ring
+ *	(KVM_CAP_DIRTY_LOG_RING, _ACQ_REL) is carried: the host harvests its
+ *	KVM's per-vCPU rings (KVM_SOC_IOREQ_F_DIRTY, KVM_SOC_OP_DIRTY_RING)
+ *	and the SoC keeps the rings its userspace maps.
  * @KVM_SOC_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_feature_bits {
@@ -67,6 +71,7 @@ enum kvm_soc_feature_bits {
 	KVM_SOC_F_HOST_MEMORY		= 2,
 	KVM_SOC_F_MEM_WRITTEN		= 3,
 	KVM_SOC_F_DIRTY_LOG		= 4,
+	KVM_SOC_F_DIRTY_RING		= 5,
 	KVM_SOC_F_NR_BITS
 };
 
@@ -279,6 +284,17 @@ enum kvm_soc_api_state {
  *	after such writes.  @result: the number of pages, -ENOENT for an
  *	unknown handle, -EINVAL for a run outside the object or a payload
  *	that is no whole number of runs, -E2BIG past the maximum.
+ * @KVM_SOC_OP_DIRTY_RING: move entries of the host KVM's dirty ring of a
+ *	vCPU to the SoC (VM window, in the vCPU's own API slot, while the
+ *	vCPU is stopped; KVM_SOC_F_DIRTY_RING); @target: the vCPU index;
+ *	@arg: the most entries wanted (> 0); @arg2: KVM_SOC_MEM_TOKEN() of
+ *	a host memory object with room for them from its start.  The host
+ *	writes the entries it has not moved yet, oldest first, as struct
+ *	kvm_soc_dirty_gfn there and marks them harvested in its KVM's ring
+ *	(KVM_RESET_DIRTY_RINGS on the VM then re-arms their pages).
+ *	@result: the number written (fewer than @arg: the ring has no more),
+ *	-EINVAL for a vCPU without a ring or a bad @arg, -EFAULT for an
+ *	object that cannot hold them.
  * @KVM_SOC_OP_NR: number of defined ops.
  */
 enum kvm_soc_api_op {
@@ -296,6 +312,7 @@ enum kvm_soc_api_op {
 	KVM_SOC_OP_MEM_RANGES		= 12,
 	KVM_SOC_OP_MEM_FREE		= 13,
 	KVM_SOC_OP_MEM_WRITTEN		= 14,
+	KVM_SOC_OP_DIRTY_RING		= 15,
 	KVM_SOC_OP_NR
 };
 
@@ -320,6 +337,19 @@ struct kvm_soc_mem_range {
 struct kvm_soc_mem_pages {
 	__le64 pgoff;
 	__le64 nr;
+};
+
+/**
+ * struct kvm_soc_dirty_gfn - a dirty page as KVM_SOC_OP_DIRTY_RING moves
+ * it: struct kvm_dirty_gfn without its flags.
+ * @reserved: 0.
+ * @slot: the memory slot, address space in the high 16 bits (KVM's).
+ * @offset: the page within the slot.
+ */
+struct kvm_soc_dirty_gfn {
+	__le32 reserved;
+	__le32 slot;
+	__le64 offset;
 };
 
 /* Pages one KVM_SOC_OP_MEM_WRITTEN may name (64 MiB). */
@@ -430,12 +460,16 @@ struct kvm_soc_vm_created {
  *	immediate_exit); the SoC's KVM_RUN returns -EINTR too.
  * @KVM_SOC_IOREQ_F_ERROR: host: KVM_RUN failed; @data_len is 0 and the
  *	negative errno is in the first 4 bytes of @exit (little-endian).
+ * @KVM_SOC_IOREQ_F_DIRTY: host: with any exit, the vCPU's dirty ring has
+ *	entries not moved yet (KVM_SOC_F_DIRTY_RING): the SoC moves them
+ *	(KVM_SOC_OP_DIRTY_RING) before its KVM_RUN returns.
  * @KVM_SOC_IOREQ_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_ioreq_flag_bits {
 	KVM_SOC_IOREQ_F_START		= 0,
 	KVM_SOC_IOREQ_F_EINTR		= 1,
 	KVM_SOC_IOREQ_F_ERROR		= 2,
+	KVM_SOC_IOREQ_F_DIRTY		= 3,
 	KVM_SOC_IOREQ_F_NR_BITS
 };
 
