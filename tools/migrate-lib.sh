@@ -28,6 +28,9 @@ start() {
 	shift 2
 	case "$accel" in
 	kvm-soc) mem=(-accel kvm-soc,kernel-irqchip=on -object memory-backend-kvm-soc,id=ram0,size=256M) ;;
+	# QEMU's KVM dirty ring instead of its bitmaps (4096 entries a vCPU).
+	kvm-soc-ring) mem=(-accel kvm-soc,kernel-irqchip=on,dirty-ring-size=4096
+			   -object memory-backend-kvm-soc,id=ram0,size=256M) ;;
 	kvm) mem=(-accel kvm,kernel-irqchip=on -object memory-backend-ram,id=ram0,size=256M) ;;
 	# KVM with shared guest memory, as kvm-soc's must be (the benchmark's
 	# second reference).

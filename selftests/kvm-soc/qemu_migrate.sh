@@ -4,8 +4,9 @@
 # Live migration with the patched QEMU, two QEMUs in this machine joined
 # by a local socket: a running 2-vCPU Linux guest (virtio-blk on an
 # iothread, virtio-net) that keeps 64 MiB of its memory dirty and checked
-# (guest-dirtier) and re-reads its disk, migrates kvm-soc -> kvm-soc,
-# kvm -> kvm-soc and kvm-soc -> kvm.  Each time: the migration completes,
+# (guest-dirtier) and re-reads its disk, migrates kvm-soc -> kvm-soc (with
+# QEMU's dirty bitmaps, then with its dirty ring), kvm -> kvm-soc and
+# kvm-soc -> kvm.  Each time: the migration completes,
 # the destination runs on and its guest's checks go on passing (a page the
 # migration lost fails the next pass), the source ends in postmigrate and
 # exits on quit, and every KVM VM and host-kvm helper it had is gone.
@@ -71,6 +72,7 @@ migrate() {
 		stop_all
 		return
 	fi
+	[ "$from" = kvm-soc-ring ] && dirty_rate "$what"
 	start "$to" dst -incoming unix:/tmp/mig.sock
 	for ((i = 0; i < 60; i++)); do [ -S /tmp/mig.sock ] && break; sleep 0.5; done
 	# TCG under TCG: a generous downtime, so a dirtying guest converges
@@ -133,6 +135,22 @@ print("status %s, total %s ms, downtime %s ms, %s MiB sent, %s dirty syncs" % (r
 		echo "# last lines of the $f guest's console and QEMU:"
 		tail -n 15 /tmp/mig-$f.log /tmp/mig-$f.out 2>/dev/null | sed 's/^/# /'
 	done
+}
+
+# dirty_rate <what>: the source runs on the dirty ring: QEMU took it (no
+# fallback to bitmaps) and its dirty-ring rate measurement, which reads
+# only the vCPUs' rings, sees the guest dirtying its 64 MiB.
+dirty_rate() {
+	local rate
+	! grep -q 'dirty ring not available' /tmp/mig-src.out
+	ok $? "$1: QEMU runs the source on the dirty ring"
+	$qmp /tmp/mig-src.qmp 'calc-dirty-rate={"calc-time": 2, "mode": "dirty-ring"}' > /dev/null
+	sleep 3
+	rate=$($qmp /tmp/mig-src.qmp query-dirty-rate 2>/dev/null | tail -1 | python3 -c 'import json,sys
+r = json.load(sys.stdin)
+print(r.get("dirty-rate", -1) if r.get("status") == "measured" and r.get("mode") == "dirty-ring" else -1)' 2>/dev/null)
+	[ "${rate:--1}" -gt 0 ] 2>/dev/null
+	ok $? "$1: QEMU's dirty-ring rate sees the guest dirtying (${rate:-?} MB/s)"
 }
 
 # The state of the source's migration.
@@ -290,6 +308,8 @@ no_dirty_log() {
 }
 
 migrate kvm-soc kvm-soc
+# QEMU's dirty ring (KVM_CAP_DIRTY_LOG_RING) instead of bitmaps.
+migrate kvm-soc-ring kvm-soc-ring
 # A SoC machine (ivshmem topology) has no KVM of its own.
 if [ -c /dev/kvm ]; then
 	migrate kvm kvm-soc
