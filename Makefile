@@ -46,7 +46,7 @@ SELFTESTS := $(patsubst selftests/kvm-soc/%.c,$(BUILD)/selftests/%,\
 RIGTESTS := $(patsubst selftests/rig/%.c,$(BUILD)/selftests/rig/%,\
 		$(filter-out selftests/rig/ksoc_rig_fault.c,$(wildcard selftests/rig/*.c)))
 
-.PHONY: all deps modules modules-61 static kbuild-static checkpatch bench header unit fuzz fuzz-rig coverage qemu \
+.PHONY: all deps run-libvirt modules modules-61 static kbuild-static checkpatch bench header unit fuzz fuzz-rig coverage qemu \
 	selftests rig rig-selftest rig-ivshmem check run clean
 
 all: modules selftests
@@ -183,6 +183,8 @@ qemu: deps
 	@bash tools/qemu-build.sh > $(BUILD)/qemu-path.tmp && mv $(BUILD)/qemu-path.tmp $(BUILD)/qemu-path
 	@bash tools/guest-initrd.sh > $(BUILD)/guest-initrd-path
 	@echo ">>> patched QEMU: $$(cat $(BUILD)/qemu-path)"
+	@if [ "$$(id -u)" = 0 ]; then bash tools/libvirt-setup.sh "$$(cat $(BUILD)/qemu-path)"; \
+	 else echo ">>> not root: libvirt's pieces not installed (tools/libvirt-setup.sh)"; fi
 
 # make rig [T="test ..."]: boot the rig and run the suite (or the named tests).
 rig: modules selftests
@@ -224,6 +226,12 @@ run: deps
 	@case "$(TOPOLOGY)" in loop|ivshmem) ;; *) echo "make run: TOPOLOGY must be loop or ivshmem, not '$(TOPOLOGY)'" >&2; exit 2 ;; esac
 	@$(MAKE) --no-print-directory modules selftests qemu
 	@bash tools/rig $(if $(filter ivshmem,$(TOPOLOGY)),ivshmem-demo,demo)
+
+# make run-libvirt: the same guest under Debian's libvirt, unmodified
+# (virsh define, start, console, suspend/resume, reboot, shutdown, destroy).
+run-libvirt: deps
+	@$(MAKE) --no-print-directory modules selftests qemu
+	@bash tools/rig run libvirt
 
 # make bench: exit round trips and idle-VM costs, kvm-soc vs native KVM,
 # measured in the rig; the table ends up in build/rig/bench/tests/bench.log.

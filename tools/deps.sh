@@ -42,7 +42,8 @@ img612=$(resolve_dep linux-image-amd64 bookworm-backports linux-image-6.12)
 pkgs=(build-essential make gcc clang libclang-rt-14-dev sparse kmod cpio xz-utils
       zstd busybox-static python3 perl file rsync
       "$hdr612" "$hdr61" linux-source-6.12)
-bpo_pkgs=(qemu-system-x86 qemu-utils linux-libc-dev)
+# libvirt as Debian ships it with QEMU 10.0 (selftests/kvm-soc/libvirt.sh).
+bpo_pkgs=(qemu-system-x86 qemu-utils linux-libc-dev libvirt-daemon-system libvirt-clients)
 
 missing=()
 for p in "${pkgs[@]}" "${bpo_pkgs[@]}"; do
@@ -69,8 +70,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	need_root "${missing[*]}"
 	step "apt-get install ${missing[*]} (a few minutes on a fresh machine)"
 	export DEBIAN_FRONTEND=noninteractive
+	# Install daemons (libvirtd, virtlogd) without starting them here:
+	# they run in the rig only.
+	policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' > "$policy"
+		chmod +x "$policy"
+	fi
 	apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
 	apt-get install -y -q --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}" >/dev/null
+	[ -z "$policy" ] || rm -f "$policy"
 fi
 
 # The rig's kernel: Debian's backports image, unpacked (not installed: it

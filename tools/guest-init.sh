@@ -11,7 +11,9 @@
 # (QMP tests stop, continue and reset it); with ksoc_dirty=MiB too it then
 # keeps that much memory dirty and checked (guest-dirtier) and re-reads
 # its disk every few seconds (the migration tests); ksoc_guest=bench also times a
-# sequential read of the disk; the default powers off.  ksoc_dmesg=1 prints
+# sequential read of the disk; ksoc_guest=shell then gives a shell on the
+# console and powers off on the ACPI power button (libvirt's shutdown and
+# reboot); the default powers off.  ksoc_dmesg=1 prints
 # the guest's kernel log (with times) before powering off.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -91,5 +93,17 @@ if [ "$mode" = stay ] && [ -n "$dirty" ]; then
 fi
 if [ "$mode" = stay ]; then
 	while :; do sleep 1; done
+fi
+if [ "$mode" = shell ]; then
+	# The ACPI power button (libvirt's shutdown and reboot): the first
+	# event of its input device powers off.
+	for e in /sys/class/input/event*; do
+		grep -q 'Power Button' "$e/device/name" 2>/dev/null || continue
+		( dd if="/dev/input/${e##*/}" bs=24 count=1 > /dev/null 2>&1
+		  echo "KSOC-GUEST: power button" > /dev/console
+		  poweroff -f ) &
+	done
+	echo "KSOC-GUEST: shell on the console"
+	while :; do setsid cttyhack sh; done
 fi
 poweroff -f

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The initramfs of the rig's Linux guest: busybox, the virtio-blk and
-# virtio-net modules of the rig's Debian kernel, tools/guest-init.sh as
+# virtio-net modules of the rig's Debian kernel (and the ACPI power button's,
+# for libvirt's shutdown), tools/guest-init.sh as
 # /init, tools/guest-dirtier.c (static) for the migration tests.  Cached
 # by content; prints its path.
 set -euo pipefail
@@ -13,7 +14,7 @@ cache=${KVM_SOC_CACHE:-/var/cache/kvm-soc}
 . <(sed 's/^\([A-Z0-9_]*\)=\(.*\)$/\1="\2"/' "$cache/deps.mk")
 kroot=$cache/kernel/root
 kver=$KVER_RIG
-mods=(virtio_blk virtio_net)
+mods=(virtio_blk virtio_net button evdev)
 
 inputs() {
 	cat "$top/tools/guest-init.sh" "$top/tools/guest-dirtier.c"
