@@ -12,7 +12,9 @@
 #	build tree's), and the wrapper execs QEMU (no fork: libvirt tracks
 #	the pid and passes file descriptors).  Under /usr/bin because
 #	libvirtd's AppArmor profile may execute what is there.
-#   /etc/kvm-soc/qemu-path	the patched QEMU the wrapper execs.
+#   /usr/lib/kvm-soc/qemu-system-x86_64	a copy of the patched QEMU (the
+#	cache it was built in need not be reachable by libvirt-qemu).
+#   /etc/kvm-soc/qemu-path	the QEMU the wrapper execs.
 #   /etc/udev/rules.d/65-kvm-soc.rules
 #	/dev/kvm-soc gets /dev/kvm's owner and mode (group kvm, 0660).
 #   /etc/libvirt/qemu.conf	cgroup_device_acl: libvirt's default list
@@ -44,6 +46,14 @@ install_file() {
 	rm -f "$tmp"
 }
 
+# A copy libvirt's QEMU user can run whatever the cache's permissions.
+bin=/usr/lib/kvm-soc/qemu-system-x86_64
+mkdir -p "$root$(dirname "$bin")"
+if ! cmp -s "$qemu" "$root$bin"; then
+	install -m 0755 "$qemu" "$root$bin"
+	echo "libvirt-setup: installed $bin"
+fi
+qemu=$bin
 install_file 0644 /etc/kvm-soc/qemu-path <<< "$qemu"
 
 install_file 0755 /usr/bin/qemu-system-x86_64-kvm-soc <<'EOF'
@@ -103,6 +113,5 @@ install_file 0644 /etc/apparmor.d/abstractions/libvirt-qemu.d/kvm-soc <<EOF
   /{usr/,}bin/{,da,ba}sh rmix,
   /{usr/,}bin/cat rmix,
   $qemu rmix,
-  $(dirname "$qemu")/** r,
   /usr/share/seabios/** r,
 EOF
