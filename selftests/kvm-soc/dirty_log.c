@@ -158,6 +158,18 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* Why a SoC-fault test cannot run on @path, or NULL (debugfs mounted). */
+static const char *no_token_fault(const char *path)
+{
+	if (strcmp(path, "/dev/kvm-soc"))
+		return "a SoC's fault";
+	if (access(TVM_TOKEN_FAULT, W_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (access(TVM_TOKEN_FAULT, W_OK))
+		return "no soc-kvm debugfs (" TVM_TOKEN_FAULT ")";
+	return NULL;
+}
+
 FIXTURE(dirty) {
 	struct dl *d;
 };
@@ -422,14 +434,12 @@ TEST_F(dirty, hostile_bitmap_object_is_efault)
 		(uint64_t)16 << 32,	/* from just past the 64 KiB object */
 	};
 	struct dl *d = self->d;
+	const char *why;
 	unsigned int i;
 
-	if (strcmp(variant->path, "/dev/kvm-soc"))
-		SKIP(return, "a SoC's fault");
-	if (access(TVM_TOKEN_FAULT, W_OK))
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	if (access(TVM_TOKEN_FAULT, W_OK))
-		SKIP(return, "no soc-kvm debugfs (" TVM_TOKEN_FAULT ")");
+	why = no_token_fault(variant->path);
+	if (why)
+		SKIP(return, "%s", why);
 	ASSERT_EQ(0, manual_protect(&d->t, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE));
 	ASSERT_EQ(0, set_slot(d, KVM_MEM_LOG_DIRTY_PAGES));
 	ASSERT_EQ(0, start_guest(d));
@@ -679,14 +689,12 @@ TEST_F(dirty, ring_scribbled_by_userspace)
 TEST_F(dirty, ring_hostile_object_fails_only_the_vm)
 {
 	struct dl *d = self->d;
+	const char *why;
 	int i;
 
-	if (strcmp(variant->path, "/dev/kvm-soc"))
-		SKIP(return, "a SoC's fault");
-	if (access(TVM_TOKEN_FAULT, W_OK))
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	if (access(TVM_TOKEN_FAULT, W_OK))
-		SKIP(return, "no soc-kvm debugfs (" TVM_TOKEN_FAULT ")");
+	why = no_token_fault(variant->path);
+	if (why)
+		SKIP(return, "%s", why);
 	ring_setup(_metadata, d, KVM_CAP_DIRTY_LOG_RING, 16384 * 16);
 	ring_rounds(_metadata, d, 2);
 	__atomic_store_n(&d->pause, true, __ATOMIC_RELEASE);
