@@ -86,19 +86,34 @@ TEST_F(soc, kill9_mid_kvm_run_frees_everything)
 	pid = fork();
 	if (!pid) {
 		struct tvm t;
+		int r = tvm_open(&t, DEV);
 
-		if (tvm_open(&t, DEV) || tvm_create_vm(&t, NULL))
+		if (!r)
+			r = tvm_create_vm(&t, NULL);
+		if (r) {
+			fprintf(stderr, "# VM process: create: %s\n", strerror(-r));
 			_exit(1);
+		}
 		TVM_LOAD(&t, spin);
-		if (tvm_add_vcpu(&t) != 0)
+		r = tvm_add_vcpu(&t);
+		if (r) {
+			fprintf(stderr, "# VM process: vCPU: %s\n", strerror(-r));
 			_exit(2);
+		}
 		c = 'r';
 		if (write(pipefd[1], &c, 1) != 1)
 			_exit(3);
 		for (;;)
 			tvm_run(&t, 0);
 	}
-	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	/* A child that fails before it writes ends the read with EOF. */
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		ASSERT_TRUE(0)
+			TH_LOG("the VM process failed to set up: exit %d (1 open/create, 2 vCPU)",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
 	usleep(300 * 1000);		/* well inside KVM_RUN by now */
 	EXPECT_EQ(self->helpers + 1, count_helpers());
 	EXPECT_EQ(self->vms + 1, tvm_count_kvm_vms());
