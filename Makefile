@@ -172,7 +172,8 @@ $(BUILD)/tools/kvm-soc-demo $(BUILD)/tools/kvm-soc-bench: $(BUILD)/tools/%: tool
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Werror -pthread -Iinclude/uapi -o $@ $< selftests/kvm-soc/guest_code.S
 
-TOOLS := $(addprefix $(BUILD)/tools/,kvm-soc-info kvm-soc-vmctx kvm-soc-demo kvm-soc-bench kvm-soc-ivshmem-server)
+TOOLS := $(addprefix $(BUILD)/tools/,kvm-soc-info kvm-soc-vmctx kvm-soc-demo kvm-soc-bench kvm-soc-ivshmem-server \
+	   ksoc-udp)
 
 selftests: $(SELFTESTS) $(RIGTESTS) $(TOOLS)
 

@@ -51,9 +51,43 @@ else
 	echo "KSOC-GUEST: no /dev/vda"; fail=1
 fi
 
-# virtio-net: a DHCP lease from QEMU's user network.
+# virtio-net: a DHCP lease from QEMU's user network, or with
+# ksoc_udp=ADDR,PEER,PEERMAC,COUNT,SIZE[,SECONDS] (the I/O backend tests:
+# a tap peer, testpmd) a static address and COUNT datagrams of SIZE bytes
+# that must all come back unchanged (ksoc-udp), then SECONDS of one at a
+# time with a progress line each second.
 ip link set lo up
-if ip link set eth0 up 2>/dev/null && udhcpc -i eth0 -n -q -t 10 -T 1 -s /bin/true >/dev/null 2>&1; then
+udp=$(sed -n 's/.*ksoc_udp=\([0-9a-fA-F.,:]*\).*/\1/p' /proc/cmdline)
+if [ -n "$udp" ]; then
+	IFS=, read -r addr peer peermac count size secs <<-EOF
+	$udp
+	EOF
+	ip link set eth0 up && ip addr add "$addr/24" dev eth0 && arp -s "$peer" "$peermac" ||
+		{ echo "KSOC-GUEST: net setup FAILED"; fail=1; }
+	echo "KSOC-UDP: sending"
+	if ksoc-udp send "$peer" 7777 "$count" "$size"; then
+		echo "KSOC-GUEST: net ok ($count datagrams of $size bytes came back unchanged)"
+	else
+		echo "KSOC-GUEST: net FAILED"; fail=1
+	fi
+	s=/sys/class/net/eth0/statistics
+	echo "KSOC-NETSTAT: tx_packets $(cat $s/tx_packets) tx_bytes $(cat $s/tx_bytes) rx_packets $(cat $s/rx_packets) rx_bytes $(cat $s/rx_bytes)"
+	if [ -n "$secs" ]; then
+		echo "KSOC-UDP: run starts"
+		# Carrier changes (a vhost-user backend lost and back).
+		( was=; while :; do
+			c=$(cat /sys/class/net/eth0/carrier 2>/dev/null)
+			if [ "$c" != "$was" ]; then
+				[ "$c" = 1 ] && echo "KSOC-LINK: up" || echo "KSOC-LINK: down"
+				was=$c
+			fi
+			sleep 0.2
+		  done ) &
+		watch=$!
+		ksoc-udp run "$peer" 7777 "$secs" || { echo "KSOC-GUEST: net run FAILED"; fail=1; }
+		kill $watch
+	fi
+elif ip link set eth0 up 2>/dev/null && udhcpc -i eth0 -n -q -t 10 -T 1 -s /bin/true >/dev/null 2>&1; then
 	echo "KSOC-GUEST: net ok (DHCP lease on eth0)"
 else
 	echo "KSOC-GUEST: net FAILED"; fail=1

@@ -4,7 +4,8 @@
 # The initramfs of the rig's Linux guest: busybox, the virtio-blk and
 # virtio-net modules of the rig's Debian kernel (and the ACPI power button's,
 # for libvirt's shutdown), tools/guest-init.sh as
-# /init, tools/guest-dirtier.c (static) for the migration tests.  Cached
+# /init, tools/guest-dirtier.c (static) for the migration tests and
+# tools/ksoc-udp.c (static) for the I/O backend tests.  Cached
 # by content; prints its path.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ kver=$KVER_RIG
 mods=(virtio_blk virtio_net button evdev)
 
 inputs() {
-	cat "$top/tools/guest-init.sh" "$top/tools/guest-dirtier.c"
+	cat "$top/tools/guest-init.sh" "$top/tools/guest-dirtier.c" "$top/tools/ksoc-udp.c"
 	echo "$kver"
 	for m in "${mods[@]}"; do
 		modprobe -d "$kroot" -S "$kver" --show-depends "$m"
@@ -33,6 +34,7 @@ if [ ! -f "$initrd" ]; then
 	cp "$top/tools/guest-init.sh" "$tmp/init"
 	chmod +x "$tmp/init"
 	gcc -static -O2 -Wall -Werror -o "$tmp/bin/guest-dirtier" "$top/tools/guest-dirtier.c"
+	gcc -static -O2 -Wall -Werror -o "$tmp/bin/ksoc-udp" "$top/tools/ksoc-udp.c"
 	n=0
 	for m in "${mods[@]}"; do
 		modprobe -d "$kroot" -S "$kver" --show-depends "$m" |

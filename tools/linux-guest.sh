@@ -14,7 +14,10 @@
 # Environment: KSOC_TOP (tree), GUEST_TIMEOUT (s, default 600),
 # GUEST_QUIET=1 (console to $GUEST_LOG only), GUEST_LOG (default
 # /tmp/linux-guest-<accel>.log), GUEST_APPEND (more kernel arguments),
-# GUEST_CPU (QEMU -cpu, default host).
+# GUEST_CPU (QEMU -cpu, default host), GUEST_NET (the guest's network
+# as QEMU arguments, split on blanks, instead of virtio-net on user
+# networking), GUEST_SHARED_RAM=1 (-accel kvm: guest RAM a shared memfd,
+# as vhost-user backends need; kvm-soc's memory objects always are).
 set -uo pipefail
 
 top=${KSOC_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -38,8 +41,13 @@ args=(-nodefaults -display none -no-reboot -serial stdio -monitor none
       -append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 ${GUEST_APPEND:-}"
       -object iothread,id=io0
       -drive "file=$disk,if=none,id=d0,format=raw"
-      -device virtio-blk-pci,drive=d0,iothread=io0
-      -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile=)
+      -device virtio-blk-pci,drive=d0,iothread=io0)
+if [ -n "${GUEST_NET:-}" ]; then
+	read -r -a net <<< "$GUEST_NET"
+	args+=("${net[@]}")
+else
+	args+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile=)
+fi
 case "$accel" in
 kvm-soc)
 	args+=(-accel kvm-soc,kernel-irqchip=on,stats=on
@@ -47,7 +55,13 @@ kvm-soc)
 	       -machine pc,memory-backend=ram0)
 	;;
 kvm)
-	args+=(-accel kvm,kernel-irqchip=on -machine pc)
+	args+=(-accel kvm,kernel-irqchip=on)
+	if [ "${GUEST_SHARED_RAM:-0}" = 1 ]; then
+		args+=(-object memory-backend-memfd,id=ram0,size=256M,share=on
+		       -machine pc,memory-backend=ram0)
+	else
+		args+=(-machine pc)
+	fi
 	;;
 *)
 	echo "linux-guest: accel must be kvm-soc or kvm" >&2; exit 2

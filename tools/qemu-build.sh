@@ -105,6 +105,7 @@ mkdir -p "$out/build"
 cd "$out/build"
 ../src/configure --python=/usr/bin/python3 --target-list=x86_64-softmmu --without-default-features \
 	--enable-kvm --enable-slirp --enable-fdt=system --disable-docs \
+	--enable-vhost-kernel --enable-vhost-net --enable-vhost-user \
 	--disable-werror --disable-install-blobs > configure.log 2>&1 ||
 	{ tail -30 configure.log >&2; echo "qemu-build: configure failed ($out/build/configure.log)" >&2; exit 1; }
 step "building qemu-system-x86_64 (about 6 minutes on 2 cores)"

@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared by selftests/kvm-soc/io_vhost_net.sh and io_vhost_user.sh (sourced
+# after they set $top): the guest's traffic (ksoc_udp= on its command
+# line, tools/guest-init.sh), TAP output, and readers of what the guest,
+# QEMU and the peers said.  Logs go where the rig keeps results.
+guest=$top/tools/linux-guest.sh
+qemu=$(cat "$top/build/qemu-path" 2>/dev/null)
+udp=$top/build/tools/ksoc-udp
+# Logs where the rig's results are (kept after the run), else /tmp.
+d=${KSOC_OUT:-/tmp}/$(basename "$0" .sh)
+export GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
+mkdir -p "$d"
+n=0
+fails=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fails=$((fails + 1)); fi; }
+echo "TAP version 13"
+if [ ! -x "$qemu" ] || [ ! -x "$udp" ]; then
+	echo "1..0 # SKIP no patched QEMU or ksoc-udp (make qemu selftests)"
+	exit 0
+fi
+
+size=1400
+big=2000	# datagrams of the main runs
+small=200	# the run that shows exits do not grow with traffic
+gmac=52:54:00:4b:53:02
+pmac=02:4b:53:00:00:01
+gip=10.9.0.2
+pip=10.9.0.1
+append() { # <count> [seconds]: the guest's side of the traffic
+	echo "ipv6.disable=1 ksoc_udp=$gip,$pip,$pmac,$1,$size${2:+,$2}"
+}
+# The numbers of a guest run's counters line: exits io mmio intr irqfd
+# resamples kicks.
+counters() { grep 'kvm-soc: exits' "$1" | tail -1 | sed 's/.*kvm-soc: exits //' | tr -c '0-9\n' ' ' | awk '{ print $1, $2, $3, $4, $5, $6, $7 }'; }
+field() { echo "$1" | awk -v i="$2" '{ print $i }'; }
+# What the guest said of its traffic: the KSOC-UDP line without its time.
+verdict() { grep '^KSOC-UDP: sent' "$1" | tr -d '\r' | sed 's/, [0-9]* ms$//'; }
+netstat() { grep '^KSOC-NETSTAT: ' "$1" | tr -d '\r'; }
+gstat() { netstat "$1" | awk -v k="$2" '{ for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+
