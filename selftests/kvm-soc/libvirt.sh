@@ -9,10 +9,10 @@
 # would: the capability probe is cached (and redone when the wrapper
 # changes); define, start (QEMU runs -accel kvm-soc and holds
 # /dev/kvm-soc), the console's shell runs a command, suspend and resume
-# (domstate follows), reboot, shutdown, destroy,
-# undefine; the host side frees the VM; no AppArmor denial.  Bad input:
-# soc-kvm not loaded, and type='kvm' without /dev/kvm, fail with clear
-# errors and leave nothing running.  TAP.
+# (domstate follows, the guest's clock stands still), reboot, shutdown,
+# destroy, undefine; the host side frees the VM.  Bad input: soc-kvm not
+# loaded fails with a clear error, leaves nothing running and the domain
+# defined.  TAP.
 #
 # rig: one CPU
 # (an L2 Linux guest, as qemu_guest.sh.)
@@ -194,13 +194,15 @@ grep -q 'KSOC-GUEST: all checks passed' "$clog"
 ok $? "the guest's disk and network checks pass"
 echo "# $(grep 'KSOC-GUEST: irq' "$clog" | tr -d '\r' | tr '\n' ' ')"
 
-python3 - > /tmp/lv-console.out 2>&1 <<'EOF'
+# console <command>: run it in the guest's shell through virsh console
+# (a pty, as a user types); its output, up to a marker the shell computes.
+cat > /tmp/lv-console.py <<'EOF'
 import os, pty, select, sys, time
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp("virsh", ["virsh", "-c", "qemu:///system", "console", "--force", "ksoc-lv"])
 out, end, sent = b"", time.time() + 60, False
-while time.time() < end and b"KSOC-ANSWER-42" not in out:
+while time.time() < end and b"KSOC-DONE-42" not in out:
     r, _, _ = select.select([fd], [], [], 0.5)
     if r:
         try:
@@ -209,25 +211,43 @@ while time.time() < end and b"KSOC-ANSWER-42" not in out:
             break
     if b"Escape character" in out and not sent:
         time.sleep(1)
-        os.write(fd, b"\recho KSOC-ANSWER-$((6 * 7))\r")
+        os.write(fd, b"\r" + sys.argv[1].encode() + b"; echo KSOC-DONE-$((6 * 7))\r")
         sent = True
 os.write(fd, b"\x1d")
 time.sleep(1)
-sys.stdout.write(out.decode(errors="replace"))
-sys.exit(0 if b"KSOC-ANSWER-42" in out else 1)
+sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+sys.exit(0 if b"KSOC-DONE-42" in out else 1)
 EOF
+console() { python3 /tmp/lv-console.py "$1"; }
+console 'echo KSOC-ANSWER-$((6 * 7))' > /tmp/lv-console.out 2>&1 &&
+	grep -q '^KSOC-ANSWER-42' /tmp/lv-console.out
 ok $? "virsh console reaches the guest's shell, which runs a command"
-tr -d '\r' < /tmp/lv-console.out | sed 's/^/# console: /' | tail -3
+sed 's/^/# console: /' /tmp/lv-console.out | tail -3
 echo
 
 # suspend / resume: the state follows, the guest's clock stops.
+# (The guest's uptime is its kvmclock: QEMU holds it while stopped.)  The
+# guest's uptime is read over the console three times, 6 s apart, the
+# second pair around 6 s of suspension: the first pair measures what the
+# reads cost and how the guest's clock runs under the rig's TCG, so the
+# second pair must miss 6 s more of the host's time than the first.
+guest_uptime() { console 'cat /proc/uptime' | grep -oE '^[0-9]+\.[0-9]+ ' | head -1; }
+u0=$(guest_uptime) t0=$(date +%s.%N)
+sleep 6
+u1=$(guest_uptime) t1=$(date +%s.%N)
 virsh suspend ksoc-lv > /dev/null 2>&1
 [ "$(virsh domstate ksoc-lv 2>/dev/null | head -1)" = paused ]
 ok $? "virsh suspend: domstate paused"
-sleep 2
+sleep 6
 virsh resume ksoc-lv > /dev/null 2>&1
 [ "$(virsh domstate ksoc-lv 2>/dev/null | head -1)" = running ]
 ok $? "virsh resume: domstate running"
+u2=$(guest_uptime) t2=$(date +%s.%N)
+stood=$(awk -v u0="$u0" -v u1="$u1" -v u2="$u2" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
+	'BEGIN { printf "%.1f", ((t2 - t1) - (u2 - u1)) - ((t1 - t0) - (u1 - u0)) }')
+[ -n "$u0" ] && [ -n "$u1" ] && [ -n "$u2" ] &&
+	awk -v s="$stood" -v u1="$u1" -v u2="$u2" 'BEGIN { exit !(s >= 4.5 && s <= 7.5 && u2 > u1) }'
+ok $? "the guest's clock stood still while suspended: it missed $stood s more of the host's time than over as long running (uptime $u0, $u1, $u2)"
 
 virsh reboot ksoc-lv > /tmp/lv-out 2>&1
 wait_console 'KSOC-GUEST: userspace up' 2 150
@@ -254,6 +274,24 @@ ok $? "QEMU is gone after destroy"
 for ((i = 0; i < 20; i++)); do [ "$(nvms)" = "$base" ] && break; sleep 0.5; done
 [ "$(nvms)" = "$base" ] && [ "$(helpers)" = "$hbase" ]
 ok $? "the host side freed the VM ($(nvms) KVM VMs, $(helpers) helpers; before start $base, $hbase)"
+# Bad input: the SoC's module is not loaded.
+if rmmod kvm-soc-loop soc-kvm 2> /dev/null; then
+	! virsh start ksoc-lv > /tmp/lv-out 2>&1 && grep -q '/dev/kvm-soc' /tmp/lv-out
+	ok $? "without soc-kvm, virsh start fails naming /dev/kvm-soc: $(grep -o 'cannot open /dev/kvm-soc[^)]*)' /tmp/lv-out | head -1)" ||
+		sed 's/^/# /' /tmp/lv-out
+	sleep 1
+	! pgrep -f 'guest=ksoc-lv' > /dev/null
+	ok $? "no QEMU is left running"
+	[ "$(virsh domstate ksoc-lv 2>/dev/null | head -1)" = "shut off" ]
+	ok $? "the domain is still defined (domstate $(virsh domstate ksoc-lv 2>/dev/null | head -1))"
+	insmod "$kbuild/soc-kvm.ko" && insmod "$kbuild/kvm-soc-loop.ko"
+	for ((i = 0; i < 20; i++)); do [ -c /dev/kvm-soc ] && break; sleep 0.5; done
+	[ -c /dev/kvm-soc ]
+	ok $? "soc-kvm and the loop transport load again"
+else
+	ok 1 "could not unload soc-kvm for the module-missing case"
+fi
+
 virsh undefine ksoc-lv > /dev/null 2>&1
 ! virsh dominfo ksoc-lv > /dev/null 2>&1
 ok $? "virsh undefine: the domain is gone"
