@@ -129,7 +129,7 @@ demo)
 	;;
 bench)
 	{ "$top/build/tools/kvm-soc-bench" && bash "$top/tools/guest-bench.sh" &&
-	  bash "$top/tools/migrate-bench.sh"; } 2>&1 |
+	  bash "$top/tools/migrate-bench.sh" && bash "$top/tools/io-bench.sh"; } 2>&1 |
 		tee "$out/tests/bench.log"
 	echo "${PIPESTATUS[0]}" > "$out/tests/bench.rc"
 	;;
