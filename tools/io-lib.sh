@@ -40,3 +40,30 @@ verdict() { grep '^KSOC-UDP: sent' "$1" | tr -d '\r' | sed 's/, [0-9]* ms$//'; }
 netstat() { grep '^KSOC-NETSTAT: ' "$1" | tr -d '\r'; }
 gstat() { netstat "$1" | awk -v k="$2" '{ for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }'; }
 
+# same_counts <guest log> <peer file>: the guest's interface counts are
+# the peer's, mirrored (the peer file: "rx_packets N rx_bytes B
+# tx_packets N tx_bytes B", the peer's own view), and it got $big frames.
+same_counts() {
+	local p
+	p=$(cat "$2")
+	echo "# guest: $(netstat "$1")"
+	echo "# peer:  $p"
+	[ "$(gstat "$1" tx_packets)" = "$(field "$p" 2)" ] &&
+		[ "$(gstat "$1" tx_bytes)" = "$(field "$p" 4)" ] &&
+		[ "$(gstat "$1" rx_packets)" = "$(field "$p" 6)" ] &&
+		[ "$(gstat "$1" rx_bytes)" = "$(field "$p" 8)" ] &&
+		[ "$(field "$p" 2)" = "$big" ]
+}
+# deltas <log of $big datagrams> <log of $small>: sets dx (I/O exits: io +
+# mmio), dirq (irqfd triggers) and dkick (ioeventfd kicks) to what the
+# extra traffic added.
+deltas() {
+	local c1 c2
+	c1=$(counters "$1")
+	c2=$(counters "$2")
+	echo "# counters, $big datagrams: exits io mmio intr irqfd resamples kicks = $c1"
+	echo "# counters, $small datagrams: $c2"
+	dx=$(( $(field "$c1" 2) + $(field "$c1" 3) - $(field "$c2" 2) - $(field "$c2" 3) ))
+	dirq=$(( $(field "$c1" 5) - $(field "$c2" 5) ))
+	dkick=$(( $(field "$c1" 7) - $(field "$c2" 7) ))
+}

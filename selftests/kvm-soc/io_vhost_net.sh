@@ -43,7 +43,7 @@ peer_down() { # <tag>: stop the echo, keep the tap's counts
 	kill -TERM "$echo_pid" 2> /dev/null
 	wait "$echo_pid" 2> /dev/null
 	local s=/sys/class/net/kt0/statistics
-	nsx sh -c "echo tx_packets \$(cat $s/tx_packets) tx_bytes \$(cat $s/tx_bytes) rx_packets \$(cat $s/rx_packets) rx_bytes \$(cat $s/rx_bytes)" > "$d/vn-tap-$1"
+	nsx sh -c "echo rx_packets \$(cat $s/rx_packets) rx_bytes \$(cat $s/rx_bytes) tx_packets \$(cat $s/tx_packets) tx_bytes \$(cat $s/tx_bytes)" > "$d/vn-tap-$1"
 	cp $d/vn-echo.log "$d/vn-echo-$1"
 	ip netns del $ns
 }
@@ -67,25 +67,12 @@ grep -qx "$want" $d/vn-echo-vn-soc
 ok $? "the tap peer echoed exactly them ($(tail -1 $d/vn-echo-vn-soc))"
 # Frames: the guest's transmit counts are the tap's receive counts and
 # the other way round.
-tap=$(cat $d/vn-tap-vn-soc)
-echo "# guest: $(netstat $d/vn-vn-soc.log)"
-echo "# tap:   $tap"
-[ "$(gstat $d/vn-vn-soc.log tx_packets)" = "$(field "$tap" 6)" ] &&
-	[ "$(gstat $d/vn-vn-soc.log tx_bytes)" = "$(field "$tap" 8)" ] &&
-	[ "$(gstat $d/vn-vn-soc.log rx_packets)" = "$(field "$tap" 2)" ] &&
-	[ "$(gstat $d/vn-vn-soc.log rx_bytes)" = "$(field "$tap" 4)" ] &&
-	[ "$(gstat $d/vn-vn-soc.log tx_packets)" = $big ]
+same_counts $d/vn-vn-soc.log $d/vn-tap-vn-soc
 ok $? "packets and bytes match on both ends ($big frames each way)"
 
-c1=$(counters $d/vn-vn-soc.log)
 vn_run kvm-soc $small vn-small > /dev/null
 rc=$?
-c2=$(counters $d/vn-vn-small.log)
-echo "# counters, $big datagrams: exits io mmio intr irqfd resamples kicks = $c1"
-echo "# counters, $small datagrams: $c2"
-dx=$(( $(field "$c1" 2) + $(field "$c1" 3) - $(field "$c2" 2) - $(field "$c2" 3) ))
-dirq=$(( $(field "$c1" 5) - $(field "$c2" 5) ))
-dkick=$(( $(field "$c1" 7) - $(field "$c2" 7) ))
+deltas $d/vn-vn-soc.log $d/vn-vn-small.log
 [ $rc = 0 ] && [ $dx -lt $(( (big - small) / 20 )) ] && [ $dirq -gt 0 ] && [ $dkick -gt 0 ]
 ok $? "the data path is irqfds and ioeventfds: $((big - small)) more datagrams, $dx more I/O exits, $dirq more irqfd triggers, $dkick more kicks"
 

@@ -63,25 +63,12 @@ if ! command -v dpdk-testpmd > /dev/null; then
 else
 	vu_run kvm-soc $big vu-soc
 	ok $? "vhost-user (testpmd), -accel kvm-soc: $big datagrams of $size bytes came back unchanged, the guest's checks pass"
-	tp=$(cat $d/vu-tp-vu-soc)
-	echo "# guest:   $(netstat $d/vu-vu-soc.log)"
-	echo "# testpmd: $tp"
-	[ "$(gstat $d/vu-vu-soc.log tx_packets)" = "$(field "$tp" 2)" ] &&
-		[ "$(gstat $d/vu-vu-soc.log tx_bytes)" = "$(field "$tp" 4)" ] &&
-		[ "$(gstat $d/vu-vu-soc.log rx_packets)" = "$(field "$tp" 6)" ] &&
-		[ "$(gstat $d/vu-vu-soc.log rx_bytes)" = "$(field "$tp" 8)" ] &&
-		[ "$(field "$tp" 2)" = $big ]
+	same_counts $d/vu-vu-soc.log $d/vu-tp-vu-soc
 	ok $? "testpmd forwarded exactly them: packets and bytes match on both ends"
 
-	c1=$(counters $d/vu-vu-soc.log)
 	vu_run kvm-soc $small vu-small > /dev/null
 	rc=$?
-	c2=$(counters $d/vu-vu-small.log)
-	echo "# counters, $big datagrams: exits io mmio intr irqfd resamples kicks = $c1"
-	echo "# counters, $small datagrams: $c2"
-	dx=$(( $(field "$c1" 2) + $(field "$c1" 3) - $(field "$c2" 2) - $(field "$c2" 3) ))
-	dirq=$(( $(field "$c1" 5) - $(field "$c2" 5) ))
-	dkick=$(( $(field "$c1" 7) - $(field "$c2" 7) ))
+	deltas $d/vu-vu-soc.log $d/vu-vu-small.log
 	# (testpmd polls its rings, so it tells the guest not to kick: kicks
 	# stay few; its interrupts to the guest are irqfd triggers.)
 	[ $rc = 0 ] && [ $dx -lt $(( (big - small) / 20 )) ] && [ $dirq -gt 0 ]
