@@ -140,9 +140,11 @@ for be in vhost-net vhost-user; do
 	mk=$(echo "${ms[kvm]}" | median) msoc=$(echo "${ms[kvm-soc]}" | median)
 	hk=$(echo "${host[kvm]}" | median) hs=$(echo "${host[kvm-soc]}" | median)
 	if [ -n "$mk" ] && [ -n "$msoc" ]; then
+		# (A ">" among printf's arguments would be a redirection.)
 		awk -v a="$mk" -v b="$msoc" -v hk="$hk" -v hs="$hs" -v be=$be 'BEGIN {
-			printf "%-10s kvm-soc / kvm: throughput %.2f (goal >= 0.9), host CPU %.3f (goal <= 0.10)\n",
-				be, a / b, (hk > 0 ? hs / hk : 0) }'
+			r = "-"; if (hk + 0 != 0) r = sprintf("%.3f", hs / hk)
+			printf "%-10s kvm-soc / kvm: throughput %.2f (goal >= 0.9), host CPU %s (goal <= 0.10)\n",
+				be, a / b, r }'
 	fi
 	unset ms host soc
 done

@@ -96,18 +96,26 @@ if [ "$KSOC_NO_MODULES" != 1 ]; then
 fi
 
 run_test() { # <path>
-	local t=$1 name rc
+	local t=$1 name rc start limit=600
 	name=$(basename "$t"); name=${name%.sh}
-	echo "rig-guest: ---- $name"
+	# A script may ask for more with a line "# rig: timeout N" (what
+	# make check-full runs of it takes longer than 600 s).
 	if [[ $t == *.sh ]]; then
-		timeout -k 5 600 bash "$t" > "$out/tests/$name.log" 2>&1
+		limit=$(sed -n 's/^# rig: timeout \([0-9]*\)$/\1/p' "$t" | head -1)
+		limit=${limit:-600}
+	fi
+	echo "rig-guest: ---- $name"
+	start=$(date +%s)
+	if [[ $t == *.sh ]]; then
+		timeout -k 5 "$limit" bash "$t" > "$out/tests/$name.log" 2>&1
 	else
-		timeout -k 5 600 "$t" > "$out/tests/$name.log" 2>&1
+		timeout -k 5 "$limit" "$t" > "$out/tests/$name.log" 2>&1
 	fi
 	rc=$?
 	echo $rc > "$out/tests/$name.rc"
+	echo $(($(date +%s) - start)) > "$out/tests/$name.time"
 	sed 's/^/    /' "$out/tests/$name.log"
-	echo "rig-guest: ---- $name: exit $rc"
+	echo "rig-guest: ---- $name: exit $rc ($(cat "$out/tests/$name.time") s)"
 }
 
 # Keep KVM's VM-count static keys on for the whole run (see kvm_hold.c).

@@ -20,7 +20,7 @@ for m in /lib/mod/*.ko; do
 	insmod "$m" || die "insmod $m failed"
 done
 
-top= out= mode= kroot= cache= role=loop nomod=0
+top= out= mode= kroot= cache= role=loop nomod=0 focus=0
 for a in $(cat /proc/cmdline); do
 	case "$a" in
 	ksoc_top=*) top=${a#ksoc_top=} ;;
@@ -30,6 +30,7 @@ for a in $(cat /proc/cmdline); do
 	ksoc_cache=*) cache=${a#ksoc_cache=} ;;
 	ksoc_role=*) role=${a#ksoc_role=} ;;
 	ksoc_no_modules=*) nomod=${a#ksoc_no_modules=} ;;
+	ksoc_focus=*) focus=${a#ksoc_focus=} ;;
 	esac
 done
 
@@ -68,7 +69,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out "/host$out" ||
 	die "cannot mount the results share at $out"
 
 export KSOC_TOP=$top KSOC_OUT=$out KSOC_MODE=$mode KSOC_KROOT=$kroot KSOC_NO_MODULES=$nomod
-export KVM_SOC_CACHE=$cache KSOC_ROLE=$role
+export KVM_SOC_CACHE=$cache KSOC_ROLE=$role KSOC_FOCUS=$focus
 export HOME=/root TERM=dumb
 chroot /host /bin/bash "$top/tools/rig-guest.sh"
 echo "rig-init: guest script exited $?"

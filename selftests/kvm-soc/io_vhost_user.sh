@@ -10,6 +10,7 @@
 # QEMU says so, and a restarted testpmd is reconnected to.  TAP.
 #
 # rig: one CPU
+# rig: timeout 1500
 top=${KSOC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=tools/io-lib.sh
 . "$top/tools/io-lib.sh"
