@@ -12,7 +12,8 @@
 #     helper process for the VM (its vCPU threads out of guest mode);
 #   SoC side (kvm-soc only; a DPU's cores, not the host's): QEMU, with
 #     vhost's worker, and testpmd.
-# Medians and ratios.  A benchmark: it asserts nothing.
+# Medians and ratios.  A benchmark: it asserts nothing.  IO_BENCH_ROUNDS,
+# IO_BENCH_COUNT (datagrams each way) and IO_BENCH_BACKENDS choose the runs.
 top=${KSOC_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 rounds=${IO_BENCH_ROUNDS:-3}
 count=${IO_BENCH_COUNT:-20000}
@@ -21,6 +22,7 @@ udp=$top/build/tools/ksoc-udp
 gmac=52:54:00:4b:53:02
 pmac=02:4b:53:00:00:01
 hz=$(getconf CLK_TCK)
+lc=$(($(nproc) - 1))
 export GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
 [ -x "$udp" ] || { echo "io-bench: no $udp (make selftests)"; exit 1; }
 modprobe -d "${KSOC_KROOT:-/}" vhost_net 2> /dev/null
@@ -37,10 +39,13 @@ ticks() {
 ns=ksoc-iob
 nsx() { ip netns exec $ns "$@"; }
 vu=/tmp/iob-vu.sock
+# Logs where the rig keeps results (after the run), else /tmp.
+logs=${KSOC_OUT:-/tmp}/io-bench
+mkdir -p "$logs"
 
 # One guest run: <backend> <accel> <round>; prints "ms host soc".
 one() {
-	local be=$1 accel=$2 log=/tmp/iob-$1-$2-$3.log net shared=0 tpid= epid= qpid helper
+	local be=$1 accel=$2 log=$logs/$1-$2-$3.log net shared=0 tpid= epid= qpid helper
 	local a_host a_soc b_host b_soc t0 t1 i
 	if [ "$be" = vhost-net ]; then
 		ip netns del $ns 2> /dev/null
@@ -57,10 +62,11 @@ one() {
 	else
 		rm -f "$vu"
 		# (testpmd quits at EOF on its stdin: give it one that stays open.)
-		tail -f /dev/null | dpdk-testpmd --lcores=0@1,1@1 --no-huge -m 128 --no-pci \
+		# (Its lcores on the last CPU: of its own in a 2-CPU rig.)
+		tail -f /dev/null | dpdk-testpmd --lcores=0@$lc,1@$lc --no-huge -m 128 --no-pci \
 			--file-prefix=ksoc-iob --vdev "net_vhost0,iface=$vu,queues=1" -- \
 			--forward-mode=5tswap --nb-cores=1 --total-num-mbufs=2048 --auto-start \
-			> /tmp/iob-tp.log 2>&1 &
+			> "$logs/tp-$2-$3.log" 2>&1 &
 		tpid=$!
 		for ((i = 0; i < 600; i++)); do [ -S "$vu" ] && break; sleep 0.1; done
 		net="-chardev socket,id=vu0,path=$vu -netdev vhost-user,id=n0,chardev=vu0 -device virtio-net-pci,netdev=n0,mac=$gmac,romfile="
@@ -106,7 +112,7 @@ one() {
 	if [ $rc != 0 ] || [ -z "$ms" ] || [ -z "$b_host" ]; then
 		echo "io-bench: $be $accel round $3 failed (exit $rc)" >&2
 		tail -5 "$log.out" >&2
-		[ "$be" = vhost-user ] && tail -5 /tmp/iob-tp.log >&2
+		[ "$be" = vhost-user ] && tail -5 "$logs/tp-$accel-$3.log" >&2
 		return 1
 	fi
 	echo "$ms $((b_host - a_host)) $((b_soc - a_soc))"
@@ -116,7 +122,7 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[in
 echo "I/O backends: $count UDP datagrams of $size bytes each way, median of $rounds interleaved runs"
 echo "(CPU: ticks of 1/$hz s outside guest mode while the traffic flows; throughput: both directions)"
 printf '%-10s %-8s %10s %12s %12s\n' backend accel MB/s "host CPU %" "SoC CPU %"
-for be in vhost-net vhost-user; do
+for be in ${IO_BENCH_BACKENDS:-vhost-net vhost-user}; do
 	if [ $be = vhost-user ] && ! command -v dpdk-testpmd > /dev/null; then
 		echo "io-bench: no dpdk-testpmd (make deps)"; continue
 	fi
@@ -125,6 +131,8 @@ for be in vhost-net vhost-user; do
 		for accel in kvm kvm-soc; do
 			res=$(one $be $accel "$r") || continue
 			read -r m h s <<< "$res"
+			# Each round as it ends (a cut-short run keeps these).
+			echo "# $be $accel round $r: $m ms, host $h ticks, SoC $s ticks"
 			ms[$accel]+="$m "
 			host[$accel]+="$(awk -v t="$h" -v m="$m" -v hz="$hz" 'BEGIN { printf "%.1f", 100 * t / hz / (m / 1000) }') "
 			soc[$accel]+="$(awk -v t="$s" -v m="$m" -v hz="$hz" 'BEGIN { printf "%.1f", 100 * t / hz / (m / 1000) }') "
