@@ -3,6 +3,8 @@
 # make run TOPOLOGY=ivshmem, on the host machine: stock KVM and host-kvm
 # serve the SoC machine until the rig says it is done ($KSOC_OUT/finish);
 # then every VM and every pinned page it had is gone.  TAP.
+# It serves longer than the rig's 600 s per test when the machine is slow:
+# rig: timeout 1500
 echo "TAP version 13"
 n=0
 step() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fi; }
@@ -11,7 +13,7 @@ nvms() { find /sys/kernel/debug/kvm -mindepth 1 -maxdepth 1 -type d 2>/dev/null 
 unevictable() { awk '$1 == "Unevictable:" { print $2 }' /proc/meminfo; }
 base=$(nvms) ubase=$(unevictable) max=0 umax=0
 t=0
-until [ -e "$KSOC_OUT/finish" ] || [ $t -ge 900 ]; do
+until [ -e "$KSOC_OUT/finish" ] || [ $t -ge 1400 ]; do
 	sleep 1
 	t=$((t + 1))
 	v=$(nvms) u=$(unevictable)

@@ -8,6 +8,8 @@
 # guest's boot (-accel kvm here, or -accel kvm-soc), and say done.
 # tools/ivshmem-bench.sh makes the ratios.  A benchmark: the one TAP line
 # says only that the measurement ran.
+# Both halves of the benchmark outlast the rig's 600 s per test:
+# rig: timeout 2500
 top=$(cd "$(dirname "$0")/.." && pwd)
 dev=/dev/kvm-soc accel=kvm-soc
 [ "${KSOC_ROLE:-}" = host ] && dev=/dev/kvm accel=kvm
