@@ -242,10 +242,13 @@ run-libvirt: deps
 	@bash tools/rig run libvirt
 
 # make bench: exit round trips and idle-VM costs, kvm-soc vs native KVM,
-# measured in the rig; the table ends up in build/rig/bench/tests/bench.log.
+# measured in the rig; the tables end up in build/rig/bench/tests/bench.log,
+# build/rig/bench-vhost-user/one-cpu/tests/io-bench-vu.log (DPDK vhost-user,
+# in a one-CPU boot) and build/rig/ivshmem-bench/bench.txt.
 bench: deps
 	@$(MAKE) --no-print-directory modules selftests qemu
 	@bash tools/rig bench
+	@RIG_OUT=$(BUILD)/rig/bench-vhost-user bash tools/rig run tools/io-bench-vu.sh
 	@bash tools/rig ivshmem-bench
 
 clean:

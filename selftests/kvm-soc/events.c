@@ -285,12 +285,15 @@ TEST_F(ev, irqfd_msi_counted_including_halted)
 
 /*
  * 10^6 guest writes to a PIO ioeventfd: the eventfd total equals the
- * kicks and only the final report crosses as an exit.
+ * kicks and only the final report crosses as an exit.  make check's
+ * focused set (KSOC_FOCUS=1) writes 2 * 10^5: about 80 s less in the rig,
+ * the same property; make check-full writes them all.
  */
 TEST_F_TIMEOUT(ev, ioeventfd_million_kicks_no_exits, 600)
 {
+	const char *focus = getenv("KSOC_FOCUS");
+	const uint32_t kicks = focus && !strcmp(focus, "1") ? 200000 : 1000000;
 	struct tvm *t = &self->t;
-	const uint32_t kicks = 1000000;
 	struct kvm_soc_vm_stats st0, st1;
 	uint64_t total;
 	uint32_t v;
@@ -305,6 +308,8 @@ TEST_F_TIMEOUT(ev, ioeventfd_million_kicks_no_exits, 600)
 	if (self->soc)
 		ASSERT_EQ(0, vm_stats(t, &st0));
 
+	TH_LOG("%u kicks%s", kicks, kicks < 1000000 ?
+	       " (focused set: make check-full writes 1000000)" : "");
 	ASSERT_EQ(0, tvm_run(t, 0));		/* exactly one exit */
 	EXPECT_PORT(t, 0, 0x91);
 	memcpy(&v, tvm_io(t, 0), 4);

@@ -19,9 +19,14 @@ top=${KSOC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # testpmd's vhost PMD is the socket's server; QEMU the client, which
 # reconnects.  One CPU in the rig: both lcores share it with the guest
 # (its forwarding lcore polls; at a lower priority it starved and
-# datagrams were lost).
+# datagrams were lost).  So it forwards only from the guest's userspace
+# on until the guest's datagrams are all back: a lcore polling from
+# QEMU's start made each boot and shutdown about twice as long.  The
+# vhost-user connection does not need it (the PMD's control thread
+# answers QEMU whether or not it forwards).  Started only once the guest
+# was already sending, it lost the first 2 datagrams (seen twice).
 vu=/tmp/io-vu.sock
-tp_start() { # <tag>
+tp_start() { # <tag> [now]: forwarding starts at once with "now", else tp_go
 	rm -f "$vu" /tmp/io-tp.fifo
 	mkfifo /tmp/io-tp.fifo
 	dpdk-testpmd --lcores=0@0,1@0 --no-huge -m 128 --no-pci --file-prefix=ksoc-io \
@@ -29,7 +34,7 @@ tp_start() { # <tag>
 		--nb-cores=1 --total-num-mbufs=2048 < /tmp/io-tp.fifo > "$d/tp-$1.log" 2>&1 &
 	tp_pid=$!
 	exec 7> /tmp/io-tp.fifo
-	echo start >&7
+	[ "$2" = now ] && echo start >&7
 	local i
 	for ((i = 0; i < 600; i++)); do [ -S "$vu" ] && return 0; sleep 0.1; done
 	echo "# testpmd did not create $vu:"; sed 's/^/# /' "$d/tp-$1.log" | tail -20
@@ -46,14 +51,37 @@ tp_stop() { # <tag>: its port statistics, then quit
 	# "RX-packets: N RX-missed: M RX-bytes: B TX-packets: N TX-errors: E TX-bytes: B"
 	echo "$s" | awk '{ print "rx_packets", $2, "rx_bytes", $6, "tx_packets", $8, "tx_bytes", $12 }' > "$d/vu-tp-$1"
 }
+tp_go() { # <guest log> <guest pid> [stop]: forwarding starts when the
+	# guest's userspace is up, and with "stop" ends when its datagrams
+	# are all back
+	local i on=
+	for ((i = 0; i < 3000; i++)); do
+		if [ -z "$on" ] && grep -qs 'KSOC-GUEST: userspace up' "$1"; then
+			echo start >&7
+			on=1
+			[ "$3" = stop ] || return 0
+		fi
+		if [ -n "$on" ] && grep -qs '^KSOC-UDP: sent ' "$1"; then
+			echo stop >&7
+			return 0
+		fi
+		kill -0 "$2" 2> /dev/null || break
+		sleep 0.2
+	done
+	[ -n "$on" ] || echo start >&7
+}
 vu_net() {
 	echo "-chardev socket,id=vu0,path=$vu,reconnect-ms=500 -netdev vhost-user,id=n0,chardev=vu0 -device virtio-net-pci,netdev=n0,mac=$gmac,romfile="
 }
 vu_run() { # <accel> <count> <tag>
 	tp_start "$3" || return 1
+	rm -f "$d/vu-$3.log"
 	GUEST_QUIET=1 GUEST_LOG=$d/vu-$3.log GUEST_APPEND="$(append "$2")" GUEST_NET="$(vu_net)" \
-	GUEST_SHARED_RAM=1 bash "$guest" "$1" 1 > $d/vu-$3.out 2>&1
-	local rc=$?
+	GUEST_SHARED_RAM=1 bash "$guest" "$1" 1 > $d/vu-$3.out 2>&1 &
+	local gp=$! rc
+	tp_go "$d/vu-$3.log" $gp stop
+	wait $gp
+	rc=$?
 	tp_stop "$3"
 	sed 's/^/# /' $d/vu-$3.out | grep -v '^# KSOC-GUEST: irq'
 	return $rc
@@ -97,9 +125,11 @@ else
 		return 1
 	}
 	tp_start kill
-	GUEST_QUIET=1 GUEST_LOG=$d/vu-kill.log GUEST_APPEND="$(append 20 150)" GUEST_NET="$(vu_net)" \
+	rm -f "$d/vu-kill.log"
+	GUEST_QUIET=1 GUEST_LOG=$d/vu-kill.log GUEST_APPEND="$(append 20 100)" GUEST_NET="$(vu_net)" \
 		bash "$guest" kvm-soc 1 > $d/vu-kill.out 2>&1 &
 	gpid=$!
+	tp_go "$d/vu-kill.log" $gpid
 	wait_ok 20 240
 	ok $? "a guest's traffic flows through testpmd ($(last_ok) answered)"
 	kill -9 "$tp_pid"
@@ -117,7 +147,7 @@ else
 	ok $? "QEMU reports the lost backend"
 	kill -0 "$gpid" 2> /dev/null
 	ok $? "QEMU and the guest keep running"
-	tp_start kill2
+	tp_start kill2 now
 	wait_ok "${b:-0}" 120
 	ok $? "a restarted testpmd is reconnected to and traffic flows again ($b, then $(last_ok) answered)"
 	wait "$gpid"
