@@ -11,7 +11,10 @@
 #     worker is one of its threads) and testpmd; kvm-soc, the host's
 #     helper process for the VM (its vCPU threads out of guest mode);
 #   SoC side (kvm-soc only; a DPU's cores, not the host's): QEMU, with
-#     vhost's worker, and testpmd.
+#     vhost's worker, and testpmd;
+#   and of the host side, the vCPU threads alone (native QEMU's threads
+#     with guest time, kvm-soc's helper): the exits the host's KVM handles
+#     under both.
 # Medians and ratios.  A benchmark: it asserts nothing.  IO_BENCH_ROUNDS,
 # IO_BENCH_COUNT (datagrams each way) and IO_BENCH_BACKENDS choose the runs.
 top=${KSOC_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -36,6 +39,13 @@ ticks() {
 	for p in "$@"; do cat /proc/"$p"/task/*/stat 2> /dev/null; done |
 		sed 's/^.*) //' | awk '{ s += $12 + $13 - $41 } END { print s + 0 }'
 }
+# The same for native QEMU's vCPU threads alone (the threads with guest
+# time; QEMU names them only with debug-threads=on): the exits that KVM
+# handles in the kernel, which kvm-soc's host helper pays too.
+vcpu_ticks() {
+	cat /proc/"$1"/task/*/stat 2> /dev/null |
+		sed 's/^.*) //' | awk '$41 > 0 { s += $12 + $13 - $41 } END { print s + 0 }'
+}
 ns=ksoc-iob
 nsx() { ip netns exec $ns "$@"; }
 vu=/tmp/iob-vu.sock
@@ -43,10 +53,11 @@ vu=/tmp/iob-vu.sock
 logs=${KSOC_OUT:-/tmp}/io-bench
 mkdir -p "$logs"
 
-# One guest run: <backend> <accel> <round>; prints "ms host soc".
+# One guest run: <backend> <accel> <round>; prints "ms host soc vcpu"
+# (vcpu: native, QEMU's vCPU threads; kvm-soc, the helper, as host).
 one() {
 	local be=$1 accel=$2 log=$logs/$1-$2-$3.log net shared=0 tpid= epid= qpid helper
-	local a_host a_soc b_host b_soc t0 t1 i
+	local a_host a_soc a_vcpu b_host b_soc b_vcpu t0 t1 i
 	if [ "$be" = vhost-net ]; then
 		ip netns del $ns 2> /dev/null
 		ip netns add $ns
@@ -88,16 +99,16 @@ one() {
 			qpid=$(pgrep -x qemu-system-x86 | head -1)
 			helper=$(pgrep -n -f kvm-soc-vmctx)
 			if [ "$accel" = kvm ]; then
-				a_host=$(ticks $qpid $tpid) a_soc=0
+				a_host=$(ticks $qpid $tpid) a_soc=0 a_vcpu=$(vcpu_ticks $qpid)
 			else
-				a_host=$(ticks $helper) a_soc=$(ticks $qpid $tpid)
+				a_host=$(ticks $helper) a_soc=$(ticks $qpid $tpid) a_vcpu=$a_host
 			fi
 		fi
 		if [ -n "$a_host" ] && grep -q '^KSOC-UDP: sent' "$log" 2> /dev/null; then
 			if [ "$accel" = kvm ]; then
-				b_host=$(ticks $qpid $tpid) b_soc=0
+				b_host=$(ticks $qpid $tpid) b_soc=0 b_vcpu=$(vcpu_ticks $qpid)
 			else
-				b_host=$(ticks $helper) b_soc=$(ticks $qpid $tpid)
+				b_host=$(ticks $helper) b_soc=$(ticks $qpid $tpid) b_vcpu=$b_host
 			fi
 			break
 		fi
@@ -115,7 +126,7 @@ one() {
 		[ "$be" = vhost-user ] && tail -5 "$logs/tp-$accel-$3.log" >&2
 		return 1
 	fi
-	echo "$ms $((b_host - a_host)) $((b_soc - a_soc))"
+	echo "$ms $((b_host - a_host)) $((b_soc - a_soc)) $((b_vcpu - a_vcpu))"
 }
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -126,14 +137,15 @@ for be in ${IO_BENCH_BACKENDS:-vhost-net vhost-user}; do
 	if [ $be = vhost-user ] && ! command -v dpdk-testpmd > /dev/null; then
 		echo "io-bench: no dpdk-testpmd (make deps)"; continue
 	fi
-	declare -A ms=() host=() soc=()
+	declare -A ms=() host=() soc=() vcpu=()
 	for r in $(seq "$rounds"); do
 		for accel in kvm kvm-soc; do
 			res=$(one $be $accel "$r") || continue
-			read -r m h s <<< "$res"
+			read -r m h s v <<< "$res"
 			# Each round as it ends (a cut-short run keeps these).
-			echo "# $be $accel round $r: $m ms, host $h ticks, SoC $s ticks"
+			echo "# $be $accel round $r: $m ms, host $h ticks (vCPU threads $v), SoC $s ticks"
 			ms[$accel]+="$m "
+			vcpu[$accel]+="$(awk -v t="$v" -v m="$m" -v hz="$hz" 'BEGIN { printf "%.1f", 100 * t / hz / (m / 1000) }') "
 			host[$accel]+="$(awk -v t="$h" -v m="$m" -v hz="$hz" 'BEGIN { printf "%.1f", 100 * t / hz / (m / 1000) }') "
 			soc[$accel]+="$(awk -v t="$s" -v m="$m" -v hz="$hz" 'BEGIN { printf "%.1f", 100 * t / hz / (m / 1000) }') "
 		done
@@ -145,6 +157,9 @@ for be in ${IO_BENCH_BACKENDS:-vhost-net vhost-user}; do
 			"$(awk -v m="$m" -v c="$count" -v s="$size" 'BEGIN { print 2 * c * s / 1e6 / (m / 1000) }')" \
 			"$(echo "${host[$accel]}" | median)" "$([ $accel = kvm ] && echo - || echo "${soc[$accel]}" | median)"
 	done
+	# Of the host column, the vCPU threads outside guest mode: the exits
+	# (kicks among them) that the host's KVM handles under either accel.
+	echo "$be host CPU % in vCPU threads outside guest mode: kvm $(echo "${vcpu[kvm]}" | median), kvm-soc $(echo "${vcpu[kvm-soc]}" | median)"
 	mk=$(echo "${ms[kvm]}" | median) msoc=$(echo "${ms[kvm-soc]}" | median)
 	hk=$(echo "${host[kvm]}" | median) hs=$(echo "${host[kvm-soc]}" | median)
 	if [ -n "$mk" ] && [ -n "$msoc" ]; then
@@ -154,5 +169,5 @@ for be in ${IO_BENCH_BACKENDS:-vhost-net vhost-user}; do
 			printf "%-10s kvm-soc / kvm: throughput %.2f (goal >= 0.9), host CPU %s (goal <= 0.10)\n",
 				be, a / b, r }'
 	fi
-	unset ms host soc
+	unset ms host soc vcpu
 done
