@@ -5,9 +5,10 @@
 # KVM, host-kvm and the host side of the transport serve the SoC machine
 # until the rig says it is done ($KSOC_OUT/finish), then check what the
 # SoC machine's run left in the shared header.  TAP.
-# It serves for as long as the three SoC machines take (about 20 minutes
-# in make check, longer on a slower machine), so it asks the rig for more
-# than its 600 s per test; the host machine's boot limit still holds.
+# It serves for as long as the three SoC machines take (360 s here in
+# make check on 2026-12-07; over 600 s on CI's slower machine that day),
+# so it asks the rig for more than its 600 s per test; the host machine's
+# boot limit still holds.
 # rig: timeout 2500
 top=$(cd "$(dirname "$0")/../.." && pwd)
 hdr=/sys/kernel/debug/kvm-soc-ivshmem-host/header
