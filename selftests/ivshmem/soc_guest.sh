@@ -27,7 +27,7 @@ GUEST_QUIET=1 GUEST_LOG=/tmp/sg.log bash "$guest" kvm-soc 1 > /tmp/sg.out 2>&1
 rc=$?
 sed 's/^/# /' /tmp/sg.out
 ok $rc "Linux guest under -accel kvm-soc across two machines: userspace, disk write/drop caches/read back, DHCP"
-[ $rc = 0 ] || { echo "# last lines of its console:"; tail -n 30 /tmp/sg.log | sed 's/^/# /'; }
+[ $rc = 0 ] || { echo "# last lines of its console:"; tail -n 30 /tmp/sg.log | awk '{ print "# " $0 }'; }
 line=$(grep 'kvm-soc: exits' /tmp/sg.log)
 irqfd=$(echo "$line" | sed -n 's/.*irqfd triggers \([0-9]*\).*/\1/p')
 kicks=$(echo "$line" | sed -n 's/.*ioeventfd kicks \([0-9]*\).*/\1/p')
@@ -69,6 +69,6 @@ for _ in $(seq 60); do kill -0 $gpid 2>/dev/null || break; sleep 0.5; done
 kill -9 $gpid 2>/dev/null
 wait $gpid 2>/dev/null
 sed 's/^/# /' /tmp/sg-qmp.out | tail -8
-[ $fails = 0 ] || { echo "# last lines of the reset guest's console:"; tail -n 30 /tmp/sg-qmp.log | sed 's/^/# /'; }
+[ $fails = 0 ] || { echo "# last lines of the reset guest's console:"; tail -n 30 /tmp/sg-qmp.log | awk '{ print "# " $0 }'; }
 echo "1..$n"
 [ $fails = 0 ]

@@ -119,7 +119,7 @@ print("status %s, total %s ms, downtime %s ms, %s MiB sent, %s dirty syncs" % (r
 	ok $? "$what: on the destination the guest's memory and disk checks pass on"
 	! grep -E 'KSOC-DIRTY: BAD|disk MISMATCH|KSOC-DIRTY: mmap' /tmp/mig-src.log /tmp/mig-dst.log
 	ok $? "$what: no page and no disk block came over wrong"
-	tail -n 3 /tmp/mig-dst.log | sed 's/^/# dst: /'
+	tail -n 3 /tmp/mig-dst.log | awk '{ print "# dst: " $0 }'
 	# What the source had on the host is gone: only the destination's VM.
 	# (On a SoC machine the host is another machine, which counts its
 	# VMs itself: selftests/ivshmem/host_serve.sh.)
@@ -140,7 +140,7 @@ print("status %s, total %s ms, downtime %s ms, %s MiB sent, %s dirty syncs" % (r
 	fi
 	[ $fails = 0 ] || for f in src dst; do
 		echo "# last lines of the $f guest's console and QEMU:"
-		tail -n 15 /tmp/mig-$f.log /tmp/mig-$f.out 2>/dev/null | sed 's/^/# /'
+		tail -n 15 /tmp/mig-$f.log /tmp/mig-$f.out 2>/dev/null | awk '{ print "# " $0 }'
 	done
 }
 

@@ -26,7 +26,7 @@ for accel in kvm kvm-soc; do
 			echo "ok $n $accel, 2 vCPUs, boot $i"
 		else
 			echo "not ok $n $accel, 2 vCPUs, boot $i; the guest's last lines:"
-			tail -n 5 /tmp/guest-loop.log | sed 's/^/# /'
+			tail -n 5 /tmp/guest-loop.log | awk '{ print "# " $0 }'
 		fi
 	done
 done
