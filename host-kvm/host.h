@@ -19,6 +19,7 @@
 
 #include "ksoc_chan.h"
 #include "ksoc_kvm_ioctl.h"
+#include "ksoc_poll.h"
 #include "ksoc_transport.h"
 
 /* User-memory bounce buffer each helper thread maps in its process. */
@@ -241,6 +242,7 @@ struct hk_vm {
  * @wq: the thread sleeps here; doorbells wake it only when its own slots
  *	changed.
  * @flags: HK_VCPU_* bits (atomic bitops).
+ * @poll: its thread's poll window for the SoC's answers (the thread's own).
  * @ring: user address of KVM's dirty ring in the helper, or 0; this and
  *	the other @ring_* fields are the vCPU thread's own.
  * @ring_fetch: index of the next entry to move to the SoC.
@@ -269,6 +271,7 @@ struct hk_vcpu {
 	struct completion exited;
 	wait_queue_head_t wq;
 	unsigned long flags;
+	struct ksoc_poll poll;
 	unsigned long ring;
 	u32 ring_fetch;
 	unsigned long ring_hva;

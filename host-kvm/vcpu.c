@@ -32,13 +32,19 @@
 #define HK_KVM_RUN_HEAD		offsetof(struct kvm_run, io)
 
 /*
- * A stopped vCPU polls this long for the SoC's completion before it
- * sleeps, as KVM's halt polling does: an exit answered quickly then costs
- * no wakeup at all.  0 turns polling off.
+ * A stopped vCPU polls for the SoC's completion before it sleeps, as
+ * KVM's halt polling does: an exit answered quickly then costs no wakeup
+ * at all.  Each vCPU's window adapts (ksoc_poll.h): it starts at poll_ns,
+ * grows up to poll_max_ns while answers come late but within it, and
+ * shrinks when they do not.  0 in either turns polling off.
  */
 static unsigned int poll_ns = 100000;
 module_param(poll_ns, uint, 0644);
-MODULE_PARM_DESC(poll_ns, "ns a vCPU thread polls for a completion before sleeping");
+MODULE_PARM_DESC(poll_ns, "ns a vCPU thread first polls for a completion before sleeping (0: never)");
+
+static unsigned int poll_max_ns = 500000;
+module_param(poll_max_ns, uint, 0644);
+MODULE_PARM_DESC(poll_max_ns, "most ns a vCPU thread's poll window grows to");
 
 static unsigned int kick_delay_ms;
 module_param(kick_delay_ms, uint, 0644);
@@ -361,6 +367,11 @@ static void hk_vcpu_set_exit_intr(struct hk_vcpu *vcpu)
 	       sizeof(m->exit_reason));
 }
 
+static bool hk_vcpu_ready(void *vcpu)
+{
+	return hk_vcpu_has_work(vcpu);
+}
+
 /*
  * In the VM's main thread: get @vcpu out of KVM_RUN, or make its next run
  * exit at once.
@@ -399,11 +410,9 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 			return hk_vcpu_teardown(vcpu);
 	}
 	for (;;) {
-		u64 until = ktime_get_ns() + READ_ONCE(poll_ns);
+		u64 t0;
+		bool hit = ksoc_poll_spin(&vcpu->poll, hk_vcpu_ready, vcpu, &t0);
 
-		while (!hk_vcpu_has_work(vcpu) && ktime_get_ns() < until &&
-		       !need_resched() && !signal_pending(current))
-			cpu_relax();
 		/*
 		 * No timer: hk_vm_wake() (the doorbell) wakes this thread for
 		 * every state the SoC publishes before ringing, and teardown
@@ -411,6 +420,8 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 		 */
 		if (wait_event_interruptible(vcpu->wq, hk_vcpu_has_work(vcpu)))
 			return -EINTR;
+		ksoc_poll_done(&vcpu->poll, t0, hit, READ_ONCE(poll_ns),
+			       READ_ONCE(poll_max_ns));
 		if (READ_ONCE(vm->stopping))
 			return hk_vcpu_teardown(vcpu);
 
@@ -506,6 +517,7 @@ s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
 	init_completion(&vcpu->started);
 	init_completion(&vcpu->exited);
 	init_waitqueue_head(&vcpu->wq);
+	vcpu->poll.ns = min(READ_ONCE(poll_ns), READ_ONCE(poll_max_ns));
 	vcpu->msg = kzalloc(sizeof(*vcpu->msg), GFP_KERNEL);
 	vcpu->buf = kvzalloc(ksoc_api_payload_max(&vm->l), GFP_KERNEL);
 	ret = -ENOMEM;

@@ -20,6 +20,7 @@ struct dentry;
 
 #include "ksoc_chan.h"
 #include "ksoc_kvm_ioctl.h"
+#include "ksoc_poll.h"
 #include "ksoc_transport.h"
 
 /*
@@ -159,6 +160,8 @@ struct soc_vm_stats {
 	atomic64_t irqfd_triggers;
 	atomic64_t irqfd_resamples;
 	atomic64_t ioeventfd_kicks;
+	atomic64_t poll_hits;
+	atomic64_t poll_misses;
 };
 
 /**
@@ -238,6 +241,7 @@ struct soc_vm {
  * @posted_target: posted-write ring index those writes end at.
  * @wq: KVM_RUN sleeps here; doorbells wake it only when its exit arrived
  *	or the VM died.
+ * @poll: KVM_RUN's poll window for the host's exits (under @mutex).
  * @ring: its dirty ring (vmalloc), mapped by userspace at
  *	KVM_DIRTY_LOG_PAGE_OFFSET, or NULL (dirty.c).
  * @ring_dirty: entries pushed so far (written under @mutex only).
@@ -261,6 +265,7 @@ struct soc_vcpu {
 	bool posted_hold;
 	u32 posted_target;
 	wait_queue_head_t wq;
+	struct ksoc_poll poll;
 	struct kvm_dirty_gfn *ring;
 	u32 ring_dirty;
 	u32 ring_reset;

@@ -33,12 +33,17 @@
 #define SOC_RUN_USER_END	offsetof(struct kvm_run, padding1)
 
 /*
- * KVM_RUN polls this long for the host's exit before it sleeps (see
- * host-kvm's poll_ns).  0 turns polling off.
+ * KVM_RUN polls for the host's exit before it sleeps, in a window that
+ * adapts per vCPU as host-kvm's (ksoc_poll.h): it starts at poll_ns and
+ * grows up to poll_max_ns.  0 in either turns polling off.
  */
 static unsigned int poll_ns = 100000;
 module_param(poll_ns, uint, 0644);
-MODULE_PARM_DESC(poll_ns, "ns KVM_RUN polls for an exit before sleeping");
+MODULE_PARM_DESC(poll_ns, "ns KVM_RUN first polls for an exit before sleeping (0: never)");
+
+static unsigned int poll_max_ns = 500000;
+module_param(poll_max_ns, uint, 0644);
+MODULE_PARM_DESC(poll_max_ns, "most ns a vCPU's poll window grows to");
 
 /* ---- vCPU ------------------------------------------------------------- */
 
@@ -54,6 +59,11 @@ bool soc_vcpu_exit_ready(struct soc_vcpu *vcpu)
 	return !soc_vm_ok(vm) ||
 	       le32_to_cpu(READ_ONCE(soc_vcpu_slot(vcpu)->hdr.state)) ==
 	       KVM_SOC_IOREQ_READY;
+}
+
+static bool soc_vcpu_ready(void *vcpu)
+{
+	return soc_vcpu_exit_ready(vcpu);
 }
 
 /* Build the completion of the held exit from what userspace left. */
@@ -397,8 +407,9 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 	struct soc_vm *vm = vcpu->vm;
 	struct kvm_run *run = page_address(vcpu->run);
 	sigset_t saved;
-	u64 until;
+	bool hit;
 	long r;
+	u64 t0;
 	int ret;
 
 	if (vcpu->lost || !soc_vm_ok(vm))
@@ -422,11 +433,13 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 	ksoc_ioreq_respond(soc_vcpu_slot(vcpu), vcpu->msg);
 	vm->chan.t->kick(vm->chan.t, vm->chan.id);
 
-	until = ktime_get_ns() + READ_ONCE(poll_ns);
-	while (!soc_vcpu_exit_ready(vcpu) && ktime_get_ns() < until &&
-	       !need_resched() && !signal_pending(current))
-		cpu_relax();
+	hit = ksoc_poll_spin(&vcpu->poll, soc_vcpu_ready, vcpu, &t0);
 	ret = soc_vcpu_wait(vcpu, false);
+	if (!ret) {
+		ksoc_poll_done(&vcpu->poll, t0, hit, READ_ONCE(poll_ns),
+			       READ_ONCE(poll_max_ns));
+		atomic64_inc(hit ? &vm->stats.poll_hits : &vm->stats.poll_misses);
+	}
 	if (ret == -ERESTARTSYS) {
 		/* Get the host vCPU out of the guest; it posts an exit. */
 		soc_vcpu_kick(vcpu);
@@ -630,6 +643,7 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 		return -ENOMEM;
 	mutex_init(&vcpu->mutex);
 	init_waitqueue_head(&vcpu->wq);
+	vcpu->poll.ns = min(READ_ONCE(poll_ns), READ_ONCE(poll_max_ns));
 	vcpu->vm = vm;
 	vcpu->run = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	vcpu->pio = alloc_page(GFP_KERNEL | __GFP_ZERO);

@@ -343,6 +343,8 @@ static long soc_vm_get_stats(struct soc_vm *vm, void __user *argp)
 	st.irqfd_triggers = atomic64_read(&vm->stats.irqfd_triggers);
 	st.irqfd_resamples = atomic64_read(&vm->stats.irqfd_resamples);
 	st.ioeventfd_kicks = atomic64_read(&vm->stats.ioeventfd_kicks);
+	st.poll_hits = atomic64_read(&vm->stats.poll_hits);
+	st.poll_misses = atomic64_read(&vm->stats.poll_misses);
 	return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
 }
 

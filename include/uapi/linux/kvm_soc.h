@@ -784,6 +784,10 @@ struct kvm_soc_create_memory {
  * @irqfd_triggers: out: irqfd signals forwarded to the host.
  * @irqfd_resamples: out: resamples delivered to resamplefds.
  * @ioeventfd_kicks: out: guest writes delivered to ioeventfds.
+ * @poll_hits: out: KVM_RUNs whose exit came while they polled for it
+ *	(module parameters poll_ns, poll_max_ns), so they did not sleep.
+ * @poll_misses: out: the other KVM_RUNs that waited for an exit (they
+ *	slept, or their window was empty).
  * @reserved: out: zero.
  */
 struct kvm_soc_vm_stats {
@@ -796,7 +800,9 @@ struct kvm_soc_vm_stats {
 	__u64 irqfd_triggers;
 	__u64 irqfd_resamples;
 	__u64 ioeventfd_kicks;
-	__u64 reserved[8];
+	__u64 poll_hits;
+	__u64 poll_misses;
+	__u64 reserved[6];
 };
 
 /**
