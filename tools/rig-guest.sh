@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs inside the rig VM (chroot into this machine's root, read-only), as
+# Runs inside the rig VM (in this machine's root, read-only), as
 # started by tools/rig-init.sh.  Loads KVM and kvm-soc, runs the tests
 # listed in $KSOC_OUT/tests.list with TAP logs in $KSOC_OUT/tests/, unloads,
 # saves dmesg, and leaves $KSOC_OUT/done.  tools/rig reads the verdict.
@@ -44,11 +44,11 @@ tap_end() { echo "1..$tap_n" >> "$tap_log"; echo 0 > "${tap_log%.log}.rc"; }
 
 load_modules() {
 	local m
-	# The kernel starts host-kvm's helper from the initramfs root, where
-	# this machine's root is mounted at /host.
+	# (The kernel starts host-kvm's helper from the root of the mount
+	# namespace: rig-init.sh made it this machine's root.)
 	for m in "${mods[@]}"; do
 		if [ "$m" = host-kvm ]; then
-			insmod "$kbuild/host-kvm.ko" helper="/host$top/build/tools/kvm-soc-vmctx" || return 1
+			insmod "$kbuild/host-kvm.ko" helper="$top/build/tools/kvm-soc-vmctx" || return 1
 		else
 			insmod "$kbuild/$m.ko" || return 1
 		fi

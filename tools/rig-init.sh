@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # /init of the rig's initramfs: mount this machine's root (shared read-only
-# over 9p) and the results share, then hand over to tools/rig-guest.sh in a
-# chroot.  Anything that goes wrong here powers the VM off, which the rig
+# over 9p) and the results share, then switch to it and hand over to
+# tools/rig-guest.sh.  Anything that goes wrong here powers the VM off, which the rig
 # reports as a failure with this console log.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -71,7 +71,15 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out "/host$out" ||
 export KSOC_TOP=$top KSOC_OUT=$out KSOC_MODE=$mode KSOC_KROOT=$kroot KSOC_NO_MODULES=$nomod
 export KVM_SOC_CACHE=$cache KSOC_ROLE=$role KSOC_FOCUS=$focus
 export HOME=/root TERM=dumb
-chroot /host /bin/bash "$top/tools/rig-guest.sh"
+# Hand over as switch_root does: this machine's root moves over the
+# initramfs and becomes the root of the mount namespace, not only of a
+# chroot, so what resolves paths from that root sees Debian's own paths:
+# AppArmor mediates them, and a process entering another mount namespace
+# (libvirt building QEMU's private /dev) lands there.  busybox goes along
+# for the power-off (Debian's poweroff wants systemd).
+# (Named busybox: it picks its applet from argv[0] otherwise.)
+mkdir -p /host/run/rig && cp /bin/busybox /host/run/rig/busybox || die "cannot copy busybox"
+exec switch_root /host /bin/sh -c '/bin/bash "$KSOC_TOP/tools/rig-guest.sh"
 echo "rig-init: guest script exited $?"
 sync
-poweroff -f
+exec /run/rig/busybox poweroff -f'
