@@ -40,10 +40,11 @@ img612=$(resolve_dep linux-image-amd64 bookworm-backports linux-image-6.12)
 	{ echo "deps: cannot resolve kernel packages ($hdr612 $hdr61 $img612)" >&2; exit 1; }
 
 # dpdk-testpmd (dpdk-dev) with the vhost PMD: selftests/kvm-soc/io_vhost_user.sh.
+# apparmor (apparmor_parser): libvirt's guests confined in the rig (libvirt.sh).
 pkgs=(build-essential make gcc clang libclang-rt-14-dev sparse kmod cpio xz-utils
       zstd busybox-static python3 perl file rsync
       "$hdr612" "$hdr61" linux-source-6.12
-      dpdk-dev librte-net-vhost23 librte-mempool-ring23)
+      dpdk-dev librte-net-vhost23 librte-mempool-ring23 apparmor)
 # libvirt as Debian ships it with QEMU 10.0 (selftests/kvm-soc/libvirt.sh).
 bpo_pkgs=(qemu-system-x86 qemu-utils linux-libc-dev libvirt-daemon-system libvirt-clients)
 
