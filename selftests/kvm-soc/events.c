@@ -291,8 +291,7 @@ TEST_F(ev, irqfd_msi_counted_including_halted)
  */
 TEST_F_TIMEOUT(ev, ioeventfd_million_kicks_no_exits, 600)
 {
-	const char *focus = getenv("KSOC_FOCUS");
-	const uint32_t kicks = focus && !strcmp(focus, "1") ? 200000 : 1000000;
+	const uint32_t kicks = tvm_focused() ? 200000 : 1000000;
 	struct tvm *t = &self->t;
 	struct kvm_soc_vm_stats st0, st1;
 	uint64_t total;

@@ -197,8 +197,7 @@ TEST_F_TIMEOUT(soc, thousand_cycles_back_to_baseline, 600)
 {
 	long free0, slab0, free1, slab1, sunr0, sunr1, vm0, vm1;
 	struct vm_thread w = { .n = 2 };
-	const char *focus = getenv("KSOC_FOCUS");
-	int i, n = focus && !strcmp(focus, "1") ? 300 : 1000;
+	int i, n = tvm_focused() ? 300 : 1000;
 	struct timespec a, b;
 
 	if (getenv("KSOC_CYCLES"))

@@ -287,6 +287,17 @@ static inline void tvm_close(struct tvm *t)
 	t->mem = NULL;
 }
 
+/*
+ * In make check's focused set (the rig's KSOC_FOCUS=1)?  Long tests then
+ * do less of the same and say so; make check-full does it all.
+ */
+static inline bool tvm_focused(void)
+{
+	const char *focus = getenv("KSOC_FOCUS");
+
+	return focus && !strcmp(focus, "1");
+}
+
 /* A /proc/meminfo value in kB, or -1. */
 static inline long tvm_meminfo(const char *key)
 {
