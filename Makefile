@@ -161,7 +161,7 @@ $(BUILD)/tools/%: tools/%.c include/uapi/linux/kvm_soc.h
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Werror -Iinclude/uapi -o $@ $<
 
-# The host helper runs as a usermode helper, outside any chroot: static.
+# The host helper, a usermode helper, is static: it needs nothing from the root it starts in.
 $(BUILD)/tools/kvm-soc-vmctx: tools/kvm-soc-vmctx.c common/ksoc_vmctx.h
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Werror -static -pthread -Icommon -o $@ $<

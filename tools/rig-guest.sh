@@ -44,8 +44,8 @@ tap_end() { echo "1..$tap_n" >> "$tap_log"; echo 0 > "${tap_log%.log}.rc"; }
 
 load_modules() {
 	local m
-	# (The kernel starts host-kvm's helper from the root of the mount
-	# namespace: rig-init.sh made it this machine's root.)
+	# (The kernel starts host-kvm's helper in init's root, which
+	# rig-init.sh made this machine's root.)
 	for m in "${mods[@]}"; do
 		if [ "$m" = host-kvm ]; then
 			insmod "$kbuild/host-kvm.ko" helper="$top/build/tools/kvm-soc-vmctx" || return 1

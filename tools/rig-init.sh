@@ -77,9 +77,13 @@ export HOME=/root TERM=dumb
 # AppArmor mediates them, and a process entering another mount namespace
 # (libvirt building QEMU's private /dev) lands there.  busybox goes along
 # for the power-off (Debian's poweroff wants systemd).
-# (Named busybox: it picks its applet from argv[0] otherwise.)
+# (Named busybox: it picks its applet from argv[0] otherwise.)  The
+# shell is PID 1 from then on and must never exit: the kernel would panic.
+[ -x /host/bin/sh ] && [ -x /host/bin/bash ] || die "no shell in the host root"
 mkdir -p /host/run/rig && cp /bin/busybox /host/run/rig/busybox || die "cannot copy busybox"
 exec switch_root /host /bin/sh -c '/bin/bash "$KSOC_TOP/tools/rig-guest.sh"
 echo "rig-init: guest script exited $?"
 sync
-exec /run/rig/busybox poweroff -f'
+/run/rig/busybox poweroff -f
+echo o > /proc/sysrq-trigger
+while :; do sleep 1; done'
