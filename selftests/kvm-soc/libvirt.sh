@@ -81,6 +81,7 @@ cleanup() {
 	pkill -x libvirtd; pkill -x virtlogd; pkill -f systemd-udevd
 	sleep 1
 	pkill -9 -f qemu-system-x86_64
+	umount /tmp/lv1-run 2>/dev/null
 }
 trap cleanup EXIT
 # cgroup v2, as Debian boots.
@@ -110,6 +111,7 @@ else
 	ok 1 "AppArmor: not in this kernel ($aa), or no apparmor_parser (make deps)"
 fi
 denials() { dmesg | grep -c 'apparmor="DENIED"'; }
+denials0=$(denials)
 # The daemons, as their units start them (/etc/default/libvirtd's
 # --timeout left out: nothing here socket-activates it again).
 /usr/sbin/virtlogd --daemon
@@ -379,7 +381,11 @@ start_daemon2() {
 		[ -s /run/libvirt/virtlogd2.pid ] ||
 			/usr/sbin/virtlogd --daemon -p /run/libvirt/virtlogd2.pid
 		exec /usr/sbin/libvirtd --daemon -p /run/libvirt/libvirtd2.pid"
-	for ((i = 0; i < 60; i++)); do virsh2 version > /dev/null 2>&1 && return 0; sleep 0.5; done
+	# Up when it answers with this UUID (not the old daemon, not yet gone).
+	for ((i = 0; i < 60; i++)); do
+		virsh2 capabilities 2>/dev/null | grep -q "<uuid>$1</uuid>" && return 0
+		sleep 0.5
+	done
 	return 1
 }
 # mig_migrate <from> <to>: what a user types, through the source daemon.
@@ -405,6 +411,8 @@ if [ "$role" = loop ]; then
 		mkdir -p "$lv2$d"
 	done
 	cp -a /etc/libvirt/. "$lv2/etc/libvirt/"
+	# Its own domains: none yet (the copy has the first daemon's).
+	rm -f "$lv2"/etc/libvirt/qemu/*.xml "$lv2"/etc/libvirt/qemu/autostart/*.xml
 	mkdir -p "$lv2$img" "$lv2/var/log/libvirt/qemu"
 	printf 'migration_port_min = 49252\nmigration_port_max = 49299\n' >> "$lv2/etc/libvirt/qemu.conf"
 	for c in /etc/libvirt/qemu.conf "$lv2/etc/libvirt/qemu.conf"; do
@@ -455,8 +463,12 @@ if [ "$role" = loop ]; then
 			tr '\0' ' ' < /proc/"$dpid"/cmdline 2>/dev/null | grep -q -- '-accel kvm-soc'
 		ok $? "$way: the guest runs on the other daemon, its QEMU (pid ${dpid:-none}) on kvm-soc"
 		for ((i = 0; i < 60; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.5; done
-		! kill -0 "$spid" 2>/dev/null
+		[ -n "$spid" ] && ! kill -0 "$spid" 2>/dev/null
 		ok $? "$way: the source QEMU (pid ${spid:-none}) has exited"
+		# Both daemons load the guest's profile, libvirt-<uuid>, into
+		# this one kernel, and the source's teardown unloads it
+		# (docs/known-limits.md): shown, not checked.
+		echo "# $way: the destination QEMU's AppArmor label: $(cat /proc/"$dpid"/attr/current 2>/dev/null)"
 		p0=$(passes "$dlog")
 		wait_passes "$dlog" $((p0 + 2)) 300 &&
 			! grep -q 'KSOC-DIRTY: BAD\|disk MISMATCH' "$slog" "$dlog"
@@ -495,9 +507,10 @@ virsh undefine ksoc-lv > /dev/null 2>&1
 ! virsh dominfo ksoc-lv > /dev/null 2>&1
 ok $? "virsh undefine: the domain is gone"
 
-d=$(denials)
+d=$(($(denials) - denials0))
 [ "$d" = 0 ]
-ok $? "no AppArmor denial in dmesg ($d)" || dmesg | grep 'apparmor="DENIED"' | head -5 | cut -c1-300 | sed 's/^/# /'
+ok $? "no AppArmor denial in dmesg ($d during the test)" ||
+	dmesg | grep 'apparmor="DENIED"' | tail -5 | cut -c1-300 | sed 's/^/# /'
 echo "# libvirtd log: $(grep -c . "$log") lines"
 echo "1..$n"
 [ $fails = 0 ]
