@@ -139,7 +139,8 @@ demo)
 bench)
 	{ "$top/build/tools/kvm-soc-bench" && bash "$top/tools/guest-bench.sh" &&
 	  bash "$top/tools/migrate-bench.sh" &&
-	  IO_BENCH_BACKENDS=${IO_BENCH_BACKENDS:-vhost-net} bash "$top/tools/io-bench.sh"; } 2>&1 |
+	  IO_BENCH_BACKENDS=${IO_BENCH_BACKENDS:-vhost-net} bash "$top/tools/io-bench.sh" &&
+	  "$top/build/tools/kvm-soc-bench" churn 1000; } 2>&1 |
 		tee "$out/tests/bench.log"
 	echo "${PIPESTATUS[0]}" > "$out/tests/bench.rc"
 	;;
