@@ -561,8 +561,9 @@ static void *stress_producer(void *arg)
 		for (k = 0; k < 5; k++)
 			e.payload[k] = i * (k + 3) ^ 0x5555;
 		e.sum = stress_sum(&e);
+		/* Yield: on a busy machine the consumer may share our CPU. */
 		while (ksoc_ring_produce(&p, &e) == -ENOSPC)
-			;
+			sched_yield();
 	}
 	return NULL;
 }
@@ -578,7 +579,7 @@ static void *stress_consumer(void *arg)
 	ksoc_ring_init(&c, st->rm.e, 64, sizeof(e), &st->rm.prod, &st->rm.cons, false);
 	for (i = 0; i < st->count; i++) {
 		while ((ret = ksoc_ring_consume(&c, &e)) == -EAGAIN)
-			;
+			sched_yield();
 		if (ret || e.seq != i || e.sum != stress_sum(&e))
 			st->errors++;
 	}
