@@ -366,10 +366,12 @@ virsh2() { timeout 120 /usr/bin/virsh -q -c "$uri2" "$@"; }
 # start_daemon2 <host_uuid>: (re)start the second daemon with that UUID.
 start_daemon2() {
 	local p i
+	# The old daemon gone first: nothing else may answer on its socket.
 	p=$(cat "$lv2/run/libvirt/libvirtd2.pid" 2>/dev/null)
 	if [ -n "$p" ]; then
 		kill "$p"
-		for ((i = 0; i < 40; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
+		for ((i = 0; i < 120; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
+		kill -0 "$p" 2>/dev/null && return 1
 	fi
 	sed -i '/^host_uuid = /d' "$lv2/etc/libvirt/libvirtd.conf"
 	echo "host_uuid = \"$1\"" >> "$lv2/etc/libvirt/libvirtd.conf"
@@ -381,11 +383,7 @@ start_daemon2() {
 		[ -s /run/libvirt/virtlogd2.pid ] ||
 			/usr/sbin/virtlogd --daemon -p /run/libvirt/virtlogd2.pid
 		exec /usr/sbin/libvirtd --daemon -p /run/libvirt/libvirtd2.pid"
-	# Up when it answers with this UUID (not the old daemon, not yet gone).
-	for ((i = 0; i < 60; i++)); do
-		virsh2 capabilities 2>/dev/null | grep -q "<uuid>$1</uuid>" && return 0
-		sleep 0.5
-	done
+	for ((i = 0; i < 60; i++)); do virsh2 version > /dev/null 2>&1 && return 0; sleep 0.5; done
 	return 1
 }
 # mig_migrate <from> <to>: what a user types, through the source daemon.
