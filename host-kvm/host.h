@@ -134,6 +134,8 @@ struct hk_ctx {
  * @staging: the control thread's bounce buffer.
  * @vms: window id -> struct hk_vm.  Changed by the control thread (and by
  *	detach after it stopped); doorbells look up under RCU.
+ * @vcpu_wins: vCPU window id -> its struct hk_vm (KVM_SOC_F_VCPU_WINDOWS),
+ *	for doorbells (RCU).  Entries go before their VM is freed.
  * @hmem: handle -> host memory object (mem.c): KVM_SOC_OP_MEM_ALLOC.
  * @pins: the count of pages the SoC has pinned through @hmem.
  */
@@ -148,6 +150,7 @@ struct host_kvm {
 	u8 *buf;
 	unsigned long staging;
 	struct xarray vms;
+	struct xarray vcpu_wins;
 	struct xarray hmem;
 	struct hk_pins *pins;
 };
@@ -224,7 +227,14 @@ struct hk_vm {
  * struct hk_vcpu - one vCPU.
  * @pending: on hk_ctx.pending until a thread takes it.
  * @vm: its VM.
- * @idx: its index: IOREQ slot and API slot KSOC_VM_API_SLOTS + @idx.
+ * @idx: its index (the IOREQ slot's vcpu_id).
+ * @win: the window of its slots: its own (KVM_SOC_F_VCPU_WINDOWS), or
+ *	its VM's.
+ * @l: that window's layout.
+ * @win_id: that window's id (its doorbell).
+ * @own_win: @win is the vCPU's own, freed with it.
+ * @api_slot: its API slot in @win.
+ * @ioreq_slot: its IOREQ slot in @win.
  * @file: the stock-KVM vCPU file.
  * @stats: its binary stats file (KVM_GET_STATS_FD), opened with it.
  * @task: its helper thread.
@@ -255,6 +265,12 @@ struct hk_vcpu {
 	struct list_head pending;
 	struct hk_vm *vm;
 	u32 idx;
+	void *win;
+	struct ksoc_layout l;
+	u32 win_id;
+	bool own_win;
+	u32 api_slot;
+	u32 ioreq_slot;
 	struct file *file;
 	struct file *stats;
 	struct task_struct *task;
@@ -286,9 +302,9 @@ typedef s64 (*hk_dispatch_fn)(struct hk_vm *vm, void *ctx,
 /* vm.c: for the vCPU threads */
 void hk_vm_wake(struct hk_vm *vm, bool all);
 void hk_vm_fail(struct hk_vm *vm, const char *why);
-bool hk_slot_has_req(struct hk_vm *vm, u32 slot);
-s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
-		  hk_dispatch_fn dispatch, void *ctx);
+bool hk_slot_has_req(void *win, const struct ksoc_layout *l, u32 slot);
+s64 hk_serve_slot(struct hk_vm *vm, void *win, const struct ksoc_layout *l,
+		  u32 slot, u8 *buf, hk_dispatch_fn dispatch, void *ctx);
 
 /* vcpu.c */
 void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task);

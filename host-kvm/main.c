@@ -278,6 +278,7 @@ int host_kvm_attach(struct ksoc_transport *t)
 				  HK_CTRL_API_SLOT_SIZE, 0, 0,
 				  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
 				  BIT_ULL(KVM_SOC_F_POSTED_WRITES) |
+				  BIT_ULL(KVM_SOC_F_VCPU_WINDOWS) |
 				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) |
 				   BIT_ULL(KVM_SOC_F_MEM_WRITTEN) |
 				   BIT_ULL(KVM_SOC_F_DIRTY_LOG) |
@@ -299,6 +300,7 @@ int host_kvm_attach(struct ksoc_transport *t)
 	}
 	init_waitqueue_head(&hk->wq);
 	xa_init(&hk->vms);
+	xa_init(&hk->vcpu_wins);
 	INIT_DELAYED_WORK(&hk->heartbeat_work, hk_heartbeat_work);
 
 	mutex_lock(&host_kvm_lock);
@@ -366,6 +368,7 @@ void host_kvm_detach(struct ksoc_transport *t)
 	hk_vm_flush_frees();
 	hk_vm_destroy_all(hk);
 	xa_destroy(&hk->vms);
+	xa_destroy(&hk->vcpu_wins);
 	hk_mem_detach(hk);
 	WRITE_ONCE(hk_hdr(hk)->host.state, cpu_to_le32(KVM_SOC_PEER_DOWN));
 	t->core = NULL;

@@ -88,7 +88,7 @@ static s64 hk_vcpu_dispatch(struct hk_vm *vm, void *ctx,
 		return hk_vcpu_dirty_ring(vcpu, m);
 	}
 	return hk_exec_ioctl(vcpu->file, KSOC_LVL_VCPU, m, buf,
-			     ksoc_api_payload_max(&vm->l), vcpu->staging,
+			     ksoc_api_payload_max(&vcpu->l), vcpu->staging,
 			     vm->xsave_size);
 }
 
@@ -98,8 +98,9 @@ static void hk_vcpu_post(struct hk_vcpu *vcpu)
 
 	vcpu->msg->vcpu_id = vcpu->idx;
 	vcpu->msg->seq = vcpu->seq;
-	ksoc_ioreq_post(ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx), vcpu->msg);
-	vm->hk->t->kick(vm->hk->t, vm->id);
+	ksoc_ioreq_post(ksoc_ioreq_slot(vcpu->win, &vcpu->l, vcpu->ioreq_slot),
+			vcpu->msg);
+	vm->hk->t->kick(vm->hk->t, vcpu->win_id);
 }
 
 /* Apply the SoC's completion to kvm_run, as a VMM would before KVM_RUN. */
@@ -290,13 +291,14 @@ static bool hk_vcpu_dirty_pending(struct hk_vcpu *vcpu)
 bool hk_vcpu_has_work(struct hk_vcpu *vcpu)
 {
 	struct hk_vm *vm = vcpu->vm;
-	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx);
+	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vcpu->win, &vcpu->l,
+						  vcpu->ioreq_slot);
 
 	if (READ_ONCE(vm->stopping))
 		return true;
 	if (READ_ONCE(vm->failed))
 		return false;
-	return hk_slot_has_req(vm, KSOC_VM_API_SLOTS + vcpu->idx) ||
+	return hk_slot_has_req(vcpu->win, &vcpu->l, vcpu->api_slot) ||
 	       le32_to_cpu(READ_ONCE(s->hdr.state)) == KVM_SOC_IOREQ_RESP_READY;
 }
 
@@ -398,7 +400,8 @@ void hk_vcpu_kick(struct hk_vcpu *vcpu)
 long hk_vcpu_main(struct hk_vcpu *vcpu)
 {
 	struct hk_vm *vm = vcpu->vm;
-	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vm->win, &vm->l, vcpu->idx);
+	struct kvm_soc_ioreq *s = ksoc_ioreq_slot(vcpu->win, &vcpu->l,
+						  vcpu->ioreq_slot);
 	long r;
 	int ret;
 
@@ -425,8 +428,8 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 		if (READ_ONCE(vm->stopping))
 			return hk_vcpu_teardown(vcpu);
 
-		hk_serve_slot(vm, KSOC_VM_API_SLOTS + vcpu->idx, vcpu->buf,
-			      hk_vcpu_dispatch, vcpu);
+		hk_serve_slot(vm, vcpu->win, &vcpu->l, vcpu->api_slot,
+			      vcpu->buf, hk_vcpu_dispatch, vcpu);
 
 		ret = ksoc_ioreq_finish(s, vcpu->idx, vcpu->seq, vcpu->msg);
 		if (ret == -EAGAIN)
@@ -486,6 +489,14 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 
 void hk_vcpu_free(struct hk_vcpu *vcpu)
 {
+	struct host_kvm *hk = vcpu->vm->hk;
+
+	/* Out of the doorbell lookup while the id is still ours. */
+	if (vcpu->own_win) {
+		xa_cmpxchg(&hk->vcpu_wins, vcpu->win_id, vcpu->vm, NULL,
+			   GFP_KERNEL);
+		hk->t->window_free(hk->t, vcpu->win_id);
+	}
 	/* The object's reference, if its thread never tore down. */
 	hk_vcpu_dirty_ring_unmap(vcpu, false);
 	if (vcpu->file)
@@ -497,6 +508,44 @@ void hk_vcpu_free(struct hk_vcpu *vcpu)
 	kvfree(vcpu->buf);
 	kfree(vcpu->msg);
 	kfree(vcpu);
+}
+
+/*
+ * The vCPU's slots: a window of its own (KVM_SOC_F_VCPU_WINDOWS: its VM's
+ * window has none), UP before the SoC hears of it, or its VM's.
+ */
+static int hk_vcpu_window(struct hk_vm *vm, struct hk_vcpu *vcpu)
+{
+	struct ksoc_transport *t = vm->hk->t;
+	int ret;
+
+	if (vm->l.ioreq_nr_slots) {
+		vcpu->win = vm->win;
+		vcpu->l = vm->l;
+		vcpu->win_id = vm->id;
+		vcpu->api_slot = KSOC_VM_API_SLOTS + vcpu->idx;
+		vcpu->ioreq_slot = vcpu->idx;
+		return 0;
+	}
+	ret = ksoc_layout_compute(&vcpu->l, 0, 1, KSOC_VM_API_SLOT_SIZE, 1, 0,
+				  BIT_ULL(KVM_SOC_F_VCPU_WINDOWS));
+	if (ret)
+		return ret;
+	vcpu->win = t->window_alloc(t, vcpu->l.window_size, &vcpu->win_id);
+	if (!vcpu->win)
+		return -ENOMEM;
+	vcpu->l.window_id = vcpu->win_id;
+	ksoc_window_format(vcpu->win, &vcpu->l);
+	ret = xa_insert(&vm->hk->vcpu_wins, vcpu->win_id, vm, GFP_KERNEL);
+	if (ret) {
+		t->window_free(t, vcpu->win_id);
+		return ret;
+	}
+	vcpu->own_win = true;
+	/* Pairs with the SoC's acquire in soc_vcpu_attach_window(). */
+	smp_store_release(&ksoc_hdr(vcpu->win)->host.state,
+			  cpu_to_le32(KVM_SOC_PEER_UP));
+	return 0;
 }
 
 /* In the VM's main thread: start creating a vCPU; its thread comes next. */
@@ -522,6 +571,9 @@ s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
 	vcpu->buf = kvzalloc(ksoc_api_payload_max(&vm->l), GFP_KERNEL);
 	ret = -ENOMEM;
 	if (!vcpu->msg || !vcpu->buf)
+		goto err_free;
+	ret = hk_vcpu_window(vm, vcpu);
+	if (ret)
 		goto err_free;
 
 	fd = hk_ioctl(vm->vm_file, KVM_CREATE_VCPU, m->arg);
@@ -560,6 +612,7 @@ int hk_vcpu_create_done(struct hk_vm *vm)
 {
 	struct hk_vcpu *vcpu = vm->creating;
 	struct ksoc_api_msg *m = &vm->creating_msg;
+	struct kvm_soc_vcpu_created resp = { };
 
 	m->len = 0;
 	if (vcpu->start_ret) {
@@ -574,6 +627,10 @@ int hk_vcpu_create_done(struct hk_vm *vm)
 		hk_vcpu_free(vcpu);
 	} else {
 		m->result = vcpu->idx;
+		if (vcpu->own_win) {
+			resp.window_id = cpu_to_le32(vcpu->win_id);
+			m->len = sizeof(resp);
+		}
 		vm->vcpus[vcpu->idx] = vcpu;
 		/*
 		 * Publish vcpus[idx] (acquire in hk_vm_wake() and
@@ -584,7 +641,7 @@ int hk_vcpu_create_done(struct hk_vm *vm)
 		/* Pairs with the acquire in hk_vm_find_vcpu(). */
 		smp_store_release(&vm->creating, NULL);
 	}
-	ksoc_api_complete(vm->win, &vm->l, vm->creating_slot, m, NULL);
+	ksoc_api_complete(vm->win, &vm->l, vm->creating_slot, m, &resp);
 	vm->hk->t->kick(vm->hk->t, vm->id);
 	return 0;
 }

@@ -80,22 +80,25 @@ void hk_vm_fail(struct hk_vm *vm, const char *why)
 	hk_vm_wake(vm, true);
 }
 
-bool hk_slot_has_req(struct hk_vm *vm, u32 slot)
+bool hk_slot_has_req(void *win, const struct ksoc_layout *l, u32 slot)
 {
-	struct kvm_soc_api_hdr *h = ksoc_api_slot(vm->win, &vm->l, slot);
+	struct kvm_soc_api_hdr *h = ksoc_api_slot(win, l, slot);
 
 	return le32_to_cpu(READ_ONCE(h->state)) == KVM_SOC_API_REQ;
 }
 
-/* Serve one API slot.  Returns HK_SPAWN when the answer must wait. */
-s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
-		  hk_dispatch_fn dispatch, void *ctx)
+/*
+ * Serve one API slot of @vm's window @win (the VM's or a vCPU's).
+ * Returns HK_SPAWN when the answer must wait.
+ */
+s64 hk_serve_slot(struct hk_vm *vm, void *win, const struct ksoc_layout *l,
+		  u32 slot, u8 *buf, hk_dispatch_fn dispatch, void *ctx)
 {
-	u32 cap = ksoc_api_payload_max(&vm->l);
+	u32 cap = ksoc_api_payload_max(l);
 	struct ksoc_api_msg m;
 	int ret;
 
-	ret = ksoc_api_take(vm->win, &vm->l, slot, &m, buf, cap);
+	ret = ksoc_api_take(win, l, slot, &m, buf, cap);
 	if (ret == -EAGAIN)
 		return 0;
 	if (ret) {
@@ -112,8 +115,8 @@ s64 hk_serve_slot(struct hk_vm *vm, u32 slot, u8 *buf,
 		return HK_SPAWN;
 	if (m.len > cap)
 		m.len = 0;
-	ksoc_api_complete(vm->win, &vm->l, slot, &m, buf);
-	vm->hk->t->kick(vm->hk->t, vm->id);
+	ksoc_api_complete(win, l, slot, &m, buf);
+	vm->hk->t->kick(vm->hk->t, l->window_id);
 	return 0;
 }
 
@@ -335,7 +338,7 @@ static bool hk_vm_has_work(struct hk_vm *vm)
 	if (READ_ONCE(vm->failed))
 		return false;
 	for (i = 0; i < KSOC_VM_API_SLOTS; i++)
-		if (hk_slot_has_req(vm, i))
+		if (hk_slot_has_req(vm->win, &vm->l, i))
 			return true;
 	return false;
 }
@@ -451,8 +454,8 @@ static long hk_vm_main(struct hk_ctx *ctx, bool first, unsigned long arg)
 			/* An assign may have used the spare eventfds: refill. */
 			if (hk_ev_pool_want(vm))
 				return 2;
-			if (hk_serve_slot(vm, i, vm->buf, hk_vm_dispatch, NULL) ==
-			    HK_SPAWN)
+			if (hk_serve_slot(vm, vm->win, &vm->l, i, vm->buf,
+					  hk_vm_dispatch, NULL) == HK_SPAWN)
 				return 1;
 		}
 		/* Release what fput() deferred, on the way through userspace. */
@@ -560,6 +563,23 @@ static void hk_vm_free(struct hk_vm *vm, bool killable)
 	hk_vm_free_rest(vm);
 }
 
+/* Remove @vm's vCPU windows from the doorbell lookup; true if any. */
+static bool hk_vm_forget_vcpu_wins(struct hk_vm *vm)
+{
+	struct xarray *xa = &vm->hk->vcpu_wins;
+	unsigned long id;
+	bool any = false;
+	void *v;
+
+	xa_for_each(xa, id, v) {
+		if (v == vm) {
+			xa_cmpxchg(xa, id, vm, NULL, GFP_KERNEL);
+			any = true;
+		}
+	}
+	return any;
+}
+
 /* The VM's helper has finished (or never ran): free what is left. */
 static void hk_vm_free_rest(struct hk_vm *vm)
 {
@@ -567,6 +587,13 @@ static void hk_vm_free_rest(struct hk_vm *vm)
 	struct hk_vcpu *vcpu;
 	u32 i;
 
+	/*
+	 * Doorbells of the vCPU windows find the VM (and its vCPUs) through
+	 * host_kvm.vcpu_wins: take them out and wait those doorbells out
+	 * before the vCPUs go.  No helper thread adds one now.
+	 */
+	if (hk_vm_forget_vcpu_wins(vm))
+		synchronize_rcu();
 	/* What a dead helper left behind; no helper thread runs now. */
 	while (vm->ctx && (vcpu = hk_vm_pop_pending(vm)))
 		if (vcpu != vm->creating)
@@ -619,10 +646,26 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	if (!t->window_alloc)
 		return -EOPNOTSUPP;
 
-	ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS + KSOC_MAX_VCPUS,
-				  KSOC_VM_API_SLOT_SIZE, KSOC_MAX_VCPUS,
-				  KSOC_VM_POSTED, BIT_ULL(KVM_SOC_F_HEARTBEAT) |
-				  BIT_ULL(KVM_SOC_F_POSTED_WRITES));
+	/*
+	 * With a window per vCPU (the SoC accepted it), the VM's holds the
+	 * VM's own slots only.  Either layout is safe for us whatever the
+	 * SoC claims: what follows goes by the layout we chose.
+	 */
+	if (le64_to_cpu(READ_ONCE(ksoc_hdr(t->ctrl_win)->soc.soc_features)) &
+	    BIT_ULL(KVM_SOC_F_VCPU_WINDOWS))
+		ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS,
+					  KSOC_VM_API_SLOT_SIZE, 0,
+					  KSOC_VM_POSTED,
+					  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
+					  BIT_ULL(KVM_SOC_F_POSTED_WRITES) |
+					  BIT_ULL(KVM_SOC_F_VCPU_WINDOWS));
+	else
+		ret = ksoc_layout_compute(&l, 0,
+					  KSOC_VM_API_SLOTS + KSOC_MAX_VCPUS,
+					  KSOC_VM_API_SLOT_SIZE, KSOC_MAX_VCPUS,
+					  KSOC_VM_POSTED,
+					  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
+					  BIT_ULL(KVM_SOC_F_POSTED_WRITES));
 	if (!ret)
 		ret = ksoc_layout_add_events(&l, KSOC_VM_EVENTS);
 	if (ret)
@@ -740,6 +783,11 @@ void hk_vm_doorbell(struct host_kvm *hk, unsigned int vec)
 	if (vm) {
 		hk_vm_wake(vm, false);
 		hk_ev_doorbell(vm);
+	} else {
+		/* A vCPU window's: its VM's threads look at their slots. */
+		vm = xa_load(&hk->vcpu_wins, vec);
+		if (vm)
+			hk_vm_wake(vm, false);
 	}
 	rcu_read_unlock();
 }

@@ -27,6 +27,7 @@ void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 	c->failed = false;
 	c->host_heartbeat = &ksoc_hdr(t->ctrl_win)->host.heartbeat;
 	c->on_fail = NULL;
+	c->parent = NULL;
 }
 
 bool soc_host_alive(struct soc_chan *c, u64 *last, unsigned long *since)
@@ -56,6 +57,8 @@ void soc_chan_fail(struct soc_chan *c, const char *why)
 bool soc_chan_dead(struct soc_chan *c)
 {
 	if (READ_ONCE(c->failed))
+		return true;
+	if (c->parent && soc_chan_dead(c->parent))
 		return true;
 	return le32_to_cpu(READ_ONCE(ksoc_hdr(c->win)->host.state)) !=
 	       KVM_SOC_PEER_UP;

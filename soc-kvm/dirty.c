@@ -314,8 +314,8 @@ int soc_vcpu_ring_pull(struct soc_vcpu *vcpu)
 			.arg2 = KVM_SOC_MEM_TOKEN(soc_bulk_handle(vcpu->ring_bulk), 0) +
 				READ_ONCE(soc_mem_token_fault),
 		};
-		r = soc_chan_call_slot(&vm->chan, KSOC_VM_API_SLOTS + vcpu->idx,
-				       &m, NULL, NULL, 0, true);
+		r = soc_chan_call_slot(vcpu->chan, vcpu->api_slot, &m, NULL,
+				       NULL, 0, true);
 		if (r)
 			return r == -EINTR ? r : -EIO;
 		got = soc_result(m.result);

@@ -90,7 +90,8 @@ struct file *soc_kvm_mem_file(const char *name, loff_t size)
 EXPORT_SYMBOL_GPL(soc_kvm_mem_file);
 
 #define SOC_FEATURES		(BIT_ULL(KVM_SOC_F_HEARTBEAT) | \
-				 BIT_ULL(KVM_SOC_F_POSTED_WRITES))
+				 BIT_ULL(KVM_SOC_F_POSTED_WRITES) | \
+				 BIT_ULL(KVM_SOC_F_VCPU_WINDOWS))
 
 DECLARE_RWSEM(soc_kvm_rwsem);
 struct soc_kvm *soc_kvm;
@@ -170,6 +171,7 @@ int soc_kvm_attach(struct ksoc_transport *t)
 		return -ENOMEM;
 	sk->t = t;
 	xa_init(&sk->vms);
+	xa_init(&sk->vcpu_wins);
 	INIT_DELAYED_WORK(&sk->heartbeat_work, sk_heartbeat_work);
 
 	down_write(&soc_kvm_rwsem);
@@ -258,6 +260,7 @@ void soc_kvm_detach(struct ksoc_transport *t)
 	cancel_delayed_work_sync(&sk->heartbeat_work);
 	soc_vm_detach_all(sk);
 	xa_destroy(&sk->vms);
+	xa_destroy(&sk->vcpu_wins);
 	/* The host frees what it allocated: no SoC process may reach it. */
 	soc_hmem_revoke(sk->gen);
 	WRITE_ONCE(sk_hdr(sk)->soc.state, cpu_to_le32(KVM_SOC_PEER_DOWN));

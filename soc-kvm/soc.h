@@ -50,6 +50,8 @@ struct dentry;
  * @host_heartbeat: the host's heartbeat in the control window.
  * @on_fail: called (any context) when the channel fails, to wake waiters
  *	that do not sleep on @wq; may be NULL.
+ * @parent: the channel this one lives and dies with (a vCPU window's:
+ *	its VM's), or NULL.
  */
 struct soc_chan {
 	struct ksoc_transport *t;
@@ -66,6 +68,7 @@ struct soc_chan {
 	bool failed;
 	__le64 *host_heartbeat;
 	void (*on_fail)(struct soc_chan *c);
+	struct soc_chan *parent;
 };
 
 /**
@@ -77,6 +80,8 @@ struct soc_chan {
  * @heartbeat_work: advances the SoC heartbeat.
  * @heartbeat: last heartbeat value written.
  * @vms: window id -> struct soc_vm, for doorbells (RCU) and detach.
+ * @vcpu_wins: vCPU window id -> its struct soc_vm (KVM_SOC_F_VCPU_WINDOWS),
+ *	for doorbells (RCU) and detach; changed under soc_kvm_rwsem.
  * @gen: this attach's number (soc_kvm_gen): host memory objects of an
  *	earlier attach name nothing on this host.
  */
@@ -88,6 +93,7 @@ struct soc_kvm {
 	struct delayed_work heartbeat_work;
 	u64 heartbeat;
 	struct xarray vms;
+	struct xarray vcpu_wins;
 	u64 gen;
 };
 
@@ -174,7 +180,8 @@ struct soc_vm_stats {
  *	doorbells read them under RCU (a vCPU is freed after a grace period).
  * @vcpus: vCPUs by index.
  * @nr_vcpus: number of entries in @vcpus.
- * @max_vcpus: IOREQ slots of the window.
+ * @max_vcpus: vCPUs it may have.
+ * @vcpu_windows: each vCPU has a window of its own (KVM_SOC_F_VCPU_WINDOWS).
  * @xsave_size: KVM_CAP_XSAVE2 of the VM.
  * @slots: memory slot id -> struct soc_slot (under @lock).
  * @bulk: the host memory object dirty bitmaps travel through, or NULL
@@ -206,6 +213,7 @@ struct soc_vm {
 	struct soc_vcpu __rcu *vcpus[KSOC_MAX_VCPUS];
 	u32 nr_vcpus;
 	u32 max_vcpus;
+	bool vcpu_windows;
 	u32 xsave_size;
 	struct xarray slots;
 	struct soc_hmem *bulk;
@@ -224,7 +232,11 @@ struct soc_vm {
 /**
  * struct soc_vcpu - one vCPU.
  * @vm: its VM (a reference).
- * @idx: index: IOREQ slot, and API slot KSOC_VM_API_SLOTS + @idx.
+ * @idx: index (the IOREQ slot's vcpu_id).
+ * @chan: the channel of its slots: @own, or its VM's.
+ * @own: its own window's channel (KVM_SOC_F_VCPU_WINDOWS), or NULL.
+ * @api_slot: its API slot in @chan.
+ * @ioreq_slot: its IOREQ slot in @chan's window.
  * @mutex: serialises this vCPU's ioctls, as KVM's vcpu->mutex.
  * @run: the kvm_run page userspace maps at offset 0.
  * @pio: the PIO data page, mapped at KVM_PIO_PAGE_OFFSET.
@@ -252,6 +264,10 @@ struct soc_vm {
 struct soc_vcpu {
 	struct soc_vm *vm;
 	u32 idx;
+	struct soc_chan *chan;
+	struct soc_chan *own;
+	u32 api_slot;
+	u32 ioreq_slot;
 	struct mutex mutex; /* serialises ioctls on this vCPU */
 	struct page *run;
 	struct page *pio;

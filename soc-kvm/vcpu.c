@@ -49,7 +49,7 @@ MODULE_PARM_DESC(poll_max_ns, "most ns a vCPU's poll window grows to");
 
 static struct kvm_soc_ioreq *soc_vcpu_slot(struct soc_vcpu *vcpu)
 {
-	return ksoc_ioreq_slot(vcpu->vm->chan.win, &vcpu->vm->chan.l, vcpu->idx);
+	return ksoc_ioreq_slot(vcpu->chan->win, &vcpu->chan->l, vcpu->ioreq_slot);
 }
 
 bool soc_vcpu_exit_ready(struct soc_vcpu *vcpu)
@@ -431,7 +431,7 @@ static long soc_vcpu_run(struct soc_vcpu *vcpu)
 
 	soc_vcpu_complete(vcpu, run);
 	ksoc_ioreq_respond(soc_vcpu_slot(vcpu), vcpu->msg);
-	vm->chan.t->kick(vm->chan.t, vm->chan.id);
+	vcpu->chan->t->kick(vcpu->chan->t, vcpu->chan->id);
 
 	hit = ksoc_poll_spin(&vcpu->poll, soc_vcpu_ready, vcpu, &t0);
 	ret = soc_vcpu_wait(vcpu, false);
@@ -524,14 +524,13 @@ static long soc_vcpu_ioctl(struct file *filp, unsigned int cmd,
 	case KVM_HAS_DEVICE_ATTR:
 	case KVM_GET_DEVICE_ATTR:
 	case KVM_SET_DEVICE_ATTR:
-		r = soc_fwd_attr(&vm->chan, KVM_SOC_OP_VCPU_IOCTL, vcpu->idx,
-				 KSOC_VM_API_SLOTS + vcpu->idx, KSOC_LVL_VCPU,
-				 cmd, arg);
+		r = soc_fwd_attr(vcpu->chan, KVM_SOC_OP_VCPU_IOCTL, vcpu->idx,
+				 vcpu->api_slot, KSOC_LVL_VCPU, cmd, arg);
 		break;
 	default:
-		r = soc_fwd_ioctl(&vm->chan, KVM_SOC_OP_VCPU_IOCTL, vcpu->idx,
-				  KSOC_VM_API_SLOTS + vcpu->idx, KSOC_LVL_VCPU,
-				  cmd, arg, vm->xsave_size, 0);
+		r = soc_fwd_ioctl(vcpu->chan, KVM_SOC_OP_VCPU_IOCTL, vcpu->idx,
+				  vcpu->api_slot, KSOC_LVL_VCPU, cmd, arg,
+				  vm->xsave_size, 0);
 		break;
 	}
 out:
@@ -584,8 +583,19 @@ static int soc_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * Unmap a vCPU's own window (soc_kvm_rwsem held for read, the VM not
+ * detached).  Doorbells find the VM, not the vCPU, through @vcpu_wins.
+ */
+static void soc_vcpu_detach_window(struct soc_vm *vm, struct soc_vcpu *vcpu)
+{
+	xa_erase(&vm->sk->vcpu_wins, vcpu->own->id);
+	vm->sk->t->window_unmap(vm->sk->t, vcpu->own->id);
+}
+
 static void soc_vcpu_free(struct soc_vcpu *vcpu)
 {
+	kfree(vcpu->own);
 	if (vcpu->run)
 		__free_page(vcpu->run);
 	if (vcpu->pio)
@@ -610,6 +620,9 @@ static int soc_vcpu_release(struct inode *inode, struct file *filp)
 	down_read(&soc_kvm_rwsem);
 	/* After a detach the host freed its object with everything else. */
 	soc_vcpu_ring_free(vcpu, READ_ONCE(vm->dead) ? NULL : vm->sk);
+	/* Its window; a detach unmapped it already. */
+	if (vcpu->own && !READ_ONCE(vm->dead))
+		soc_vcpu_detach_window(vm, vcpu);
 	up_read(&soc_kvm_rwsem);
 	soc_vcpu_free(vcpu);
 	soc_vm_put(vm);
@@ -624,12 +637,71 @@ static const struct file_operations soc_vcpu_fops = {
 	.llseek		= noop_llseek,
 };
 
+/* A vCPU window's channel failed: so did its VM. */
+static void soc_vcpu_chan_failed(struct soc_chan *c)
+{
+	soc_chan_fail(c->parent, "its vCPU window failed");
+}
+
+/*
+ * Map and check the window the host made for a new vCPU
+ * (KVM_SOC_F_VCPU_WINDOWS): one API slot, one IOREQ slot, nothing else.
+ * Caller holds soc_kvm_rwsem for read; -EPROTO for a bad window.
+ */
+static int soc_vcpu_attach_window(struct soc_vm *vm, struct soc_vcpu *vcpu,
+				  const struct kvm_soc_vcpu_created *resp)
+{
+	struct ksoc_transport *t = vm->sk->t;
+	u32 id = le32_to_cpu(resp->window_id);
+	struct ksoc_layout l;
+	struct soc_chan *c;
+	unsigned int i;
+	u64 size;
+	void *win;
+
+	for (i = 0; i < ARRAY_SIZE(resp->reserved); i++)
+		if (resp->reserved[i])
+			return -EPROTO;
+	/* Not a VM's window, nor another vCPU's. */
+	if (!id || xa_load(&vm->sk->vms, id) || xa_load(&vm->sk->vcpu_wins, id))
+		return -EPROTO;
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return -ENOMEM;
+	win = t->window_map(t, id, &size);
+	if (!win) {
+		kfree(c);
+		return -EPROTO;
+	}
+	/* Pairs with the host's release of UP after formatting. */
+	if (le32_to_cpu(smp_load_acquire(&ksoc_hdr(win)->host.state)) !=
+	    KVM_SOC_PEER_UP ||
+	    ksoc_window_parse(win, size, &l) || l.window_id != id ||
+	    l.api_nr_slots != 1 || l.ioreq_nr_slots != 1 ||
+	    l.posted_nr_entries || l.event_nr ||
+	    !(l.host_features & BIT_ULL(KVM_SOC_F_VCPU_WINDOWS)) ||
+	    xa_insert(&vm->sk->vcpu_wins, id, vm, GFP_KERNEL)) {
+		t->window_unmap(t, id);
+		kfree(c);
+		return -EPROTO;
+	}
+	soc_chan_init(c, t, win, &l, 0);
+	c->parent = &vm->chan;
+	c->on_fail = soc_vcpu_chan_failed;
+	vcpu->own = c;
+	vcpu->chan = c;
+	vcpu->api_slot = 0;
+	vcpu->ioreq_slot = 0;
+	return 0;
+}
+
 /* Caller holds vm->lock and soc_kvm_rwsem for read. */
 long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 {
 	struct ksoc_api_msg m = {
 		.op = KVM_SOC_OP_CREATE_VCPU, .arg = id,
 	};
+	struct kvm_soc_vcpu_created resp;
 	struct soc_vcpu *vcpu;
 	char name[24];
 	long r;
@@ -655,7 +727,8 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 	if (r)
 		goto err_free;
 
-	r = soc_chan_call(&vm->chan, &m, NULL, NULL, 0);
+	r = soc_chan_call(&vm->chan, &m, NULL, vm->vcpu_windows ? &resp : NULL,
+			  sizeof(resp));
 	if (r)
 		goto err_free;
 	r = soc_result(m.result);
@@ -667,6 +740,15 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 		goto err_free;
 	}
 	vcpu->idx = r;
+	vcpu->chan = &vm->chan;
+	vcpu->api_slot = KSOC_VM_API_SLOTS + vcpu->idx;
+	vcpu->ioreq_slot = vcpu->idx;
+	if (vm->vcpu_windows &&
+	    (m.len != sizeof(resp) || soc_vcpu_attach_window(vm, vcpu, &resp))) {
+		soc_chan_fail(&vm->chan, "unusable vCPU window");
+		r = -EIO;
+		goto err_free;
+	}
 	/* Hold the host's start exit: the vCPU is stopped until KVM_RUN. */
 	if (ksoc_ioreq_take(soc_vcpu_slot(vcpu), vcpu->idx, 1, vcpu->msg) ||
 	    vcpu->msg->flags != BIT(KVM_SOC_IOREQ_F_START)) {
@@ -690,6 +772,8 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 	return fd;
 
 err_free:
+	if (vcpu->own)
+		soc_vcpu_detach_window(vm, vcpu);
 	soc_vcpu_ring_free(vcpu, vm->sk);
 	soc_vcpu_free(vcpu);
 	return r;

@@ -101,6 +101,9 @@ static void soc_vm_wake_vcpus(struct soc_vm *vm, bool all)
 		vcpu = rcu_dereference(vm->vcpus[i]);
 		if (vcpu && (all || soc_vcpu_exit_ready(vcpu)))
 			wake_up_all(&vcpu->wq);
+		/* A call in its own window: answered, or the VM died. */
+		if (vcpu && vcpu->own)
+			wake_up_all(&vcpu->own->wq);
 	}
 	rcu_read_unlock();
 	if (all)
@@ -554,8 +557,14 @@ static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
 		goto err_unmap;
 	if (ksoc_window_parse(win, size, &l) || l.window_id != id ||
 	    l.event_nr > KSOC_VM_EVENTS ||
-	    !max || max > KSOC_MAX_VCPUS || l.ioreq_nr_slots != max ||
-	    slots != KSOC_VM_API_SLOTS || l.api_nr_slots != slots + max)
+	    !max || max > KSOC_MAX_VCPUS || slots != KSOC_VM_API_SLOTS)
+		goto err_unmap;
+	/* A window per vCPU, if both offered it: then none here. */
+	vm->vcpu_windows = (sk->features & BIT_ULL(KVM_SOC_F_VCPU_WINDOWS)) &&
+			   (l.host_features & BIT_ULL(KVM_SOC_F_VCPU_WINDOWS));
+	if (vm->vcpu_windows ?
+	    l.ioreq_nr_slots || l.api_nr_slots != slots :
+	    l.ioreq_nr_slots != max || l.api_nr_slots != slots + max)
 		goto err_unmap;
 	soc_chan_init(&vm->chan, t, win, &l, slots);
 	vm->chan.on_fail = soc_vm_chan_failed;
@@ -684,6 +693,11 @@ void soc_vm_doorbell(struct soc_kvm *sk, unsigned int vec)
 		wake_up_all(&vm->chan.wq);
 		soc_vm_wake_vcpus(vm, false);
 		soc_ev_doorbell(vm);
+	} else {
+		/* A vCPU window's: its VM's vCPUs look at their slots. */
+		vm = xa_load(&sk->vcpu_wins, vec);
+		if (vm)
+			soc_vm_wake_vcpus(vm, false);
 	}
 	rcu_read_unlock();
 }
@@ -716,6 +730,11 @@ void soc_vm_detach_all(struct soc_kvm *sk)
 	struct soc_vm *vm;
 	unsigned long id;
 
+	/* vCPU windows first; their vCPUs see @dead and leave them be. */
+	xa_for_each(&sk->vcpu_wins, id, vm) {
+		xa_erase(&sk->vcpu_wins, id);
+		sk->t->window_unmap(sk->t, id);
+	}
 	xa_for_each(&sk->vms, id, vm) {
 		xa_erase(&sk->vms, id);
 		soc_ev_stop(vm, false);

@@ -527,6 +527,42 @@ static int loop_windows(uint64_t *set)
 	return 0;
 }
 
+/* Size in bytes of window @id (debugfs), or 0 when there is none. */
+static unsigned long long loop_window_size(unsigned int id)
+{
+	unsigned long long size, found = 0;
+	unsigned int wid;
+	char path[160];
+	FILE *f;
+
+	if (!poke_dir())
+		return 0;
+	snprintf(path, sizeof(path), "%s/windows", poke_dir());
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%u %llu", &wid, &size) == 2)
+		if (wid == id)
+			found = size;
+	fclose(f);
+	return found;
+}
+
+/*
+ * A VM window as host-kvm lays it out: a 4 KiB header, its API slots of
+ * 16 KiB (4 for the VM's ops, and without a window per vCPU one per
+ * possible vCPU, 32), then without a window per vCPU 32 IOREQ slots.
+ * Which one a VM has shows in its size.
+ */
+#define VM_API_SLOTS	4
+#define MAX_VCPUS	32
+#define OLD_VM_WINDOW	(4096 + (VM_API_SLOTS + MAX_VCPUS) * 16384)
+
+static bool vm_window_has_vcpus(unsigned int id)
+{
+	return loop_window_size(id) > OLD_VM_WINDOW;
+}
+
 static int loop_poke(unsigned int id, unsigned long off, uint32_t val)
 {
 	char path[160];
@@ -604,6 +640,112 @@ TEST_F(soc, hostile_window_fails_only_that_vm)
 	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
 }
 
+/* Wait up to 10 s for the transport's windows to be @want again. */
+static int wait_windows(uint64_t want)
+{
+	uint64_t now = 0;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (!loop_windows(&now) && now == want)
+			return 0;
+		usleep(20 * 1000);
+	}
+	return -1;
+}
+
+/*
+ * Windows sized by need (KVM_SOC_F_VCPU_WINDOWS): a VM's window holds its
+ * VM-level slots only, each vCPU brings a window of one API slot and one
+ * IOREQ slot when it is created, each vCPU runs through its own, and all
+ * of them go with the VM.
+ */
+TEST_F(soc, vcpu_windows_grow_with_vcpus)
+{
+	uint64_t before, with_vm, after = 0, fresh;
+	unsigned long long size;
+	struct tvm a;
+	int id, i, n = 0;
+
+	if (loop_windows(&before))
+		SKIP(return, "no transport debugfs: cannot list windows");
+	id = create_vm_window(&a);
+	ASSERT_LT(0, id);
+	if (vm_window_has_vcpus(id))
+		SKIP(tvm_close(&a); return,
+		     "the SoC refused KVM_SOC_F_VCPU_WINDOWS (features_off)");
+	size = loop_window_size(id);
+	EXPECT_GE(128 * 1024, size) TH_LOG("VM window of %llu bytes", size);
+	ASSERT_EQ(0, loop_windows(&with_vm));
+	TVM_LOAD(&a, pio);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(i, tvm_add_vcpu(&a));
+	ASSERT_EQ(0, loop_windows(&after));
+	fresh = after & ~with_vm;
+	EXPECT_EQ(0, with_vm & ~after) TH_LOG("a window went away");
+	for (i = 1; i < 64; i++) {
+		if (!(fresh & (1ULL << i)))
+			continue;
+		n++;
+		size = loop_window_size(i);
+		EXPECT_LT(16384, size);
+		EXPECT_GE(32 * 1024, size) TH_LOG("vCPU window of %llu bytes", size);
+	}
+	EXPECT_EQ(3, n) TH_LOG("%d windows for 3 vCPUs", n);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, tvm_run(&a, i));
+		EXPECT_EQ(KVM_EXIT_IO, a.run[i]->exit_reason);
+	}
+	tvm_close(&a);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	EXPECT_EQ(0, wait_windows(before)) TH_LOG("windows left after the VM");
+}
+
+/*
+ * A request with an impossible length in a vCPU's own window (as a
+ * hostile SoC writes it) fails that vCPU's VM, as one in the VM window
+ * does; the host stays up and another VM runs on.
+ */
+TEST_F(soc, hostile_vcpu_window_fails_only_that_vm)
+{
+	uint64_t with_vm, after;
+	struct tvm a, b;
+	int id = create_vm_window(&a), w, vw = 0;
+
+	if (id == -ENOENT)
+		SKIP(return, "no transport fault injection (debugfs poke)");
+	ASSERT_LT(0, id);
+	if (vm_window_has_vcpus(id))
+		SKIP(tvm_close(&a); return,
+		     "the SoC refused KVM_SOC_F_VCPU_WINDOWS (features_off)");
+	ASSERT_EQ(0, tvm_open(&b, DEV));
+	ASSERT_EQ(0, tvm_create_vm(&b, NULL));
+	TVM_LOAD(&a, pio);
+	TVM_LOAD(&b, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(&b));
+	ASSERT_EQ(0, loop_windows(&with_vm));
+	ASSERT_EQ(0, tvm_add_vcpu(&a));
+	ASSERT_EQ(0, loop_windows(&after));
+	for (w = 1; w < 64; w++)
+		if ((after & ~with_vm) & (1ULL << w))
+			vw = w;
+	ASSERT_LT(0, vw);
+
+	/* The vCPU window's API slot: req_len far past it, then REQ. */
+	ASSERT_EQ(0, loop_poke(vw, 4096 + 24, 0xffffffff));
+	ASSERT_EQ(0, loop_poke(vw, 4096 + 0, KVM_SOC_API_REQ));
+	usleep(200 * 1000);
+	EXPECT_EQ(-EIO, tvm_run(&a, 0));
+	EXPECT_EQ(-1, ioctl(a.vm, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	EXPECT_EQ(EIO, errno);
+
+	ASSERT_EQ(0, tvm_run(&b, 0));
+	EXPECT_EQ(KVM_EXIT_IO, b.run[0]->exit_reason);
+	tvm_close(&a);
+	tvm_close(&b);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+}
+
 static void note_pid(const char *pid, void *arg)
 {
 	int p = atoi(pid), *max = arg;
@@ -631,8 +773,8 @@ static void *run_once(void *arg)
  * SoC copies the slot out, refuses it, and KVM_RUN fails with EIO; the
  * VM is dead from then on and still closes cleanly.
  */
-/* IOREQ slot 0 of a VM window: 4 KiB header + 36 API slots of 16 KiB. */
-#define IOREQ0	(4096 + 36 * 16384)
+/* Offsets in the vCPU's IOREQ slot (struct ioreq_at says where it is). */
+#define IOREQ0	0
 /* Its exit union: after the slot header and 64 bytes of kvm_run head. */
 #define EXIT0	(IOREQ0 + 64 + 64)
 
@@ -641,13 +783,13 @@ struct poke {
 	uint32_t val;
 };
 
-/* Write @n words into window @id as a hostile peer would. */
-static int poke_all(int id, const struct poke *p, int n)
+/* Write @n words at @base + their offsets into window @id, as a hostile peer. */
+static int poke_all(int id, unsigned long base, const struct poke *p, int n)
 {
 	int i, r;
 
 	for (i = 0; i < n; i++) {
-		r = loop_poke(id, p[i].off, p[i].val);
+		r = loop_poke(id, base + p[i].off, p[i].val);
 		if (r)
 			return r;
 	}
@@ -655,13 +797,24 @@ static int poke_all(int id, const struct poke *p, int n)
 }
 
 /*
+ * Where vCPU 0's IOREQ slot is: in its own window (made when the vCPU
+ * was, 4 KiB header and one 16 KiB API slot before it), or in the VM's.
+ */
+struct ioreq_at {
+	int win;
+	unsigned long off;
+};
+
+/*
  * A VM whose one vCPU is halted in the host's KVM, in KVM_RUN on thread
- * @th.  Returns the VM's window id, or -ENOENT without the loop's debugfs.
+ * @th.  Returns the VM's window id, or -ENOENT without the loop's debugfs;
+ * @at: where the vCPU's IOREQ slot is.
  */
 static int halted_vm(struct __test_metadata *_metadata, struct tvm *a,
-		     struct runner *r, pthread_t *th)
+		     struct runner *r, pthread_t *th, struct ioreq_at *at)
 {
-	int id = create_vm_window(a);
+	uint64_t before = 0, after = 0;
+	int id = create_vm_window(a), w;
 
 	if (id == -ENOENT)
 		return id;
@@ -670,7 +823,19 @@ static int halted_vm(struct __test_metadata *_metadata, struct tvm *a,
 		return id;
 	EXPECT_EQ(0, ioctl(a->vm, KVM_CREATE_IRQCHIP, 0));
 	TVM_LOAD(a, halt);
+	EXPECT_EQ(0, loop_windows(&before));
 	EXPECT_EQ(0, tvm_add_vcpu(a));
+	EXPECT_EQ(0, loop_windows(&after));
+	at->win = id;
+	at->off = 4096 + (VM_API_SLOTS + MAX_VCPUS) * 16384;
+	for (w = 1; w < 64; w++) {
+		if ((after & ~before) & (1ULL << w)) {
+			at->win = w;
+			at->off = 4096 + 16384;
+		}
+	}
+	EXPECT_EQ(at->win == id, vm_window_has_vcpus(id))
+		TH_LOG("a vCPU window where the VM's has slots, or neither");
 	*r = (struct runner){ .t = a };
 	EXPECT_EQ(0, pthread_create(th, NULL, run_once, r));
 	usleep(300 * 1000);			/* halted in the host's KVM */
@@ -685,16 +850,17 @@ static int halted_vm(struct __test_metadata *_metadata, struct tvm *a,
 static void hostile_exit(struct __test_metadata *_metadata, const struct poke *p,
 			 int n, int helpers, int vms)
 {
+	struct ioreq_at at;
 	struct runner r;
 	struct tvm a;
 	pthread_t th;
-	int id = halted_vm(_metadata, &a, &r, &th);
+	int id = halted_vm(_metadata, &a, &r, &th, &at);
 
 	if (id == -ENOENT)
 		SKIP(return, "no transport fault injection (debugfs poke)");
 	ASSERT_LT(0, id);
-	ASSERT_EQ(0, poke_all(id, p, n));
-	ASSERT_EQ(0, loop_poke(id, IOREQ0, 1));	/* state READY */
+	ASSERT_EQ(0, poke_all(at.win, at.off, p, n));
+	ASSERT_EQ(0, loop_poke(at.win, at.off + IOREQ0, 1));	/* state READY */
 	pthread_join(th, NULL);
 	EXPECT_EQ(-EIO, r.ret) TH_LOG("KVM_RUN handed on a hostile exit");
 	EXPECT_EQ(-EIO, tvm_run(&a, 0));
@@ -761,7 +927,7 @@ static int poke_kick(int id, uint32_t req_id, uint32_t flags, uint32_t arg2)
 		{ s3, 1 },			/* state: REQ */
 	};
 
-	return poke_all(id, p, ARRAY_SIZE(p));
+	return poke_all(id, 0, p, ARRAY_SIZE(p));
 }
 
 /*
@@ -771,10 +937,11 @@ static int poke_kick(int id, uint32_t req_id, uint32_t flags, uint32_t arg2)
  */
 TEST_F(soc, nonzero_unused_request_fields_are_refused)
 {
+	struct ioreq_at at;
 	struct runner r;
 	struct tvm a;
 	pthread_t th;
-	int id = halted_vm(_metadata, &a, &r, &th);
+	int id = halted_vm(_metadata, &a, &r, &th, &at);
 
 	if (id == -ENOENT)
 		SKIP(return, "no transport fault injection (debugfs poke)");
@@ -794,16 +961,18 @@ TEST_F(soc, nonzero_unused_request_fields_are_refused)
 	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
 }
 
-/* Offset of a VM window's event area: after the API and IOREQ slots. */
 /*
- * Where host-kvm puts a VM window's event area: after the header page, 36
- * API slots of 16 KiB, 32 IOREQ slots and the posted-write ring (256
- * entries), each area 4 KiB aligned.
+ * Where host-kvm puts VM window @id's event area: after the header page,
+ * its API slots of 16 KiB, its IOREQ slots (see vm_window_has_vcpus()) and
+ * the posted-write ring (256 entries), each area 4 KiB aligned.
  */
-static unsigned long event_area(void)
+static unsigned long event_area(unsigned int id)
 {
 	unsigned long ioreq = (sizeof(struct kvm_soc_ioreq) + 63) & ~63UL;
-	unsigned long off = 4096 + 36 * 16384 + 32 * ioreq;
+	unsigned long off = 4096 + VM_API_SLOTS * 16384;
+
+	if (vm_window_has_vcpus(id))
+		off = OLD_VM_WINDOW + MAX_VCPUS * ioreq;
 
 	off = (off + 4095) & ~4095UL;
 	off += 256 * sizeof(struct kvm_soc_posted_write);
@@ -818,11 +987,10 @@ static unsigned long event_area(void)
  */
 TEST_F(soc, hostile_event_count_fails_vm)
 {
-	const unsigned long ev = event_area();
-	const unsigned long host_count0 = ev + 128 + 256 * 8;
 	struct kvm_ioeventfd io = {
 		.addr = 0x90, .len = 1, .flags = KVM_IOEVENTFD_FLAG_PIO,
 	};
+	unsigned long ev, host_count0;
 	struct tvm a;
 	uint64_t v = 0;
 	int efd, id = create_vm_window(&a);
@@ -830,6 +998,8 @@ TEST_F(soc, hostile_event_count_fails_vm)
 	if (id == -ENOENT)
 		SKIP(return, "no transport fault injection (debugfs poke)");
 	ASSERT_LT(0, id);
+	ev = event_area(id);
+	host_count0 = ev + 128 + 256 * 8;
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, efd);
 	io.fd = efd;
@@ -996,6 +1166,50 @@ TEST_F_TIMEOUT(soc, coalesced_refused_without_posted_ring, 120)
 	ASSERT_EQ(0, tvm_open(&t, DEV));
 	EXPECT_EQ(KVM_COALESCED_MMIO_PAGE_OFFSET,
 		  ioctl(t.dev, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
+	tvm_close(&t);
+}
+
+/*
+ * A SoC that does not take a window per vCPU (KVM_SOC_F_VCPU_WINDOWS
+ * refused, as an older SoC would) gets VM windows with every vCPU's slots
+ * in them, and its vCPUs run there; with the feature back, windows are
+ * sized by need again.
+ */
+TEST_F_TIMEOUT(soc, vcpu_windows_refused_vm_window_has_the_slots, 120)
+{
+	const char *top = getenv("KSOC_TOP");
+	uint64_t with_vm, after;
+	struct tvm t;
+	int id;
+
+	if (!top)
+		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
+	if (access("/sys/kernel/debug/soc-kvm/features_off", W_OK))
+		SKIP(return, "no soc-kvm debugfs");
+	ASSERT_EQ(0, reload_loop(top, 1ULL << KVM_SOC_F_VCPU_WINDOWS));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	id = create_vm_window(&t);
+	EXPECT_LT(0, id);
+	if (id > 0) {
+		EXPECT_TRUE(vm_window_has_vcpus(id))
+			TH_LOG("VM window of %llu bytes", loop_window_size(id));
+		TVM_LOAD(&t, pio);
+		EXPECT_EQ(0, loop_windows(&with_vm));
+		EXPECT_EQ(0, tvm_add_vcpu(&t));
+		EXPECT_EQ(1, tvm_add_vcpu(&t));
+		EXPECT_EQ(0, loop_windows(&after));
+		EXPECT_EQ(with_vm, after) TH_LOG("a window per vCPU regardless");
+		EXPECT_EQ(0, tvm_run(&t, 1));
+		EXPECT_EQ(KVM_EXIT_IO, t.run[1]->exit_reason);
+		tvm_close(&t);
+	}
+	/* Back as the rest of the suite expects it. */
+	ASSERT_EQ(0, reload_loop(top, 0));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	id = create_vm_window(&t);
+	EXPECT_LT(0, id);
+	if (id > 0)
+		EXPECT_FALSE(vm_window_has_vcpus(id));
 	tvm_close(&t);
 }
 

@@ -107,6 +107,10 @@ OFF(kvm_soc_vm_created, max_vcpus, 4);
 OFF(kvm_soc_vm_created, vm_api_slots, 8);
 OFF(kvm_soc_vm_created, reserved, 12);
 
+SZ(kvm_soc_vcpu_created, 16);
+OFF(kvm_soc_vcpu_created, window_id, 0);
+OFF(kvm_soc_vcpu_created, reserved, 4);
+
 SZ(kvm_soc_create_memory, 32);
 SZ(kvm_soc_mem_range, 16);
 KSOC_ASSERT(mem_token_page, (KVM_SOC_MEM_TOKEN(5, 7) >> 32) == 7);

@@ -63,6 +63,14 @@
  *	(KVM_CAP_DIRTY_LOG_RING, _ACQ_REL) is carried: the host harvests its
  *	KVM's per-vCPU rings (KVM_SOC_IOREQ_F_DIRTY, KVM_SOC_OP_DIRTY_RING)
  *	and the SoC keeps the rings its userspace maps.
+ * @KVM_SOC_F_VCPU_WINDOWS: each vCPU has a window of its own, made by the
+ *	host at KVM_SOC_OP_CREATE_VCPU (response payload struct
+ *	kvm_soc_vcpu_created): one API slot for the vCPU's ops, then one
+ *	IOREQ slot; the VM window then has no IOREQ slot and no vCPU API
+ *	slot, so a VM's windows grow with the vCPUs it has.  A vCPU window
+ *	has no state of its own: it lives and fails with its VM window.
+ *	Offered in the control window; the VM windows made while the SoC
+ *	accepts it offer it too.
  * @KVM_SOC_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_feature_bits {
@@ -72,6 +80,7 @@ enum kvm_soc_feature_bits {
 	KVM_SOC_F_MEM_WRITTEN		= 3,
 	KVM_SOC_F_DIRTY_LOG		= 4,
 	KVM_SOC_F_DIRTY_RING		= 5,
+	KVM_SOC_F_VCPU_WINDOWS		= 6,
 	KVM_SOC_F_NR_BITS
 };
 
@@ -248,9 +257,11 @@ enum kvm_soc_api_state {
  *	bitmap there (GET), or reads it from there (CLEAR, written by the
  *	SoC first).  A bitmap that does not fit the object is -EFAULT.
  * @KVM_SOC_OP_CREATE_VCPU: KVM_CREATE_VCPU (VM window); @arg: the vCPU id;
- *	@result: the vCPU index (its IOREQ slot and API slot).
- * @KVM_SOC_OP_VCPU_IOCTL: a KVM vCPU ioctl (VM window, in the vCPU's own
- *	API slot); @target: the vCPU index; as SYS_IOCTL.
+ *	@result: the vCPU index (its IOREQ slot and API slot); with
+ *	KVM_SOC_F_VCPU_WINDOWS response payload struct kvm_soc_vcpu_created
+ *	(the vCPU's window holds both slots, each its first), otherwise none.
+ * @KVM_SOC_OP_VCPU_IOCTL: a KVM vCPU ioctl (in the vCPU's own API slot);
+ *	@target: the vCPU index; as SYS_IOCTL.
  * @KVM_SOC_OP_VCPU_KICK: make the vCPU leave KVM_RUN (VM window); @target:
  *	the vCPU index.  The vCPU then posts a KVM_EXIT_INTR exit.
  * @KVM_SOC_OP_IRQFD: assign or deassign an irqfd (VM window); @target: the
@@ -421,9 +432,10 @@ struct kvm_soc_create_vm {
 /**
  * struct kvm_soc_vm_created - response payload of KVM_SOC_OP_CREATE_VM.
  * @window_id: the VM's window, to be mapped through the transport.
- * @max_vcpus: vCPUs this window has IOREQ slots for.
- * @vm_api_slots: API slots for VM-level ops; vCPU n uses API slot
- *	@vm_api_slots + n.
+ * @max_vcpus: vCPUs the VM may have (without KVM_SOC_F_VCPU_WINDOWS,
+ *	the IOREQ slots of its window).
+ * @vm_api_slots: API slots for VM-level ops; without
+ *	KVM_SOC_F_VCPU_WINDOWS vCPU n uses API slot @vm_api_slots + n.
  * @reserved: must be zero.
  */
 struct kvm_soc_vm_created {
@@ -431,6 +443,19 @@ struct kvm_soc_vm_created {
 	__le32 max_vcpus;
 	__le32 vm_api_slots;
 	__le32 reserved[13];
+};
+
+/**
+ * struct kvm_soc_vcpu_created - response payload of KVM_SOC_OP_CREATE_VCPU
+ * with KVM_SOC_F_VCPU_WINDOWS.
+ * @window_id: the vCPU's window, to be mapped through the transport: API
+ *	slot 0 carries the vCPU's ops, IOREQ slot 0 its exits (with the
+ *	vCPU index as &kvm_soc_ioreq_hdr.vcpu_id).  Freed with the VM.
+ * @reserved: must be zero.
+ */
+struct kvm_soc_vcpu_created {
+	__le32 window_id;
+	__le32 reserved[3];
 };
 
 /*
@@ -496,7 +521,8 @@ enum kvm_soc_ioreq_state {
 /**
  * struct kvm_soc_ioreq_hdr - header of a per-vCPU IOREQ slot.
  * @state: enum kvm_soc_ioreq_state.
- * @vcpu_id: the vCPU this slot belongs to (equals the slot index).
+ * @vcpu_id: the vCPU this slot belongs to (its index: the slot index, or
+ *	in a vCPU window the vCPU's index).
  * @seq: exit sequence number, +1 per exit.
  * @exit_reason: KVM_EXIT_* of the guest architecture.
  * @flags: KVM_SOC_IOREQ_F_* bits (host to SoC); zero in completions.
