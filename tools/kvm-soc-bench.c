@@ -15,6 +15,7 @@
  *   kvm-soc-bench [exits-per-sample] [idle-vms] [events-per-sample]
  *   kvm-soc-bench scale [vms] [exits-per-vcpu]
  *   kvm-soc-bench churn [vms]
+ *   kvm-soc-bench idle [vms]
  *
  * "churn": [vms] (1000) VMs created, run once and destroyed one after
  * another on each device, then what the host holds against before (its
@@ -319,6 +320,7 @@ static int cmp(const void *a, const void *b)
 struct helper_stats {
 	long switches;
 	long rss_kb;
+	long anon_kb;
 };
 
 /* Context switches (wakeups) of one helper's threads, and its RSS. */
@@ -335,6 +337,8 @@ static void helper_stats(const char *pid, void *arg)
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, "VmRSS:", 6))
 			st->rss_kb += atol(line + 6);
+		else if (!strncmp(line, "RssAnon:", 8))
+			st->anon_kb += atol(line + 8);
 	if (f)
 		fclose(f);
 	snprintf(path, sizeof(path), "/proc/%s/task", pid);
@@ -363,12 +367,53 @@ static void helpers(long *switches, long *rss_kb)
 	*rss_kb = st.rss_kb;
 }
 
+static long helpers_anon_kb(void)
+{
+	struct helper_stats st = { 0 };
+
+	tvm_list_helpers(helper_stats, &st);
+	return st.anon_kb;
+}
+
+/*
+ * Host memory a VM costs besides its guest RAM (which the test's own
+ * memory holds: anonymous for /dev/kvm, shared memory for /dev/kvm-soc):
+ * the kernel's slab, vmalloc (the loop transport's windows among it: a
+ * DPU's BAR is the card's memory; and the kernel stacks, which Debian's
+ * kernels map there, CONFIG_VMAP_STACK) and page tables (the helper's
+ * mapping of guest memory, KVM's own), in kB.  KernelStack is printed
+ * after them, not added: it is part of VmallocUsed.
+ */
+static const char * const host_kinds[] = {
+	"Slab", "VmallocUsed", "PageTables", "SecPageTables", "KernelStack",
+};
+
+#define HOST_KIND_STACKS	4
+
+#define NR_HOST_KINDS	ARRAY_SIZE(host_kinds)
+
+static void host_kernel_kb(long *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_HOST_KINDS; i++)
+		v[i] = tvm_meminfo(host_kinds[i]);
+}
+
+/* Per idle VM: kernel memory and the helpers' anonymous memory, kB. */
+static double idle_cost;
+
 static void idle_vms(const char *dev, int n)
 {
 	struct tvm *t = calloc(n, sizeof(*t));
-	long avail0, avail1, sw0, sw1, rss;
+	long avail0, avail1, sw0, sw1, rss, anon0, anon1;
+	long k0[NR_HOST_KINDS], k1[NR_HOST_KINDS];
+	double per, sum = 0;
+	unsigned int k;
 	int i, made = 0;
 
+	anon0 = helpers_anon_kb();
+	host_kernel_kb(k0);
 	avail0 = tvm_meminfo("MemAvailable");
 	for (i = 0; i < n; i++, made++) {
 		if (tvm_open(&t[i], dev) || tvm_create_vm(&t[i], NULL) ||
@@ -377,6 +422,8 @@ static void idle_vms(const char *dev, int n)
 	}
 	sleep(1);
 	avail1 = tvm_meminfo("MemAvailable");
+	host_kernel_kb(k1);
+	anon1 = helpers_anon_kb();
 	helpers(&sw0, &rss);
 	sleep(10);
 	helpers(&sw1, &rss);
@@ -386,10 +433,40 @@ static void idle_vms(const char *dev, int n)
 		printf(", helper RSS %.0f kB per VM, %.2f helper wakeups/s per VM",
 		       (double)rss / (made + 1), (double)(sw1 - sw0) / 10 / made);
 	printf("\n");
+	/* Without guest RAM: the kernel's kinds, then the helpers' own. */
+	printf("idle %-12s besides guest RAM, kB per VM:", dev);
+	for (k = 0; k < NR_HOST_KINDS; k++) {
+		if (k0[k] < 0 || k1[k] < 0)
+			continue;
+		per = made ? (double)(k1[k] - k0[k]) / made : 0;
+		if (k == HOST_KIND_STACKS) {
+			printf(" (%s %+.0f of it)", host_kinds[k], per);
+			continue;
+		}
+		sum += per;
+		printf(" %s %+.0f", host_kinds[k], per);
+	}
+	per = made ? (double)(anon1 - anon0) / made : 0;
+	sum += per;
+	printf(" helper-anon %+.0f = %.0f\n", per, sum);
+	idle_cost = sum;
 	fflush(stdout);
 	for (i = 0; i < made + (made < n); i++)
 		tvm_close(&t[i]);
 	free(t);
+}
+
+/* @n idle VMs on each device, and what kvm-soc's cost beyond KVM's. */
+static void idle_pair(int n)
+{
+	double kvm_cost;
+
+	idle_vms("/dev/kvm", n);
+	kvm_cost = idle_cost;
+	idle_vms("/dev/kvm-soc", n);
+	printf("idle VM: kvm-soc costs %.0f kB of host memory beyond KVM's own (goal <= 256 KiB)\n",
+	       idle_cost - kvm_cost);
+	fflush(stdout);
 }
 
 /*
@@ -859,6 +936,11 @@ int main(int argc, char **argv)
 
 	sigaction(SIGUSR1, &sa, NULL);
 
+	/* kvm-soc-bench idle [vms]: only the idle VMs' part. */
+	if (argc > 1 && !strcmp(argv[1], "idle")) {
+		idle_pair(argc > 2 ? atoi(argv[2]) : 64);
+		return 0;
+	}
 	/* kvm-soc-bench churn [vms]: VMs created and destroyed. */
 	if (argc > 1 && !strcmp(argv[1], "churn"))
 		return churn(&kinds[0], argc > 2 ? atoi(argv[2]) : 1000) ? 1 : 0;
@@ -925,9 +1007,7 @@ int main(int argc, char **argv)
 	printf("%-36s %9.0f %11.0f %7.2f\n", "per GiB of guest RAM per sync",
 	       kvm[ROUNDS / 2], soc[ROUNDS / 2], soc[ROUNDS / 2] / kvm[ROUNDS / 2]);
 	fflush(stdout);
-	if (nvms > 0) {
-		idle_vms("/dev/kvm", nvms);
-		idle_vms("/dev/kvm-soc", nvms);
-	}
+	if (nvms > 0)
+		idle_pair(nvms);
 	return 0;
 }
