@@ -646,15 +646,16 @@ static void soc_vcpu_chan_failed(struct soc_chan *c)
 /*
  * Map and check the window the host made for a new vCPU
  * (KVM_SOC_F_VCPU_WINDOWS): one API slot, one IOREQ slot, nothing else.
+ * @c: its channel, allocated by the caller (set as @vcpu->own on success).
  * Caller holds soc_kvm_rwsem for read; -EPROTO for a bad window.
  */
 static int soc_vcpu_attach_window(struct soc_vm *vm, struct soc_vcpu *vcpu,
-				  const struct kvm_soc_vcpu_created *resp)
+				  const struct kvm_soc_vcpu_created *resp,
+				  struct soc_chan *c)
 {
 	struct ksoc_transport *t = vm->sk->t;
 	u32 id = le32_to_cpu(resp->window_id);
 	struct ksoc_layout l;
-	struct soc_chan *c;
 	unsigned int i;
 	u64 size;
 	void *win;
@@ -662,17 +663,15 @@ static int soc_vcpu_attach_window(struct soc_vm *vm, struct soc_vcpu *vcpu,
 	for (i = 0; i < ARRAY_SIZE(resp->reserved); i++)
 		if (resp->reserved[i])
 			return -EPROTO;
-	/* Not a VM's window, nor another vCPU's. */
+	/*
+	 * Not a VM's window, nor another vCPU's (a window being set up or
+	 * torn down is in neither: the transport refuses to map it twice).
+	 */
 	if (!id || xa_load(&vm->sk->vms, id) || xa_load(&vm->sk->vcpu_wins, id))
 		return -EPROTO;
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
-		return -ENOMEM;
 	win = t->window_map(t, id, &size);
-	if (!win) {
-		kfree(c);
+	if (!win)
 		return -EPROTO;
-	}
 	/* Pairs with the host's release of UP after formatting. */
 	if (le32_to_cpu(smp_load_acquire(&ksoc_hdr(win)->host.state)) !=
 	    KVM_SOC_PEER_UP ||
@@ -682,7 +681,6 @@ static int soc_vcpu_attach_window(struct soc_vm *vm, struct soc_vcpu *vcpu,
 	    !(l.host_features & BIT_ULL(KVM_SOC_F_VCPU_WINDOWS)) ||
 	    xa_insert(&vm->sk->vcpu_wins, id, vm, GFP_KERNEL)) {
 		t->window_unmap(t, id);
-		kfree(c);
 		return -EPROTO;
 	}
 	soc_chan_init(c, t, win, &l, 0);
@@ -702,6 +700,7 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 		.op = KVM_SOC_OP_CREATE_VCPU, .arg = id,
 	};
 	struct kvm_soc_vcpu_created resp;
+	struct soc_chan *own = NULL;
 	struct soc_vcpu *vcpu;
 	char name[24];
 	long r;
@@ -726,6 +725,13 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 	r = soc_vcpu_ring_alloc(vcpu);
 	if (r)
 		goto err_free;
+	/* Before the call: only the host's answer may fail the VM. */
+	if (vm->vcpu_windows) {
+		own = kzalloc(sizeof(*own), GFP_KERNEL);
+		r = -ENOMEM;
+		if (!own)
+			goto err_free;
+	}
 
 	r = soc_chan_call(&vm->chan, &m, NULL, vm->vcpu_windows ? &resp : NULL,
 			  sizeof(resp));
@@ -744,7 +750,8 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 	vcpu->api_slot = KSOC_VM_API_SLOTS + vcpu->idx;
 	vcpu->ioreq_slot = vcpu->idx;
 	if (vm->vcpu_windows &&
-	    (m.len != sizeof(resp) || soc_vcpu_attach_window(vm, vcpu, &resp))) {
+	    (m.len != sizeof(resp) ||
+	     soc_vcpu_attach_window(vm, vcpu, &resp, own))) {
 		soc_chan_fail(&vm->chan, "unusable vCPU window");
 		r = -EIO;
 		goto err_free;
@@ -774,6 +781,8 @@ long soc_vm_create_vcpu(struct soc_vm *vm, unsigned long id)
 err_free:
 	if (vcpu->own)
 		soc_vcpu_detach_window(vm, vcpu);
+	else
+		kfree(own);
 	soc_vcpu_ring_free(vcpu, vm->sk);
 	soc_vcpu_free(vcpu);
 	return r;

@@ -547,6 +547,9 @@ static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
 
 	max = le32_to_cpu(resp->max_vcpus);
 	slots = le32_to_cpu(resp->vm_api_slots);
+	/* A vCPU's window is no VM's. */
+	if (xa_load(&sk->vcpu_wins, id))
+		return -EPROTO;
 	win = t->window_map(t, id, &size);
 	if (!win)
 		return -EPROTO;

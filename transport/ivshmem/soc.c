@@ -176,8 +176,16 @@ static void *ivsh_soc_window_map(struct ksoc_transport *t, u32 id, u64 *size)
 				   id, off, sz);
 		return NULL;
 	}
+	/*
+	 * One mapping per window: unmaps are not counted, so a second user
+	 * (a host naming a window already in use) would later hand the
+	 * first user's memory back to the host.
+	 */
+	if (test_and_set_bit(id, iv->ids)) {
+		pr_err_ratelimited("window %u: mapped already\n", id);
+		return NULL;
+	}
 	WRITE_ONCE(e->soc_generation, cpu_to_le32(gen));
-	set_bit(id, iv->ids);
 	*size = sz;
 	return iv->shm + off;
 }
