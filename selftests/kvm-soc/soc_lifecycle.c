@@ -606,6 +606,29 @@ static int create_vm_window(struct tvm *t)
 }
 
 /*
+ * Post a request whose length is impossible (req_len far past the slot,
+ * then state REQ) into API slot 0 of window @win, one of A's, as a
+ * hostile SoC would: A answers EIO from then on, B runs on; both closed.
+ */
+static void bad_request_fails_only_a(struct __test_metadata *_metadata,
+				     struct tvm *a, struct tvm *b, int win,
+				     int helpers, int vms)
+{
+	ASSERT_EQ(0, loop_poke(win, 4096 + 24, 0xffffffff));
+	ASSERT_EQ(0, loop_poke(win, 4096 + 0, KVM_SOC_API_REQ));
+	usleep(200 * 1000);
+	EXPECT_EQ(-EIO, tvm_run(a, 0));
+	EXPECT_EQ(-1, ioctl(a->vm, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	EXPECT_EQ(EIO, errno);
+
+	ASSERT_EQ(0, tvm_run(b, 0));
+	EXPECT_EQ(KVM_EXIT_IO, b->run[0]->exit_reason);
+	tvm_close(a);
+	tvm_close(b);
+	EXPECT_EQ(0, wait_baseline(helpers, vms, 10000));
+}
+
+/*
  * A peer that breaks the protocol on one VM's window (here: a request
  * whose length is impossible, injected into the wire) fails that VM with
  * EIO from then on; the host stays up and another VM runs on.
@@ -625,19 +648,8 @@ TEST_F(soc, hostile_window_fails_only_that_vm)
 	ASSERT_EQ(0, tvm_add_vcpu(&a));
 	ASSERT_EQ(0, tvm_add_vcpu(&b));
 
-	/* VM API slot 0 of A: req_len far past the slot, then state REQ. */
-	ASSERT_EQ(0, loop_poke(id, 4096 + 24, 0xffffffff));
-	ASSERT_EQ(0, loop_poke(id, 4096 + 0, KVM_SOC_API_REQ));
-	usleep(200 * 1000);
-	EXPECT_EQ(-EIO, tvm_run(&a, 0));
-	EXPECT_EQ(-1, ioctl(a.vm, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
-	EXPECT_EQ(EIO, errno);
-
-	ASSERT_EQ(0, tvm_run(&b, 0));
-	EXPECT_EQ(KVM_EXIT_IO, b.run[0]->exit_reason);
-	tvm_close(&a);
-	tvm_close(&b);
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	/* VM API slot 0 of A. */
+	bad_request_fails_only_a(_metadata, &a, &b, id, self->helpers, self->vms);
 }
 
 /* Wait up to 10 s for the transport's windows to be @want again. */
@@ -731,19 +743,8 @@ TEST_F(soc, hostile_vcpu_window_fails_only_that_vm)
 			vw = w;
 	ASSERT_LT(0, vw);
 
-	/* The vCPU window's API slot: req_len far past it, then REQ. */
-	ASSERT_EQ(0, loop_poke(vw, 4096 + 24, 0xffffffff));
-	ASSERT_EQ(0, loop_poke(vw, 4096 + 0, KVM_SOC_API_REQ));
-	usleep(200 * 1000);
-	EXPECT_EQ(-EIO, tvm_run(&a, 0));
-	EXPECT_EQ(-1, ioctl(a.vm, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
-	EXPECT_EQ(EIO, errno);
-
-	ASSERT_EQ(0, tvm_run(&b, 0));
-	EXPECT_EQ(KVM_EXIT_IO, b.run[0]->exit_reason);
-	tvm_close(&a);
-	tvm_close(&b);
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	/* The vCPU window's API slot. */
+	bad_request_fails_only_a(_metadata, &a, &b, vw, self->helpers, self->vms);
 }
 
 static void note_pid(const char *pid, void *arg)
