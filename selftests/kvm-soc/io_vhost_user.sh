@@ -103,13 +103,20 @@ else
 	[ $rc = 0 ] && [ $dx -lt $(( (big - small) / 20 )) ] && [ $dirq -gt 0 ]
 	ok $? "the data path is irqfds, no exits: $((big - small)) more datagrams, $dx more I/O exits, $dirq more irqfd triggers, $dkick more kicks"
 
-	vu_run kvm $big vu-kvm > /dev/null
-	ok $? "vhost-user, -accel kvm: the same guest passes"
-	[ -n "$(verdict $d/vu-vu-kvm.log)" ] &&
-		[ "$(verdict $d/vu-vu-kvm.log)" = "$(verdict $d/vu-vu-soc.log)" ] &&
-		[ "$(netstat $d/vu-vu-kvm.log)" = "$(netstat $d/vu-vu-soc.log)" ] &&
-		diff -q $d/vu-tp-vu-kvm $d/vu-tp-vu-soc > /dev/null
-	ok $? "and ends the same under both accelerators (traffic, guest and testpmd counts)"
+	# The same run under -accel kvm: a fourth guest boot (about 100 s of
+	# the one-CPU rig), left to make check-full; io_vhost_net.sh compares
+	# the accelerators in make check.
+	if [ "${KSOC_FOCUS:-0}" = 1 ]; then
+		echo "# focused set (make check): the same run under -accel kvm not run here; make check-full runs it"
+	else
+		vu_run kvm $big vu-kvm > /dev/null
+		ok $? "vhost-user, -accel kvm: the same guest passes"
+		[ -n "$(verdict $d/vu-vu-kvm.log)" ] &&
+			[ "$(verdict $d/vu-vu-kvm.log)" = "$(verdict $d/vu-vu-soc.log)" ] &&
+			[ "$(netstat $d/vu-vu-kvm.log)" = "$(netstat $d/vu-vu-soc.log)" ] &&
+			diff -q $d/vu-tp-vu-kvm $d/vu-tp-vu-soc > /dev/null
+		ok $? "and ends the same under both accelerators (traffic, guest and testpmd counts)"
+	fi
 
 	# testpmd killed mid-traffic, then started again.
 	nvms() { find /sys/kernel/debug/kvm -mindepth 1 -maxdepth 1 -type d 2> /dev/null | wc -l; }
