@@ -15,7 +15,8 @@
  *   kvm-soc-bench [exits-per-sample] [idle-vms] [events-per-sample]
  *   kvm-soc-bench scale [vms] [exits-per-vcpu]
  *   kvm-soc-bench churn [vms]
- *   kvm-soc-bench idle [vms]
+ *   kvm-soc-bench idle [vms [device [hold-dir]]]
+ *   kvm-soc-bench host-mem
  *
  * "churn": [vms] (1000) VMs created, run once and destroyed one after
  * another on each device, then what the host holds against before (its
@@ -27,6 +28,11 @@
  * the host's helpers, VMs and memory against before.  It is not part of
  * the default run because in the rig native /dev/kvm itself does not
  * survive it (docs/benchmarks.md, "Many VMs at once").
+ *
+ * "idle" with a device measures that one alone; with a hold-dir it then
+ * keeps its VMs until hold-dir/idle-release exists (it makes
+ * hold-dir/idle-up).  "host-mem" prints the counters idle sums, for a host
+ * machine whose VMs are made by its SoC (tools/ivshmem-bench-side.sh).
  *
  * KSOC_BENCH_ONLY=/dev/kvm (or /dev/kvm-soc) measures that device alone and
  * prints "only <device>" tables of nanoseconds, for topologies where the
@@ -403,6 +409,51 @@ static void host_kernel_kb(long *v)
 /* Per idle VM: kernel memory and the helpers' anonymous memory, kB. */
 static double idle_cost;
 
+/*
+ * "idle <vms> <device> <dir>": once measured, the VMs are held until
+ * <dir>/idle-release exists, <dir>/idle-up saying they are there (the
+ * ivshmem topology's host machine measures itself meanwhile).
+ */
+static const char *idle_hold_dir;
+
+static void idle_hold(void)
+{
+	char up[1024], release[1024];
+	FILE *f;
+	int i;
+
+	snprintf(up, sizeof(up), "%s/idle-up", idle_hold_dir);
+	snprintf(release, sizeof(release), "%s/idle-release", idle_hold_dir);
+	f = fopen(up, "w");
+	if (!f) {
+		perror(up);
+		return;
+	}
+	fclose(f);
+	for (i = 0; i < 1800 && access(release, F_OK); i++)
+		sleep(1);
+	if (i == 1800)
+		printf("idle: no %s after 1800 s: VMs closed\n", release);
+}
+
+/*
+ * "host-mem": one line of what idle_vms() counts, for a machine whose VMs
+ * another machine creates: "host-mem <kind> <kB> ... helper-anon <kB>
+ * helpers <n>".
+ */
+static void host_mem(void)
+{
+	long v[NR_HOST_KINDS];
+	unsigned int k;
+
+	host_kernel_kb(v);
+	printf("host-mem");
+	for (k = 0; k < NR_HOST_KINDS; k++)
+		printf(" %s %ld", host_kinds[k], v[k]);
+	printf(" helper-anon %ld helpers %d\n", helpers_anon_kb(),
+	       tvm_list_helpers(NULL, NULL));
+}
+
 static void idle_vms(const char *dev, int n)
 {
 	struct tvm *t = calloc(n, sizeof(*t));
@@ -451,6 +502,8 @@ static void idle_vms(const char *dev, int n)
 	printf(" helper-anon %+.0f = %.0f\n", per, sum);
 	idle_cost = sum;
 	fflush(stdout);
+	if (idle_hold_dir)
+		idle_hold();
 	for (i = 0; i < made + (made < n); i++)
 		tvm_close(&t[i]);
 	free(t);
@@ -936,9 +989,21 @@ int main(int argc, char **argv)
 
 	sigaction(SIGUSR1, &sa, NULL);
 
-	/* kvm-soc-bench idle [vms]: only the idle VMs' part. */
+	/*
+	 * kvm-soc-bench idle [vms [device [hold-dir]]]: only the idle VMs'
+	 * part, on both devices or on the one named.
+	 */
 	if (argc > 1 && !strcmp(argv[1], "idle")) {
-		idle_pair(argc > 2 ? atoi(argv[2]) : 64);
+		if (argc > 3) {
+			idle_hold_dir = argc > 4 ? argv[4] : NULL;
+			idle_vms(argv[3], atoi(argv[2]));
+		} else {
+			idle_pair(argc > 2 ? atoi(argv[2]) : 64);
+		}
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "host-mem")) {
+		host_mem();
 		return 0;
 	}
 	/* kvm-soc-bench churn [vms]: VMs created and destroyed. */
