@@ -180,7 +180,6 @@ struct host_kvm {
  * @creating_msg: the request.
  * @slots: memory slot id -> struct hk_slot.
  * @staging: the main thread's bounce buffer.
- * @buf: payload buffer of the main thread.
  * @ev: irqfds and ioeventfds.
  * @posted_lock: serialises the vCPU threads moving KVM's coalesced ring
  *	into the posted-write ring (@posted).
@@ -215,7 +214,6 @@ struct hk_vm {
 	struct ksoc_api_msg creating_msg;
 	struct xarray slots;
 	unsigned long staging;
-	u8 *buf;
 	struct hk_events ev;
 	struct mutex posted_lock; /* protects @posted */
 	struct ksoc_ring posted;
@@ -240,7 +238,6 @@ struct hk_vm {
  * @task: its helper thread.
  * @run: user address of KVM's kvm_run mapping in the helper.
  * @staging: the thread's bounce buffer in the helper.
- * @buf: API payload buffer.
  * @msg: exit / completion buffer.
  * @seq: sequence number of the exit outstanding at the SoC.
  * @io_in_len: bytes of PIO IN data the completion must carry (0: none).
@@ -276,7 +273,6 @@ struct hk_vcpu {
 	struct task_struct *task;
 	unsigned long run;
 	unsigned long staging;
-	u8 *buf;
 	struct ksoc_ioreq_msg *msg;
 	u64 seq;
 	u32 io_in_len;
@@ -304,7 +300,7 @@ void hk_vm_wake(struct hk_vm *vm, bool all);
 void hk_vm_fail(struct hk_vm *vm, const char *why);
 bool hk_slot_has_req(void *win, const struct ksoc_layout *l, u32 slot);
 s64 hk_serve_slot(struct hk_vm *vm, void *win, const struct ksoc_layout *l,
-		  u32 slot, u8 *buf, hk_dispatch_fn dispatch, void *ctx);
+		  u32 slot, hk_dispatch_fn dispatch, void *ctx);
 
 /* vcpu.c */
 void hk_vcpu_attach(struct hk_vcpu *vcpu, struct task_struct *task);

@@ -429,7 +429,7 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 			return hk_vcpu_teardown(vcpu);
 
 		hk_serve_slot(vm, vcpu->win, &vcpu->l, vcpu->api_slot,
-			      vcpu->buf, hk_vcpu_dispatch, vcpu);
+			      hk_vcpu_dispatch, vcpu);
 
 		ret = ksoc_ioreq_finish(s, vcpu->idx, vcpu->seq, vcpu->msg);
 		if (ret == -EAGAIN)
@@ -505,7 +505,6 @@ void hk_vcpu_free(struct hk_vcpu *vcpu)
 		fput(vcpu->stats);
 	if (vcpu->task)
 		put_task_struct(vcpu->task);
-	kvfree(vcpu->buf);
 	kfree(vcpu->msg);
 	kfree(vcpu);
 }
@@ -568,9 +567,8 @@ s64 hk_vcpu_create(struct hk_vm *vm, struct ksoc_api_msg *m, u32 slot)
 	init_waitqueue_head(&vcpu->wq);
 	vcpu->poll.ns = min(READ_ONCE(poll_ns), READ_ONCE(poll_max_ns));
 	vcpu->msg = kzalloc(sizeof(*vcpu->msg), GFP_KERNEL);
-	vcpu->buf = kvzalloc(ksoc_api_payload_max(&vm->l), GFP_KERNEL);
 	ret = -ENOMEM;
-	if (!vcpu->msg || !vcpu->buf)
+	if (!vcpu->msg)
 		goto err_free;
 	ret = hk_vcpu_window(vm, vcpu);
 	if (ret)

@@ -89,34 +89,52 @@ bool hk_slot_has_req(void *win, const struct ksoc_layout *l, u32 slot)
 
 /*
  * Serve one API slot of @vm's window @win (the VM's or a vCPU's).
- * Returns HK_SPAWN when the answer must wait.
+ *
+ * The payload buffer lives for one request, so an idle VM holds none (a
+ * slot's worth per thread was most of the host's slab per idle VM).  It is
+ * zeroed: no answer can carry kernel heap to the SoC.  Without memory
+ * for it the request is answered -ENOMEM and the VM goes on.
+ *
+ * Returns HK_SPAWN when the answer must wait (nothing of the buffer is
+ * needed then: hk_vcpu_create_done() answers without a payload in).
  */
 s64 hk_serve_slot(struct hk_vm *vm, void *win, const struct ksoc_layout *l,
-		  u32 slot, u8 *buf, hk_dispatch_fn dispatch, void *ctx)
+		  u32 slot, hk_dispatch_fn dispatch, void *ctx)
 {
 	u32 cap = ksoc_api_payload_max(l);
 	struct ksoc_api_msg m;
+	u8 *buf;
 	int ret;
 
+	if (!hk_slot_has_req(win, l, slot))
+		return 0;
+	buf = kvzalloc(cap, GFP_KERNEL_ACCOUNT);
 	ret = ksoc_api_take(win, l, slot, &m, buf, cap);
 	if (ret == -EAGAIN)
-		return 0;
+		goto out;
 	if (ret) {
 		hk_vm_fail(vm, "malformed request");
-		return 0;
+		goto out;
 	}
-	if (!hk_msg_unused_zero(&m)) {
+	if (!buf) {
+		m.len = 0;
+		m.result = -ENOMEM;
+	} else if (!hk_msg_unused_zero(&m)) {
 		m.len = 0;
 		m.result = -EINVAL;
 	} else {
 		m.result = dispatch(vm, ctx, &m, buf, slot);
 	}
-	if (m.result == HK_SPAWN)
+	if (m.result == HK_SPAWN) {
+		kvfree(buf);
 		return HK_SPAWN;
+	}
 	if (m.len > cap)
 		m.len = 0;
 	ksoc_api_complete(win, l, slot, &m, buf);
 	vm->hk->t->kick(vm->hk->t, l->window_id);
+out:
+	kvfree(buf);
 	return 0;
 }
 
@@ -454,7 +472,7 @@ static long hk_vm_main(struct hk_ctx *ctx, bool first, unsigned long arg)
 			/* An assign may have used the spare eventfds: refill. */
 			if (hk_ev_pool_want(vm))
 				return 2;
-			if (hk_serve_slot(vm, vm->win, &vm->l, i, vm->buf,
+			if (hk_serve_slot(vm, vm->win, &vm->l, i,
 					  hk_vm_dispatch, NULL) == HK_SPAWN)
 				return 1;
 		}
@@ -612,7 +630,6 @@ static void hk_vm_free_rest(struct hk_vm *vm)
 	if (vm->vm_file)
 		fput(vm->vm_file);
 	t->window_free(t, vm->id);
-	kvfree(vm->buf);
 	kfree_rcu(vm, rcu);
 }
 
@@ -679,10 +696,7 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	init_completion(&vm->created);
 	xa_init(&vm->slots);
 	hk_ev_init(vm);
-	vm->buf = kvzalloc(ksoc_api_payload_max(&l), GFP_KERNEL);
 	ret = -ENOMEM;
-	if (!vm->buf)
-		goto err_free;
 	vm->win = t->window_alloc(t, l.window_size, &vm->id);
 	if (!vm->win)
 		goto err_free;
@@ -745,7 +759,6 @@ err_vm:
 	return ret;
 err_free:
 	m->len = 0;
-	kvfree(vm->buf);
 	kfree(vm);
 	return ret;
 }
