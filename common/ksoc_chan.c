@@ -366,9 +366,7 @@ int ksoc_api_collect(void *win, const struct ksoc_layout *l, u32 slot,
  * @l: its validated layout.
  * @slot: slot index.
  * @m: the request header, copied out.
- * @buf: receives the request payload, or NULL: the payload is left
- *	unread (a caller that cannot serve the request answers it with an
- *	error; @m->len still says how long the payload was).
+ * @buf: receives the request payload.
  * @cap: bytes available at @buf.
  *
  * On success the slot is BUSY and the caller must ksoc_api_complete() it.
@@ -398,9 +396,9 @@ int ksoc_api_take(void *win, const struct ksoc_layout *l, u32 slot,
 	ksoc_win_read(&c, h, sizeof(c));
 	len = le32_to_cpu(c.req_len);
 	if (c.resp_len || c.result || c.reserved ||
-	    len > ksoc_api_payload_max(l) || (buf && len > cap))
+	    len > ksoc_api_payload_max(l) || len > cap)
 		return -EPROTO;
-	if (len && buf)
+	if (len)
 		ksoc_win_read(buf, h + 1, len);
 
 	m->op = le32_to_cpu(c.op);

@@ -87,28 +87,42 @@ bool hk_slot_has_req(void *win, const struct ksoc_layout *l, u32 slot)
 	return le32_to_cpu(READ_ONCE(h->state)) == KVM_SOC_API_REQ;
 }
 
+/* How long a request waits for memory for its payload before a retry. */
+#define HK_RETRY_MS	10
+
 /*
  * Serve one API slot of @vm's window @win (the VM's or a vCPU's).
  *
  * The payload buffer lives for one request, so an idle VM holds none (a
  * slot's worth per thread was most of the host's slab per idle VM).  It is
- * zeroed: no answer can carry kernel heap to the SoC.  Without memory
- * for it the request is answered -ENOMEM and the VM goes on.
+ * zeroed: no answer can carry kernel heap to the SoC.  Without memory for
+ * it the request stays posted and is served on a later pass, HK_RETRY_MS
+ * on (the thread's wait sees the request and comes back at once): nothing
+ * is answered wrongly, nothing is lost.
  *
  * Returns HK_SPAWN when the answer must wait (nothing of the buffer is
- * needed then: hk_vcpu_create_done() answers without a payload in).
+ * needed then: hk_vcpu_create_done() answers from the request's header).
  */
 s64 hk_serve_slot(struct hk_vm *vm, void *win, const struct ksoc_layout *l,
 		  u32 slot, hk_dispatch_fn dispatch, void *ctx)
 {
+	struct kvm_soc_api_hdr *h = ksoc_api_slot(win, l, slot);
 	u32 cap = ksoc_api_payload_max(l);
 	struct ksoc_api_msg m;
+	u32 state;
 	u8 *buf;
 	int ret;
 
-	if (!hk_slot_has_req(win, l, slot))
+	/* Nothing to serve; any other state is ksoc_api_take()'s to refuse. */
+	state = le32_to_cpu(READ_ONCE(h->state));
+	if (state == KVM_SOC_API_FREE || state == KVM_SOC_API_BUSY ||
+	    state == KVM_SOC_API_RESP)
 		return 0;
-	buf = kvzalloc(cap, GFP_KERNEL_ACCOUNT);
+	buf = kvzalloc(cap, GFP_KERNEL);
+	if (!buf) {
+		msleep_interruptible(HK_RETRY_MS);
+		return 0;
+	}
 	ret = ksoc_api_take(win, l, slot, &m, buf, cap);
 	if (ret == -EAGAIN)
 		goto out;
@@ -116,10 +130,7 @@ s64 hk_serve_slot(struct hk_vm *vm, void *win, const struct ksoc_layout *l,
 		hk_vm_fail(vm, "malformed request");
 		goto out;
 	}
-	if (!buf) {
-		m.len = 0;
-		m.result = -ENOMEM;
-	} else if (!hk_msg_unused_zero(&m)) {
+	if (!hk_msg_unused_zero(&m)) {
 		m.len = 0;
 		m.result = -EINVAL;
 	} else {

@@ -182,37 +182,6 @@ TEST_F(win, api_roundtrip)
 	EXPECT_EQ(KVM_SOC_API_FREE, le32_to_cpu(ksoc_api_slot(self->w, &self->l, 1)->state));
 }
 
-/*
- * A host without memory for the payload takes the request into nothing
- * and answers it with an error: the slot goes on, the payload unread.
- */
-TEST_F(win, api_take_without_a_buffer_answers_an_error)
-{
-	struct ksoc_api_msg req = { .op = KVM_SOC_OP_VCPU_IOCTL, .len = 5 };
-	struct ksoc_api_msg got, resp;
-	char buf[64];
-
-	req.request_id = 12;
-	ASSERT_EQ(0, ksoc_api_post(self->w, &self->l, 2, &req, "hello"));
-	ASSERT_EQ(0, ksoc_api_take(self->w, &self->l, 2, &got, NULL, 0));
-	EXPECT_EQ(KVM_SOC_OP_VCPU_IOCTL, got.op);
-	EXPECT_EQ(12, got.request_id);
-	EXPECT_EQ(5, got.len);
-	/* BUSY: it was taken. */
-	EXPECT_EQ(-EAGAIN, ksoc_api_take(self->w, &self->l, 2, &got, buf, sizeof(buf)));
-	got.len = 0;
-	got.result = -ENOMEM;
-	ASSERT_EQ(0, ksoc_api_complete(self->w, &self->l, 2, &got, NULL));
-	ASSERT_EQ(0, ksoc_api_collect(self->w, &self->l, 2, 12, &resp, buf, sizeof(buf)));
-	EXPECT_EQ(-ENOMEM, resp.result);
-	EXPECT_EQ(0, resp.len);
-	/* A bad request is one still, buffer or not. */
-	req.request_id = 13;
-	ASSERT_EQ(0, ksoc_api_post(self->w, &self->l, 2, &req, "hello"));
-	ksoc_api_slot(self->w, &self->l, 2)->reserved = cpu_to_le64(1);
-	EXPECT_EQ(-EPROTO, ksoc_api_take(self->w, &self->l, 2, &got, NULL, 0));
-}
-
 /* A caller that gave up on a request collects its answer into nothing. */
 TEST_F(win, api_collect_discards_a_late_answer)
 {
