@@ -38,6 +38,13 @@ field() { echo "$1" | awk -v i="$2" '{ print $i }'; }
 # What the guest said of its traffic: the KSOC-UDP line without its time.
 verdict() { grep '^KSOC-UDP: sent' "$1" | tr -d '\r' | sed 's/, [0-9]* ms$//'; }
 netstat() { grep '^KSOC-NETSTAT: ' "$1" | tr -d '\r'; }
+# same_end <guest log> <peer counts> <guest log> <peer counts>: two runs
+# (one per accelerator) ended the same: the guest's traffic verdict, its
+# interface counts and the peer's counts.
+same_end() {
+	[ -n "$(verdict "$1")" ] && [ "$(verdict "$1")" = "$(verdict "$3")" ] &&
+		[ "$(netstat "$1")" = "$(netstat "$3")" ] && diff -q "$2" "$4" > /dev/null
+}
 gstat() { netstat "$1" | awk -v k="$2" '{ for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }'; }
 
 # same_counts <guest log> <peer file>: the guest's interface counts are

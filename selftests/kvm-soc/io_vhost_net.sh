@@ -78,10 +78,7 @@ ok $? "the data path is irqfds and ioeventfds: $((big - small)) more datagrams, 
 
 vn_run kvm $big vn-kvm > /dev/null
 ok $? "vhost-net, -accel kvm: the same guest passes"
-[ -n "$(verdict $d/vn-vn-kvm.log)" ] &&
-	[ "$(verdict $d/vn-vn-kvm.log)" = "$(verdict $d/vn-vn-soc.log)" ] &&
-	[ "$(netstat $d/vn-vn-kvm.log)" = "$(netstat $d/vn-vn-soc.log)" ] &&
-	diff -q $d/vn-tap-vn-kvm $d/vn-tap-vn-soc > /dev/null
+same_end $d/vn-vn-kvm.log $d/vn-tap-vn-kvm $d/vn-vn-soc.log $d/vn-tap-vn-soc
 ok $? "and ends the same under both accelerators (traffic, guest and tap counts)"
 
 echo "1..$n"

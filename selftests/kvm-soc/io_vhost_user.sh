@@ -111,10 +111,7 @@ else
 	else
 		vu_run kvm $big vu-kvm > /dev/null
 		ok $? "vhost-user, -accel kvm: the same guest passes"
-		[ -n "$(verdict $d/vu-vu-kvm.log)" ] &&
-			[ "$(verdict $d/vu-vu-kvm.log)" = "$(verdict $d/vu-vu-soc.log)" ] &&
-			[ "$(netstat $d/vu-vu-kvm.log)" = "$(netstat $d/vu-vu-soc.log)" ] &&
-			diff -q $d/vu-tp-vu-kvm $d/vu-tp-vu-soc > /dev/null
+		same_end $d/vu-vu-kvm.log $d/vu-tp-vu-kvm $d/vu-vu-soc.log $d/vu-tp-vu-soc
 		ok $? "and ends the same under both accelerators (traffic, guest and testpmd counts)"
 	fi
 
