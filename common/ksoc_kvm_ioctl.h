@@ -58,7 +58,12 @@ enum ksoc_ioc_kind {
 #define KSOC_MAX_CPUID_ENTRIES	256
 #define KSOC_MAX_MSR_ENTRIES	256
 #define KSOC_MAX_MSR_LIST	1024
-#define KSOC_MAX_ROUTES		256
+/*
+ * Routes of 48 bytes: 1024 fill 48 KiB of the host's 64 KiB staging
+ * buffer (KVM allows 4096).  Without KVM_SOC_F_BULK_ARGS a 16 KiB API
+ * slot holds 339.
+ */
+#define KSOC_MAX_ROUTES		1024
 /* The largest nested state x86 KVM has: VMX's header, vmcs12, shadow vmcs12. */
 #define KSOC_MAX_NESTED_STATE	(sizeof(struct kvm_nested_state) + 2 * 4096)
 /* KVM_PMU_EVENT_FILTER_MAX_EVENTS (not in the UAPI header). */

@@ -342,6 +342,8 @@ void hk_vm_exit(void);
 void hk_vm_flush_frees(void);
 s64 hk_vm_set_memory(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
 s64 hk_vm_dirty_log(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf);
+s64 hk_exec_bulk(struct hk_vm *vm, struct file *f, unsigned int level,
+		 struct ksoc_api_msg *m, unsigned long staging);
 s64 hk_vcpu_dirty_ring(struct hk_vcpu *vcpu, struct ksoc_api_msg *m);
 void hk_vcpu_dirty_ring_unmap(struct hk_vcpu *vcpu, bool in_mm);
 void hk_vm_unmap_memory(struct hk_vm *vm, bool in_mm);
@@ -363,10 +365,12 @@ void hk_vm_destroy_all(struct host_kvm *hk);
 
 /*
  * The header fields a request's op does not use must be zero
- * (linux/kvm_soc.h: receivers check them).  @flags is never used; @arg
- * carries the ABI version (HELLO), the ioctl number (the three IOCTL ops)
- * or the vCPU id (CREATE_VCPU), a size or handle (the MEM ops); @arg2 a
- * memory token (SYS and VM ioctls) or the first range (MEM_RANGES).
+ * (linux/kvm_soc.h: receivers check them).  @flags is only
+ * KVM_SOC_API_F_BULK on VM and vCPU ioctls (whether the window offers it
+ * is the dispatcher's to check); @arg carries the ABI version (HELLO), the
+ * ioctl number (the three IOCTL ops) or the vCPU id (CREATE_VCPU), a size
+ * or handle (the MEM ops); @arg2 a memory token (SYS and VM ioctls, and
+ * the object of a bulk ioctl) or the first range (MEM_RANGES).
  */
 static inline bool hk_msg_unused_zero(const struct ksoc_api_msg *m)
 {
@@ -375,10 +379,13 @@ static inline bool hk_msg_unused_zero(const struct ksoc_api_msg *m)
 		   m->op == KVM_SOC_OP_CREATE_VCPU || m->op == KVM_SOC_OP_MEM_ALLOC ||
 		   m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_MEM_FREE ||
 		   m->op == KVM_SOC_OP_MEM_WRITTEN || m->op == KVM_SOC_OP_DIRTY_RING;
+	bool bulk = (m->op == KVM_SOC_OP_VM_IOCTL || m->op == KVM_SOC_OP_VCPU_IOCTL) &&
+		    m->flags == KVM_SOC_API_F_BULK;
 	bool arg2 = m->op == KVM_SOC_OP_SYS_IOCTL || m->op == KVM_SOC_OP_VM_IOCTL ||
-		    m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_DIRTY_RING;
+		    m->op == KVM_SOC_OP_MEM_RANGES || m->op == KVM_SOC_OP_DIRTY_RING ||
+		    bulk;
 
-	return !m->flags && (arg || !m->arg) && (arg2 || !m->arg2);
+	return (!m->flags || bulk) && (arg || !m->arg) && (arg2 || !m->arg2);
 }
 
 #endif /* _HOST_KVM_H */

@@ -282,7 +282,8 @@ int host_kvm_attach(struct ksoc_transport *t)
 				  (t->dma_addr ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) |
 				   BIT_ULL(KVM_SOC_F_MEM_WRITTEN) |
 				   BIT_ULL(KVM_SOC_F_DIRTY_LOG) |
-				   BIT_ULL(KVM_SOC_F_DIRTY_RING) : 0));
+				   BIT_ULL(KVM_SOC_F_DIRTY_RING) |
+				   BIT_ULL(KVM_SOC_F_BULK_ARGS) : 0));
 	if (ret)
 		goto err_free;
 	ret = -EINVAL;

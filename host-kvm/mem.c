@@ -394,6 +394,30 @@ struct hk_slot {
 };
 
 /*
+ * The object of this SoC's that @token names (a reference), and in @pages
+ * how many pages it has from the token's page on; NULL for none.
+ */
+static struct hk_hmem *hk_hmem_lookup(struct hk_vm *vm, u64 token,
+				      u64 *pages)
+{
+	u32 handle = lower_32_bits(token);
+	u64 pgoff = upper_32_bits(token);
+	struct xarray *xa = &vm->hk->hmem;
+	struct hk_hmem *h;
+
+	xa_lock(xa);
+	h = handle ? xa_load(xa, handle) : NULL;
+	if (h && pgoff <= h->nr_pages) {
+		kref_get(&h->ref);
+		*pages = h->nr_pages - pgoff;
+	} else {
+		h = NULL;
+	}
+	xa_unlock(xa);
+	return h;
+}
+
+/*
  * Map part of a host memory object into the helper.  Nothing but what the
  * SoC's own object holds can be named: the handle is looked up in this
  * SoC's objects and the range must lie inside the one it names.
@@ -401,23 +425,19 @@ struct hk_slot {
 static unsigned long hk_hmem_map(struct hk_vm *vm, u64 token, u64 size,
 				 struct hk_hmem **hmem)
 {
-	u32 handle = lower_32_bits(token);
-	u64 pgoff = upper_32_bits(token), n = size >> PAGE_SHIFT;
-	struct xarray *xa = &vm->hk->hmem;
 	struct hk_hmem *h;
 	unsigned long hva;
+	u64 pages;
 
-	xa_lock(xa);
-	h = handle ? xa_load(xa, handle) : NULL;
-	if (h && pgoff <= h->nr_pages && n <= h->nr_pages - pgoff)
-		kref_get(&h->ref);
-	else
-		h = NULL;
-	xa_unlock(xa);
+	h = hk_hmem_lookup(vm, token, &pages);
 	if (!h)
 		return 0;
+	if ((size >> PAGE_SHIFT) > pages) {
+		hk_hmem_put(h);
+		return 0;
+	}
 	hva = vm_mmap(h->file, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      pgoff << PAGE_SHIFT);
+		      (u64)upper_32_bits(token) << PAGE_SHIFT);
 	if (IS_ERR_VALUE(hva)) {
 		hk_hmem_put(h);
 		return 0;
@@ -601,6 +621,94 @@ s64 hk_vm_dirty_log(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 		vm_munmap(hva, PAGE_ALIGN(bytes));
 	hk_hmem_put(hmem);
 	return ret;
+}
+
+/**
+ * hk_exec_bulk - a VM or vCPU ioctl whose bytes are in a host memory object
+ * of the SoC's (KVM_SOC_API_F_BULK, the window offers KVM_SOC_F_BULK_ARGS).
+ * @vm: the VM.
+ * @f: the KVM file, the VM's or a vCPU's.
+ * @level: KSOC_LVL_VM or KSOC_LVL_VCPU.
+ * @m: the request: @m->arg the ioctl, @m->arg2 KVM_SOC_MEM_TOKEN() of the
+ *	object, no payload.  On return @m->arg2 is the number of output bytes
+ *	written over the input, and @m->len 0.
+ * @staging: the calling thread's staging buffer.
+ *
+ * What the object holds from the token's page on (at most the staging
+ * buffer's size) is mapped into the helper for the call.  The count that
+ * sizes the argument is read from there first; then the input is copied
+ * out once, at the size that count gives, and the count copied out first
+ * put back over it (the SoC may rewrite its object at any time: what runs
+ * is what was checked).  The rest is hk_exec_ioctl()'s, as for a payload
+ * in a slot; the output is copied back into the object.
+ *
+ * Return: as hk_exec_ioctl(); -EINVAL for a payload in the slot or a
+ * scalar ioctl, -EFAULT for an object that does not hold the input and
+ * the output.
+ */
+s64 hk_exec_bulk(struct hk_vm *vm, struct file *f, unsigned int level,
+		 struct ksoc_api_msg *m, unsigned long staging)
+{
+	const struct ksoc_kvm_ioctl *d;
+	u64 token = m->arg2, pages, size;
+	struct hk_hmem *h = NULL;
+	u32 in, out, first = 0, off;
+	unsigned long hva;
+	u8 *buf;
+	s64 r;
+
+	m->arg2 = 0;
+	if (m->len || ksoc_is_attr_ioctl(m->arg)) {
+		m->len = 0;
+		return -EINVAL;
+	}
+	d = m->arg <= U32_MAX ? ksoc_kvm_ioctl_find(m->arg, level) : NULL;
+	if (!d)
+		return -ENOTTY;
+	if (d->kind == KSOC_IOC_SCALAR)
+		return -EINVAL;
+	h = hk_hmem_lookup(vm, token, &pages);
+	if (!h)
+		return -EFAULT;
+	size = min_t(u64, pages, HK_STAGING_SIZE >> PAGE_SHIFT) << PAGE_SHIFT;
+	hva = size ? vm_mmap(h->file, 0, size, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, (u64)upper_32_bits(token) << PAGE_SHIFT) : 0;
+	if (!hva || IS_ERR_VALUE(hva)) {
+		hk_hmem_put(h);
+		return -EFAULT;
+	}
+	off = ksoc_ioc_first_off(d);
+	r = -EFAULT;
+	if (get_user(first, (u32 __user *)(hva + off)))
+		goto out_unmap;
+	r = ksoc_ioc_sizes(d, first, vm->xsave_size, &in, &out);
+	if (r)
+		goto out_unmap;
+	r = -EFAULT;
+	if (in > size || out > size)
+		goto out_unmap;
+	r = -ENOMEM;
+	buf = kvzalloc(max3(in, out, (u32)sizeof(u64)), GFP_KERNEL);
+	if (!buf)
+		goto out_unmap;
+	r = -EFAULT;
+	if (!copy_from_user(buf, (void __user *)hva, in)) {
+		if (in >= off + sizeof(first))
+			memcpy(buf + off, &first, sizeof(first));
+		m->len = in;
+		r = hk_exec_ioctl(f, level, m, buf, max(in, out), staging,
+				  vm->xsave_size);
+		if (m->len && copy_to_user((void __user *)hva, buf, m->len))
+			r = -EFAULT;
+		else
+			m->arg2 = m->len;
+		m->len = 0;
+	}
+	kvfree(buf);
+out_unmap:
+	vm_munmap(hva, size);
+	hk_hmem_put(h);
+	return r;
 }
 
 /*

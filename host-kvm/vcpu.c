@@ -87,6 +87,15 @@ static s64 hk_vcpu_dispatch(struct hk_vm *vm, void *ctx,
 		}
 		return hk_vcpu_dirty_ring(vcpu, m);
 	}
+	if (m->flags & KVM_SOC_API_F_BULK) {
+		if (!(vcpu->l.host_features & BIT_ULL(KVM_SOC_F_BULK_ARGS))) {
+			m->len = 0;
+			m->arg2 = 0;	/* no output bytes in the object */
+			return -EINVAL;
+		}
+		return hk_exec_bulk(vm, vcpu->file, KSOC_LVL_VCPU, m,
+				    vcpu->staging);
+	}
 	return hk_exec_ioctl(vcpu->file, KSOC_LVL_VCPU, m, buf,
 			     ksoc_api_payload_max(&vcpu->l), vcpu->staging,
 			     vm->xsave_size);
@@ -526,8 +535,11 @@ static int hk_vcpu_window(struct hk_vm *vm, struct hk_vcpu *vcpu)
 		vcpu->ioreq_slot = vcpu->idx;
 		return 0;
 	}
-	ret = ksoc_layout_compute(&vcpu->l, 0, 1, KSOC_VM_API_SLOT_SIZE, 1, 0,
-				  BIT_ULL(KVM_SOC_F_VCPU_WINDOWS));
+	/* Its API slot is the size of the VM's (KVM_SOC_F_BULK_ARGS). */
+	ret = ksoc_layout_compute(&vcpu->l, 0, 1, vm->l.api_slot_size, 1, 0,
+				  BIT_ULL(KVM_SOC_F_VCPU_WINDOWS) |
+				  (vm->l.host_features &
+				   BIT_ULL(KVM_SOC_F_BULK_ARGS)));
 	if (ret)
 		return ret;
 	vcpu->win = t->window_alloc(t, vcpu->l.window_size, &vcpu->win_id);

@@ -132,6 +132,7 @@ s64 hk_serve_slot(struct hk_vm *vm, void *win, const struct ksoc_layout *l,
 	}
 	if (!hk_msg_unused_zero(&m)) {
 		m.len = 0;
+		m.arg2 = 0;	/* (a bulk request's answer: no output bytes) */
 		m.result = -EINVAL;
 	} else {
 		m.result = dispatch(vm, ctx, &m, buf, slot);
@@ -314,6 +315,23 @@ static s64 hk_vm_enable_cap(struct hk_vm *vm, struct ksoc_api_msg *m, u8 *buf)
 	return r;
 }
 
+/*
+ * A VM ioctl whose bytes are in an object (KVM_SOC_API_F_BULK): in a window
+ * that offers it, for the ioctls that go to hk_exec_ioctl() as they are.
+ */
+static s64 hk_vm_bulk(struct hk_vm *vm, struct ksoc_api_msg *m)
+{
+	if (!(vm->l.host_features & BIT_ULL(KVM_SOC_F_BULK_ARGS)) ||
+	    hk_is_memslot_ioctl(m->arg) || m->arg == KVM_GET_DIRTY_LOG ||
+	    m->arg == KVM_CLEAR_DIRTY_LOG || m->arg == KVM_X86_SET_MSR_FILTER ||
+	    m->arg == KVM_GET_STATS_FD || m->arg == KVM_ENABLE_CAP) {
+		m->len = 0;
+		m->arg2 = 0;	/* no output bytes in the object */
+		return -EINVAL;
+	}
+	return hk_exec_bulk(vm, vm->vm_file, KSOC_LVL_VM, m, vm->staging);
+}
+
 static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 			  u8 *buf, u32 slot)
 {
@@ -325,6 +343,8 @@ static s64 hk_vm_dispatch(struct hk_vm *vm, void *ctx, struct ksoc_api_msg *m,
 		if (m->target)
 			return -EINVAL;
 		m->len = len;
+		if (m->flags & KVM_SOC_API_F_BULK)
+			return hk_vm_bulk(vm, m);
 		if (hk_is_memslot_ioctl(m->arg))
 			return hk_vm_set_memory(vm, m, buf);
 		if (m->arg == KVM_GET_DIRTY_LOG || m->arg == KVM_CLEAR_DIRTY_LOG)
@@ -657,6 +677,8 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 	struct kvm_soc_create_vm req;
 	struct kvm_soc_vm_created *resp = (void *)buf;
 	struct ksoc_transport *t = hk->t;
+	u32 slot_size;
+	u64 soc, features;
 	struct ksoc_layout l;
 	struct hk_vm *vm;
 	unsigned int i;
@@ -676,24 +698,26 @@ s64 hk_vm_create(struct host_kvm *hk, struct ksoc_api_msg *m, u8 *buf)
 
 	/*
 	 * With a window per vCPU (the SoC accepted it), the VM's holds the
-	 * VM's own slots only.  Either layout is safe for us whatever the
-	 * SoC claims: what follows goes by the layout we chose.
+	 * VM's own slots only; with arguments by the bulk path, every API
+	 * slot is small.  Either layout is safe for us whatever the SoC
+	 * claims: what follows goes by the layout we chose.
 	 */
-	if (le64_to_cpu(READ_ONCE(ksoc_hdr(t->ctrl_win)->soc.soc_features)) &
-	    BIT_ULL(KVM_SOC_F_VCPU_WINDOWS))
-		ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS,
-					  KSOC_VM_API_SLOT_SIZE, 0,
-					  KSOC_VM_POSTED,
-					  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
-					  BIT_ULL(KVM_SOC_F_POSTED_WRITES) |
+	soc = le64_to_cpu(READ_ONCE(ksoc_hdr(t->ctrl_win)->soc.soc_features));
+	features = BIT_ULL(KVM_SOC_F_HEARTBEAT) | BIT_ULL(KVM_SOC_F_POSTED_WRITES);
+	slot_size = KSOC_VM_API_SLOT_SIZE;
+	if (t->dma_addr && (soc & BIT_ULL(KVM_SOC_F_BULK_ARGS))) {
+		features |= BIT_ULL(KVM_SOC_F_BULK_ARGS);
+		slot_size = KVM_SOC_SMALL_API_SLOT;
+	}
+	if (soc & BIT_ULL(KVM_SOC_F_VCPU_WINDOWS))
+		ret = ksoc_layout_compute(&l, 0, KSOC_VM_API_SLOTS, slot_size, 0,
+					  KSOC_VM_POSTED, features |
 					  BIT_ULL(KVM_SOC_F_VCPU_WINDOWS));
 	else
 		ret = ksoc_layout_compute(&l, 0,
 					  KSOC_VM_API_SLOTS + KSOC_MAX_VCPUS,
-					  KSOC_VM_API_SLOT_SIZE, KSOC_MAX_VCPUS,
-					  KSOC_VM_POSTED,
-					  BIT_ULL(KVM_SOC_F_HEARTBEAT) |
-					  BIT_ULL(KVM_SOC_F_POSTED_WRITES));
+					  slot_size, KSOC_MAX_VCPUS,
+					  KSOC_VM_POSTED, features);
 	if (!ret)
 		ret = ksoc_layout_add_events(&l, KSOC_VM_EVENTS);
 	if (ret)

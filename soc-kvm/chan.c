@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/jiffies.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -28,6 +29,21 @@ void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 	c->host_heartbeat = &ksoc_hdr(t->ctrl_win)->host.heartbeat;
 	c->on_fail = NULL;
 	c->parent = NULL;
+	c->bulk_sk = NULL;
+	mutex_init(&c->bulk_lock);
+	c->bulk_obj = NULL;
+}
+
+/*
+ * Free the channel's object for large ioctls, if it has one.  @sk: the
+ * transport it is on (caller holds soc_kvm_rwsem for read), or NULL when
+ * the host is gone and freed it with everything else.
+ */
+void soc_chan_bulk_free(struct soc_chan *c, struct soc_kvm *sk)
+{
+	if (c->bulk_obj)
+		soc_bulk_free(sk, c->bulk_obj);
+	c->bulk_obj = NULL;
 }
 
 bool soc_host_alive(struct soc_chan *c, u64 *last, unsigned long *since)
@@ -321,6 +337,63 @@ static bool first_sized(const struct ksoc_kvm_ioctl *d)
 	       d->kind == KSOC_IOC_NESTED || d->kind == KSOC_IOC_PMU_FILTER;
 }
 
+/*
+ * Make the request @m, with the @in bytes of its argument at @buf, through
+ * the channel's object instead of a slot (KVM_SOC_API_F_BULK), and bring
+ * its output back into @buf: @m->len is the output's length on return, at
+ * most @out.  The object grows to the largest call so far.  A call the
+ * caller abandoned (-EINTR) or that went with its window (-EIO) leaves
+ * the object to the host, which may still write into it: it is given up
+ * (the host keeps it until it is done), and a later call makes another.
+ */
+static int soc_call_bulk(struct soc_chan *c, int slot, struct ksoc_api_msg *m,
+			 u8 *buf, u32 in, u32 out)
+{
+	u64 need = PAGE_ALIGN(max(in, out));
+	struct soc_kvm *sk = c->bulk_sk;
+	struct soc_hmem *b;
+	int ret;
+
+	if (mutex_lock_killable(&c->bulk_lock))
+		return -EINTR;
+	if (!c->bulk_obj || soc_bulk_size(c->bulk_obj) < need) {
+		b = soc_bulk_alloc(sk, need);
+		ret = PTR_ERR_OR_ZERO(b);
+		if (ret)
+			goto out;
+		soc_chan_bulk_free(c, sk);
+		c->bulk_obj = b;
+	}
+	ret = in ? soc_bulk_copy(sk, c->bulk_obj, 0, buf, in, true) : 0;
+	if (ret)
+		goto out;
+	m->flags = KVM_SOC_API_F_BULK;
+	m->arg2 = KVM_SOC_MEM_TOKEN(soc_bulk_handle(c->bulk_obj), 0);
+	m->len = 0;
+	if (slot < 0)
+		ret = soc_chan_call_killable(c, m, NULL, NULL, 0);
+	else
+		ret = soc_chan_call_slot(c, slot, m, NULL, NULL, 0, true);
+	if (ret == -EINTR || ret == -EIO) {
+		soc_chan_bulk_free(c, sk);
+		goto out;
+	}
+	if (ret)
+		goto out;
+	/* The output is in the object; the response says how much. */
+	if (m->len || m->arg2 > out) {
+		soc_chan_fail(c, "oversized ioctl output");
+		ret = -EIO;
+		goto out;
+	}
+	m->len = m->arg2;
+	if (m->len)
+		ret = soc_bulk_copy(sk, c->bulk_obj, 0, buf, m->len, false);
+out:
+	mutex_unlock(&c->bulk_lock);
+	return ret;
+}
+
 /**
  * __soc_fwd_ioctl - forward one table ioctl to the host.
  * @c: the window.
@@ -336,6 +409,10 @@ static bool first_sized(const struct ksoc_kvm_ioctl *d)
  *	it must be what is forwarded, not a second fetch of user memory), or
  *	NULL to copy it from @arg.  Only for ioctls without output.
  *
+ * An argument or output larger than a slot goes through the channel's
+ * object where the window takes that (soc_call_bulk()); elsewhere it is
+ * -E2BIG.
+ *
  * Return: what the host's KVM returned; for an ioctl kvm-soc does not
  * carry what x86 KVM answers one it does not know: -ENOTTY on a VM, -EINVAL
  * on the system and vCPU files; -EFAULT, -E2BIG, -EIO.
@@ -350,6 +427,7 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		.op = op, .target = target, .arg = cmd, .arg2 = token,
 	};
 	u32 in, out, first = 0, off;
+	bool bulk;
 	long r;
 	u8 *buf;
 	int ret;
@@ -368,7 +446,9 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		return ret;
 	if (karg && out)
 		return -EINVAL;
-	if (in > ksoc_api_payload_max(&c->l) || out > ksoc_api_payload_max(&c->l))
+	bulk = in > ksoc_api_payload_max(&c->l) || out > ksoc_api_payload_max(&c->l);
+	if (bulk && (!c->bulk_sk || karg || d->kind == KSOC_IOC_SCALAR ||
+		     op == KVM_SOC_OP_SYS_IOCTL))
 		return -E2BIG;
 
 	buf = kvmalloc(max3(in, out, (u32)sizeof(u64)), GFP_KERNEL);
@@ -392,7 +472,9 @@ static long __soc_fwd_ioctl(struct soc_chan *c, u32 op, u32 target, int slot,
 		memcpy(buf + off, &first, sizeof(first));
 	}
 	m.len = in;
-	if (slot < 0)
+	if (bulk)
+		ret = soc_call_bulk(c, slot, &m, buf, in, out);
+	else if (slot < 0)
 		ret = soc_chan_call_killable(c, &m, buf, buf, out);
 	else
 		ret = soc_chan_call_slot(c, slot, &m, buf, buf, out, true);

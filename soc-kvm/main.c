@@ -193,10 +193,14 @@ int soc_kvm_attach(struct ksoc_transport *t)
 	/* Host memory needs a way to reach it, and to copy into it. */
 	sk->features = l.host_features & (SOC_FEATURES |
 		(t->dma_phys && t->dma_copy ? BIT_ULL(KVM_SOC_F_HOST_MEMORY) : 0));
-	/* Dirty bitmaps and dirty ring entries go by the bulk path. */
+	/*
+	 * Dirty bitmaps, dirty ring entries and ioctl bytes too large for a
+	 * slot go by the bulk path.
+	 */
 	if (t->dma_copy)
 		sk->features |= l.host_features & (BIT_ULL(KVM_SOC_F_DIRTY_LOG) |
-						   BIT_ULL(KVM_SOC_F_DIRTY_RING));
+						   BIT_ULL(KVM_SOC_F_DIRTY_RING) |
+						   BIT_ULL(KVM_SOC_F_BULK_ARGS));
 	/* The host's rewrite of what we wrote: only if our writes need it. */
 	if (soc_host_memory(sk) && t->sync_writes)
 		sk->features |= l.host_features & BIT_ULL(KVM_SOC_F_MEM_WRITTEN);
@@ -205,9 +209,10 @@ int soc_kvm_attach(struct ksoc_transport *t)
 		pr_warn("%s: the host cannot store what we write again: guests may run stale code\n",
 			t->name);
 	sk->features &= ~READ_ONCE(soc_features_off);
-	/* The ring's entries travel through the dirty log's memory objects. */
+	/* Both travel through the dirty log's kind of memory objects. */
 	if (!(sk->features & BIT_ULL(KVM_SOC_F_DIRTY_LOG)))
-		sk->features &= ~BIT_ULL(KVM_SOC_F_DIRTY_RING);
+		sk->features &= ~(BIT_ULL(KVM_SOC_F_DIRTY_RING) |
+				  BIT_ULL(KVM_SOC_F_BULK_ARGS));
 	sk->gen = ++soc_kvm_gen;
 	WRITE_ONCE(hdr->soc.abi_version, cpu_to_le32(KVM_SOC_ABI_VERSION));
 	WRITE_ONCE(hdr->soc.soc_features, cpu_to_le64(sk->features));

@@ -52,6 +52,13 @@ struct dentry;
  *	that do not sleep on @wq; may be NULL.
  * @parent: the channel this one lives and dies with (a vCPU window's:
  *	its VM's), or NULL.
+ * @bulk_sk: the transport of @bulk_obj when this window takes ioctl bytes
+ *	too large for a slot in an object (KVM_SOC_F_BULK_ARGS), else NULL.
+ * @bulk_lock: serialises the use of @bulk_obj (a VM window's: the VM's
+ *	ioctls from any thread and, in the older layout, its vCPUs'; a vCPU
+ *	window's: its vCPU's only).
+ * @bulk_obj: that host memory object, as large as the largest ioctl so
+ *	far, or NULL (under @bulk_lock).
  */
 struct soc_chan {
 	struct ksoc_transport *t;
@@ -69,6 +76,9 @@ struct soc_chan {
 	__le64 *host_heartbeat;
 	void (*on_fail)(struct soc_chan *c);
 	struct soc_chan *parent;
+	struct soc_kvm *bulk_sk;
+	struct mutex bulk_lock; /* protects @bulk_obj */
+	struct soc_hmem *bulk_obj;
 };
 
 /**
@@ -331,6 +341,7 @@ void soc_chan_init(struct soc_chan *c, struct ksoc_transport *t, void *win,
 bool soc_host_alive(struct soc_chan *c, u64 *last, unsigned long *since);
 void soc_chan_fail(struct soc_chan *c, const char *why);
 bool soc_chan_dead(struct soc_chan *c);
+void soc_chan_bulk_free(struct soc_chan *c, struct soc_kvm *sk);
 int soc_chan_call_killable(struct soc_chan *c, struct ksoc_api_msg *m,
 			   const void *req, void *resp, u32 cap);
 int soc_chan_call(struct soc_chan *c, struct ksoc_api_msg *m,

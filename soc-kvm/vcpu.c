@@ -621,8 +621,11 @@ static int soc_vcpu_release(struct inode *inode, struct file *filp)
 	/* After a detach the host freed its object with everything else. */
 	soc_vcpu_ring_free(vcpu, READ_ONCE(vm->dead) ? NULL : vm->sk);
 	/* Its window; a detach unmapped it already. */
-	if (vcpu->own && !READ_ONCE(vm->dead))
-		soc_vcpu_detach_window(vm, vcpu);
+	if (vcpu->own) {
+		soc_chan_bulk_free(vcpu->own, READ_ONCE(vm->dead) ? NULL : vm->sk);
+		if (!READ_ONCE(vm->dead))
+			soc_vcpu_detach_window(vm, vcpu);
+	}
 	up_read(&soc_kvm_rwsem);
 	soc_vcpu_free(vcpu);
 	soc_vm_put(vm);
@@ -686,6 +689,8 @@ static int soc_vcpu_attach_window(struct soc_vm *vm, struct soc_vcpu *vcpu,
 	soc_chan_init(c, t, win, &l, 0);
 	c->parent = &vm->chan;
 	c->on_fail = soc_vcpu_chan_failed;
+	if (vm->chan.bulk_sk && (l.host_features & BIT_ULL(KVM_SOC_F_BULK_ARGS)))
+		c->bulk_sk = vm->sk;
 	vcpu->own = c;
 	vcpu->chan = c;
 	vcpu->api_slot = 0;

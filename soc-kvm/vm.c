@@ -72,6 +72,7 @@ static void soc_vm_release_ref(struct kref *ref)
 	/* After a detach the host freed it with everything else. */
 	if (vm->bulk)
 		soc_bulk_free(vm->dead ? NULL : sk, vm->bulk);
+	soc_chan_bulk_free(&vm->chan, vm->dead ? NULL : sk);
 	up_read(&soc_kvm_rwsem);
 	soc_ev_free_all(vm);
 	mmdrop(vm->mm);
@@ -571,6 +572,10 @@ static int soc_vm_attach_window(struct soc_kvm *sk, struct soc_vm *vm,
 		goto err_unmap;
 	soc_chan_init(&vm->chan, t, win, &l, slots);
 	vm->chan.on_fail = soc_vm_chan_failed;
+	/* Ioctl bytes too large for its slots by the bulk path, if offered. */
+	if ((sk->features & BIT_ULL(KVM_SOC_F_BULK_ARGS)) &&
+	    (l.host_features & BIT_ULL(KVM_SOC_F_BULK_ARGS)))
+		vm->chan.bulk_sk = sk;
 	/* Coalesced writes, if both sides carry them. */
 	if ((sk->features & BIT_ULL(KVM_SOC_F_POSTED_WRITES)) &&
 	    (l.host_features & BIT_ULL(KVM_SOC_F_POSTED_WRITES)) &&

@@ -509,8 +509,8 @@ static const char *poke_dir(void)
 static int loop_windows(uint64_t *set)
 {
 	unsigned long long size;
+	unsigned int id, slot;
 	char path[160];
-	unsigned int id;
 	FILE *f;
 
 	if (!poke_dir())
@@ -520,47 +520,77 @@ static int loop_windows(uint64_t *set)
 	*set = 0;
 	if (!f)
 		return -1;
-	while (fscanf(f, "%u %llu", &id, &size) == 2)
+	while (fscanf(f, "%u %llu %u", &id, &size, &slot) == 3)
 		if (id < 64)
 			*set |= 1ULL << id;
 	fclose(f);
 	return 0;
 }
 
-/* Size in bytes of window @id (debugfs), or 0 when there is none. */
-static unsigned long long loop_window_size(unsigned int id)
+/*
+ * Size in bytes of window @id and of its API slots (debugfs; the slot
+ * size as the window's header says), or 0 when there is none.
+ */
+static unsigned long long loop_window_info(unsigned int id, unsigned int *slot)
 {
 	unsigned long long size, found = 0;
-	unsigned int wid;
+	unsigned int wid, sl;
 	char path[160];
 	FILE *f;
 
+	if (slot)
+		*slot = 0;
 	if (!poke_dir())
 		return 0;
 	snprintf(path, sizeof(path), "%s/windows", poke_dir());
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
-	while (fscanf(f, "%u %llu", &wid, &size) == 2)
-		if (wid == id)
-			found = size;
+	while (fscanf(f, "%u %llu %u", &wid, &size, &sl) == 3) {
+		if (wid != id)
+			continue;
+		found = size;
+		if (slot)
+			*slot = sl;
+	}
 	fclose(f);
 	return found;
 }
 
+static unsigned long long loop_window_size(unsigned int id)
+{
+	return loop_window_info(id, NULL);
+}
+
+static unsigned int loop_window_slot(unsigned int id)
+{
+	unsigned int slot;
+
+	loop_window_info(id, &slot);
+	return slot;
+}
+
 /*
- * A VM window as host-kvm lays it out: a 4 KiB header, its API slots of
- * 16 KiB (4 for the VM's ops, and without a window per vCPU one per
- * possible vCPU, 32), then without a window per vCPU 32 IOREQ slots.
- * Which one a VM has shows in its size.
+ * A VM window as host-kvm lays it out: a 4 KiB header, its API slots (4
+ * for the VM's ops, and without a window per vCPU one per possible vCPU,
+ * 32), then without a window per vCPU 32 IOREQ slots.  The slots are of
+ * 16 KiB, or of 4 KiB where ioctls too large for one go by the bulk path
+ * (KVM_SOC_F_BULK_ARGS).  Which layout a VM has shows in its size.
  */
 #define VM_API_SLOTS	4
 #define MAX_VCPUS	32
-#define OLD_VM_WINDOW	(4096 + (VM_API_SLOTS + MAX_VCPUS) * 16384)
+
+static unsigned long long page_up(unsigned long long n)
+{
+	return (n + 4095) & ~4095ULL;
+}
 
 static bool vm_window_has_vcpus(unsigned int id)
 {
-	return loop_window_size(id) > OLD_VM_WINDOW;
+	unsigned int slot;
+	unsigned long long size = loop_window_info(id, &slot);
+
+	return size > 4096 + (VM_API_SLOTS + MAX_VCPUS) * (unsigned long long)slot;
 }
 
 static int loop_poke(unsigned int id, unsigned long off, uint32_t val)
@@ -676,6 +706,7 @@ TEST_F(soc, vcpu_windows_grow_with_vcpus)
 {
 	uint64_t before, with_vm, after = 0, fresh;
 	unsigned long long size;
+	unsigned int slot;
 	struct tvm a;
 	int id, i, n = 0;
 
@@ -688,6 +719,7 @@ TEST_F(soc, vcpu_windows_grow_with_vcpus)
 		     "the SoC refused KVM_SOC_F_VCPU_WINDOWS (features_off)");
 	size = loop_window_size(id);
 	EXPECT_GE(128 * 1024, size) TH_LOG("VM window of %llu bytes", size);
+	slot = loop_window_slot(id);
 	ASSERT_EQ(0, loop_windows(&with_vm));
 	TVM_LOAD(&a, pio);
 	for (i = 0; i < 3; i++)
@@ -699,9 +731,11 @@ TEST_F(soc, vcpu_windows_grow_with_vcpus)
 		if (!(fresh & (1ULL << i)))
 			continue;
 		n++;
+		/* A header page, one API slot, one IOREQ slot: no more. */
 		size = loop_window_size(i);
-		EXPECT_LT(16384, size);
-		EXPECT_GE(32 * 1024, size) TH_LOG("vCPU window of %llu bytes", size);
+		EXPECT_EQ(slot, loop_window_slot(i));
+		EXPECT_EQ(4096 + page_up(slot) + page_up(sizeof(struct kvm_soc_ioreq)),
+			  size) TH_LOG("vCPU window of %llu bytes, slots of %u", size, slot);
 	}
 	EXPECT_EQ(3, n) TH_LOG("%d windows for 3 vCPUs", n);
 	for (i = 0; i < 3; i++) {
@@ -828,11 +862,11 @@ static int halted_vm(struct __test_metadata *_metadata, struct tvm *a,
 	EXPECT_EQ(0, tvm_add_vcpu(a));
 	EXPECT_EQ(0, loop_windows(&after));
 	at->win = id;
-	at->off = 4096 + (VM_API_SLOTS + MAX_VCPUS) * 16384;
+	at->off = 4096 + (VM_API_SLOTS + MAX_VCPUS) * loop_window_slot(id);
 	for (w = 1; w < 64; w++) {
 		if ((after & ~before) & (1ULL << w)) {
 			at->win = w;
-			at->off = 4096 + 16384;
+			at->off = 4096 + ((loop_window_slot(w) + 4095) & ~4095UL);
 		}
 	}
 	EXPECT_EQ(at->win == id, vm_window_has_vcpus(id))
@@ -914,7 +948,7 @@ TEST_F(soc, hostile_system_event_ndata_fails_kvm_run)
 /* Post a VCPU_KICK for vCPU 0 into shared API slot 3, as a hostile SoC. */
 static int poke_kick(int id, uint32_t req_id, uint32_t flags, uint32_t arg2)
 {
-	const unsigned long s3 = 4096 + 3 * 16384;
+	const unsigned long s3 = 4096 + 3 * loop_window_slot(id);
 	const struct poke p[] = {
 		{ s3 + 4, 8 },			/* op: KVM_SOC_OP_VCPU_KICK */
 		{ s3 + 8, req_id }, { s3 + 12, 0 },
@@ -964,16 +998,17 @@ TEST_F(soc, nonzero_unused_request_fields_are_refused)
 
 /*
  * Where host-kvm puts VM window @id's event area: after the header page,
- * its API slots of 16 KiB, its IOREQ slots (see vm_window_has_vcpus()) and
- * the posted-write ring (256 entries), each area 4 KiB aligned.
+ * its API slots, its IOREQ slots (see vm_window_has_vcpus()) and the
+ * posted-write ring (256 entries), each area 4 KiB aligned.
  */
 static unsigned long event_area(unsigned int id)
 {
 	unsigned long ioreq = (sizeof(struct kvm_soc_ioreq) + 63) & ~63UL;
-	unsigned long off = 4096 + VM_API_SLOTS * 16384;
+	unsigned long slot = loop_window_slot(id);
+	unsigned long off = 4096 + VM_API_SLOTS * slot;
 
 	if (vm_window_has_vcpus(id))
-		off = OLD_VM_WINDOW + MAX_VCPUS * ioreq;
+		off = 4096 + (VM_API_SLOTS + MAX_VCPUS) * slot + MAX_VCPUS * ioreq;
 
 	off = (off + 4095) & ~4095UL;
 	off += 256 * sizeof(struct kvm_soc_posted_write);
@@ -1212,6 +1247,203 @@ TEST_F_TIMEOUT(soc, vcpu_windows_refused_vm_window_has_the_slots, 120)
 	if (id > 0)
 		EXPECT_FALSE(vm_window_has_vcpus(id));
 	tvm_close(&t);
+}
+
+/*
+ * A routing table of @nr MSI routes (48 bytes each: 1000 of them are
+ * 48 KiB, more than an API slot of either size holds).
+ */
+static int set_msi_routes(int vm, unsigned int nr)
+{
+	struct kvm_irq_routing *r;
+	unsigned int i;
+	int ret;
+
+	r = calloc(1, sizeof(*r) + nr * sizeof(r->entries[0]));
+	if (!r)
+		return -ENOMEM;
+	r->nr = nr;
+	for (i = 0; i < nr; i++) {
+		r->entries[i].gsi = 24 + i;
+		r->entries[i].type = KVM_IRQ_ROUTING_MSI;
+		r->entries[i].u.msi.address_lo = 0xfee00000;
+		r->entries[i].u.msi.data = 0x30 + i % 200;
+	}
+	ret = ioctl(vm, KVM_SET_GSI_ROUTING, r) ? -errno : 0;
+	free(r);
+	return ret;
+}
+
+/* KVM_GET_XSAVE (4 KiB, more than a small slot's payload), set it back. */
+static int xsave_round_trip(int vcpu)
+{
+	struct kvm_xsave a, b;
+
+	if (ioctl(vcpu, KVM_GET_XSAVE, &a) || ioctl(vcpu, KVM_SET_XSAVE, &a) ||
+	    ioctl(vcpu, KVM_GET_XSAVE, &b))
+		return -errno;
+	return memcmp(&a, &b, sizeof(a)) ? -EILSEQ : 0;
+}
+
+/*
+ * API slots sized by what the common ops carry (KVM_SOC_F_BULK_ARGS): the
+ * VM's and each vCPU's slots are 4 KiB, and an ioctl whose bytes do not
+ * fit one travels through a host memory object instead: the vCPU's
+ * XSAVE (4 KiB) and a VM routing table of 1000 routes (48 KiB, which did
+ * not fit even the 16 KiB slots) work as on KVM.
+ */
+TEST_F(soc, api_slots_small_large_ioctls_by_the_bulk_path)
+{
+	uint64_t before, after;
+	struct tvm t;
+	int id, w, vw = 0;
+
+	id = create_vm_window(&t);
+	if (id == -ENOENT)
+		SKIP(return, "no transport debugfs: cannot see the windows");
+	ASSERT_LT(0, id);
+	if (loop_window_slot(id) != 4096)
+		SKIP(tvm_close(&t); return,
+		     "the SoC refused KVM_SOC_F_BULK_ARGS (features_off): slots of %u",
+		     loop_window_slot(id));
+	EXPECT_GE(40 * 1024, loop_window_size(id))
+		TH_LOG("VM window of %llu bytes", loop_window_size(id));
+	ASSERT_EQ(0, ioctl(t.vm, KVM_CREATE_IRQCHIP, 0));
+	TVM_LOAD(&t, pio);
+	ASSERT_EQ(0, loop_windows(&before));
+	ASSERT_EQ(0, tvm_add_vcpu(&t));
+	ASSERT_EQ(0, loop_windows(&after));
+	for (w = 1; w < 64; w++)
+		if ((after & ~before) & (1ULL << w))
+			vw = w;
+	if (vw) {
+		EXPECT_EQ(4096, loop_window_slot(vw));
+		EXPECT_GE(16 * 1024, loop_window_size(vw));
+	}
+	EXPECT_EQ(0, xsave_round_trip(t.vcpu[0]));
+	EXPECT_EQ(0, set_msi_routes(t.vm, 1000));
+	/* Twice: the object made for the first is used again. */
+	EXPECT_EQ(0, set_msi_routes(t.vm, 1000));
+	EXPECT_EQ(0, xsave_round_trip(t.vcpu[0]));
+	ASSERT_EQ(0, tvm_run(&t, 0));
+	EXPECT_EQ(KVM_EXIT_IO, t.run[0]->exit_reason);
+	tvm_close(&t);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+}
+
+/*
+ * A SoC that does not take ioctl bytes by the bulk path (BULK_ARGS
+ * refused, as an older SoC would) gets slots of 16 KiB: XSAVE travels in
+ * them, and a routing table larger than one is E2BIG (the limit before).
+ */
+TEST_F_TIMEOUT(soc, bulk_args_refused_slots_of_16k, 120)
+{
+	const char *top = getenv("KSOC_TOP");
+	struct tvm t;
+	int id;
+
+	if (!top)
+		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
+	if (access("/sys/kernel/debug/soc-kvm/features_off", W_OK))
+		SKIP(return, "no soc-kvm debugfs");
+	ASSERT_EQ(0, reload_loop(top, 1ULL << KVM_SOC_F_BULK_ARGS));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	id = create_vm_window(&t);
+	EXPECT_LT(0, id);
+	if (id > 0) {
+		EXPECT_EQ(16384, loop_window_slot(id));
+		EXPECT_EQ(0, ioctl(t.vm, KVM_CREATE_IRQCHIP, 0));
+		TVM_LOAD(&t, pio);
+		EXPECT_EQ(0, tvm_add_vcpu(&t));
+		EXPECT_EQ(0, xsave_round_trip(t.vcpu[0]));
+		EXPECT_EQ(0, set_msi_routes(t.vm, 300));
+		EXPECT_EQ(-E2BIG, set_msi_routes(t.vm, 1000));
+		tvm_close(&t);
+	}
+	ASSERT_EQ(0, reload_loop(top, 0));
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	id = create_vm_window(&t);
+	EXPECT_LT(0, id);
+	if (id > 0)
+		EXPECT_EQ(4096, loop_window_slot(id));
+	tvm_close(&t);
+}
+
+/*
+ * Post KVM_SET_CLOCK (clock @clock_hi << 32) into VM API slot 3 of window
+ * @id, as a hostile SoC: with @flags, @arg2 and, when @inline_arg, the
+ * argument in the slot.
+ */
+static int poke_set_clock(int id, uint32_t req_id, uint32_t flags,
+			  uint32_t arg2, bool inline_arg, uint32_t clock_hi)
+{
+	const unsigned long s3 = 4096 + 3 * loop_window_slot(id);
+	const uint32_t len = inline_arg ? sizeof(struct kvm_clock_data) : 0;
+	const struct poke p[] = {
+		{ s3 + 64, 0 }, { s3 + 68, clock_hi },	/* clock */
+		{ s3 + 72, 0 }, { s3 + 76, 0 },		/* flags, pad0 */
+		{ s3 + 4, 5 },				/* op: KVM_SOC_OP_VM_IOCTL */
+		{ s3 + 8, req_id }, { s3 + 12, 0 },
+		{ s3 + 16, 0 }, { s3 + 20, flags },
+		{ s3 + 24, len }, { s3 + 28, 0 },	/* lengths */
+		{ s3 + 32, KVM_SET_CLOCK }, { s3 + 36, 0 },
+		{ s3 + 40, 0 }, { s3 + 44, 0 },		/* result */
+		{ s3 + 48, arg2 }, { s3 + 52, 0 },
+		{ s3 + 56, 0 }, { s3 + 60, 0 },		/* reserved */
+		{ s3, 1 },				/* state: REQ */
+	};
+
+	return poke_all(id, 0, p, ARRAY_SIZE(p));
+}
+
+static uint64_t vm_clock(int vm)
+{
+	struct kvm_clock_data c = { 0 };
+
+	return ioctl(vm, KVM_GET_CLOCK, &c) ? 0 : c.clock;
+}
+
+/*
+ * The host refuses hostile bulk requests and does not act on them: one
+ * whose argument is in the slot after all (EINVAL), one that names no
+ * object of the SoC's (EFAULT); the clock stays where it was.  The same
+ * request in the slot without the flag sets it (the poke reaches the
+ * host).  The VM works on; no kernel report (the rig checks dmesg).
+ */
+TEST_F(soc, hostile_bulk_requests_are_refused)
+{
+	const uint64_t far = 1ULL << 44;
+	struct tvm t;
+	int id = create_vm_window(&t);
+
+	if (id == -ENOENT)
+		SKIP(return, "no transport fault injection (debugfs poke)");
+	ASSERT_LT(0, id);
+	if (loop_window_slot(id) != 4096)
+		SKIP(tvm_close(&t); return, "the SoC refused KVM_SOC_F_BULK_ARGS");
+	EXPECT_GT(far, vm_clock(t.vm));
+	ASSERT_EQ(0, poke_set_clock(id, 0x2001, KVM_SOC_API_F_BULK, 0, true, 0x1000));
+	usleep(300 * 1000);
+	EXPECT_GT(far, vm_clock(t.vm))
+		TH_LOG("a bulk request with its bytes in the slot was obeyed");
+	ASSERT_EQ(0, poke_set_clock(id, 0x2002, KVM_SOC_API_F_BULK, 0x7fff0001, false, 0));
+	usleep(300 * 1000);
+	ASSERT_EQ(0, poke_set_clock(id, 0x2003, KVM_SOC_API_F_BULK, 0, false, 0));
+	usleep(300 * 1000);
+	ASSERT_EQ(0, poke_set_clock(id, 0x2004, 2, 0, true, 0x1000));
+	usleep(300 * 1000);
+	EXPECT_GT(far, vm_clock(t.vm)) TH_LOG("a request with an unknown flag was obeyed");
+
+	ASSERT_EQ(0, poke_set_clock(id, 0x2005, 0, 0, true, 0x1000));
+	usleep(300 * 1000);
+	EXPECT_LE(far, vm_clock(t.vm))
+		TH_LOG("the well-formed request did not reach the host");
+	TVM_LOAD(&t, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(&t));
+	ASSERT_EQ(0, tvm_run(&t, 0));
+	EXPECT_EQ(KVM_EXIT_IO, t.run[0]->exit_reason);
+	tvm_close(&t);
+	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
 }
 
 static void *close_vm(void *arg)

@@ -254,15 +254,33 @@ static const struct file_operations ivsh_soc_poke_fops = {
 	.llseek	= noop_llseek,
 };
 
+/*
+ * "<id> <bytes> <API slot bytes>" per window this side maps.  The host may
+ * have rewritten the table since the window was mapped: where the entry
+ * no longer lies in the pool, the slot size reads 0.
+ */
 static int ivsh_soc_windows_show(struct seq_file *m, void *unused)
 {
 	struct ivsh *iv = m->private;
+	u64 pool = le64_to_cpu(iv->desc.pool_offset);
+	u64 end = pool + le64_to_cpu(iv->desc.pool_size);
+	const struct kvm_soc_window_hdr *h;
 	unsigned int id;
+	u64 off, sz;
+	u32 slot;
 
-	for_each_set_bit(id, iv->ids, KVM_SOC_IVSHMEM_NR_WINDOWS + 1)
-		if (id)
-			seq_printf(m, "%u %llu\n", id,
-				   le64_to_cpu(READ_ONCE(iv->hdr->win[id - 1].size)));
+	for_each_set_bit(id, iv->ids, KVM_SOC_IVSHMEM_NR_WINDOWS + 1) {
+		if (!id)
+			continue;
+		off = le64_to_cpu(READ_ONCE(iv->hdr->win[id - 1].offset));
+		sz = le64_to_cpu(READ_ONCE(iv->hdr->win[id - 1].size));
+		slot = 0;
+		if (off >= pool && off < end && end - off >= sizeof(*h)) {
+			h = iv->shm + off;
+			slot = le32_to_cpu(READ_ONCE(h->desc.api_slot_size));
+		}
+		seq_printf(m, "%u %llu %u\n", id, sz, slot);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ivsh_soc_windows);

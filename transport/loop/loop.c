@@ -28,6 +28,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/kref.h>
+#include <linux/kvm_soc.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -433,14 +434,19 @@ static ssize_t loop_poke_write(struct file *filp, const char __user *ubuf,
 	return len;
 }
 
+/* "<id> <bytes> <API slot bytes>" per window (0 before the host's format). */
 static int loop_windows_show(struct seq_file *m, void *unused)
 {
+	const struct kvm_soc_window_hdr *h;
 	struct loop_window *w;
 	unsigned long id;
 
 	xa_lock(&loop.windows);
-	xa_for_each(&loop.windows, id, w)
-		seq_printf(m, "%lu %llu\n", id, w->size);
+	xa_for_each(&loop.windows, id, w) {
+		h = w->mem;
+		seq_printf(m, "%lu %llu %u\n", id, w->size,
+			   le32_to_cpu(READ_ONCE(h->desc.api_slot_size)));
+	}
 	xa_unlock(&loop.windows);
 	return 0;
 }

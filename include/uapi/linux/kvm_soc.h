@@ -71,6 +71,13 @@
  *	has no state of its own: it lives and fails with its VM window.
  *	Offered in the control window; the VM windows made while the SoC
  *	accepts it offer it too.
+ * @KVM_SOC_F_BULK_ARGS: with KVM_SOC_F_DIRTY_LOG (the bulk path), the API
+ *	slots of VM and vCPU windows are sized for the ops that are common
+ *	(KVM_SOC_SMALL_API_SLOT bytes), and a KVM_SOC_OP_VM_IOCTL or
+ *	KVM_SOC_OP_VCPU_IOCTL whose argument or output does not fit one
+ *	travels in a host memory object of the SoC's instead
+ *	(KVM_SOC_API_F_BULK).  Offered in the control window; the VM and
+ *	vCPU windows made while the SoC accepts it offer it too.
  * @KVM_SOC_F_NR_BITS: number of defined bits.
  */
 enum kvm_soc_feature_bits {
@@ -81,11 +88,14 @@ enum kvm_soc_feature_bits {
 	KVM_SOC_F_DIRTY_LOG		= 4,
 	KVM_SOC_F_DIRTY_RING		= 5,
 	KVM_SOC_F_VCPU_WINDOWS		= 6,
+	KVM_SOC_F_BULK_ARGS		= 7,
 	KVM_SOC_F_NR_BITS
 };
 
 #define KVM_SOC_F_VALID_MASK		((1ULL << KVM_SOC_F_NR_BITS) - 1)
 #define KVM_SOC_HEARTBEAT_MS		1000
+/* API slot size, header included, of VM and vCPU windows with BULK_ARGS. */
+#define KVM_SOC_SMALL_API_SLOT		4096
 
 /**
  * enum kvm_soc_peer_state - liveness of one side of a window.
@@ -262,6 +272,19 @@ enum kvm_soc_api_state {
  *	(the vCPU's window holds both slots, each its first), otherwise none.
  * @KVM_SOC_OP_VCPU_IOCTL: a KVM vCPU ioctl (in the vCPU's own API slot);
  *	@target: the vCPU index; as SYS_IOCTL.
+ *
+ *	With KVM_SOC_API_F_BULK in @flags (KVM_SOC_F_BULK_ARGS), a VM or
+ *	vCPU ioctl's input and output bytes are not in the slot: @arg2 is
+ *	KVM_SOC_MEM_TOKEN() of a host memory object whose bytes from there
+ *	hold the input (req_len 0), and the host writes the output over it;
+ *	in the response @arg2 is the number of output bytes written (resp_len
+ *	0).  The host copies the input out of the object once, at the length
+ *	it computes from the count in it as for a slot, and refuses an object
+ *	too small for the input or output (-EFAULT) or a payload in the slot
+ *	(-EINVAL).  Not for scalar ioctls, the device attribute ioctls,
+ *	the VM ioctls that name memory or files (memory slots, dirty log,
+ *	MSR filter, stats), nor KVM_ENABLE_CAP: -EINVAL; an ioctl kvm-soc
+ *	does not carry is -ENOTTY.  A refused request's @arg2 is 0.
  * @KVM_SOC_OP_VCPU_KICK: make the vCPU leave KVM_RUN (VM window); @target:
  *	the vCPU index.  The vCPU then posts a KVM_EXIT_INTR exit.
  * @KVM_SOC_OP_IRQFD: assign or deassign an irqfd (VM window); @target: the
@@ -376,14 +399,17 @@ struct kvm_soc_dirty_gfn {
  * @op: enum kvm_soc_api_op.
  * @request_id: chosen by the SoC, echoed by the host unchanged.
  * @target: object the op applies to (op specific; 0 for window-level ops).
- * @flags: op specific; must be zero for ops that define none.
+ * @flags: op specific; must be zero for ops that define none.  The VM
+ *	and vCPU ioctl ops define KVM_SOC_API_F_BULK (in windows that offer
+ *	KVM_SOC_F_BULK_ARGS).
  * @req_len: bytes of request payload, <= slot size - header size.
  * @resp_len: bytes of response payload, <= slot size - header size.
  * @arg: op-specific scalar argument (e.g. an ioctl number).
  * @result: >= 0 on success (op specific), or a negative Linux errno.
  * @arg2: op-specific second argument: for KVM_SET_USER_MEMORY_REGION(2)
  *	in KVM_SOC_OP_VM_IOCTL, what names the region; for
- *	KVM_SOC_OP_MEM_RANGES, the first range.
+ *	KVM_SOC_OP_MEM_RANGES, the first range; with KVM_SOC_API_F_BULK,
+ *	the object (request) and the output bytes (response).
  * @reserved: must be zero.
  */
 struct kvm_soc_api_hdr {
@@ -399,6 +425,9 @@ struct kvm_soc_api_hdr {
 	__le64 arg2;
 	__le64 reserved;
 };
+
+/* &kvm_soc_api_hdr.flags of VM and vCPU ioctls: the bytes are in an object. */
+#define KVM_SOC_API_F_BULK		(1U << 0)
 
 /**
  * struct kvm_soc_hello - response payload of KVM_SOC_OP_HELLO.
