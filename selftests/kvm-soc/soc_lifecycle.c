@@ -833,7 +833,7 @@ static int poke_all(int id, unsigned long base, const struct poke *p, int n)
 
 /*
  * Where vCPU 0's IOREQ slot is: in its own window (made when the vCPU
- * was, 4 KiB header and one 16 KiB API slot before it), or in the VM's.
+ * was, 4 KiB header and one API slot before it), or in the VM's.
  */
 struct ioreq_at {
 	int win;
@@ -1162,6 +1162,25 @@ static int reload_loop(const char *top, unsigned long long off)
 }
 
 /*
+ * Reload the loop transport with soc-kvm refusing the features in @off (0:
+ * none, as the rest of the suite expects) and wait until the host side
+ * is at its baseline again; false (the test skipped) where it cannot.
+ */
+static bool reload_refusing(struct __test_metadata *_metadata,
+			    unsigned long long off, int helpers, int vms)
+{
+	const char *top = getenv("KSOC_TOP");
+
+	if (!top)
+		SKIP(return false, "KSOC_TOP not set: cannot reload kvm-soc-loop");
+	if (access("/sys/kernel/debug/soc-kvm/features_off", W_OK))
+		SKIP(return false, "no soc-kvm debugfs");
+	ASSERT_EQ(0, reload_loop(top, off));
+	EXPECT_EQ(0, wait_baseline(helpers, vms, 10000));
+	return true;
+}
+
+/*
  * A SoC that does not take the posted-write ring (KVM_SOC_F_POSTED_WRITES
  * refused, as an older SoC would) carries no coalesced writes: both
  * capabilities read 0 and the zone ioctls are ENOTTY, as on a KVM without
@@ -1170,16 +1189,12 @@ static int reload_loop(const char *top, unsigned long long off)
  */
 TEST_F_TIMEOUT(soc, coalesced_refused_without_posted_ring, 120)
 {
-	const char *top = getenv("KSOC_TOP");
 	struct kvm_coalesced_mmio_zone z = { .addr = GUEST_MMIO, .size = 4096 };
 	struct tvm t;
 
-	if (!top)
-		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
-	if (access("/sys/kernel/debug/soc-kvm/features_off", W_OK))
-		SKIP(return, "no soc-kvm debugfs");
-	ASSERT_EQ(0, reload_loop(top, 1ULL << KVM_SOC_F_POSTED_WRITES));
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	if (!reload_refusing(_metadata, 1ULL << KVM_SOC_F_POSTED_WRITES,
+			     self->helpers, self->vms))
+		return;
 	if (!tvm_open(&t, DEV) && !tvm_create_vm(&t, NULL)) {
 		EXPECT_EQ(0, ioctl(t.dev, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
 		EXPECT_EQ(0, ioctl(t.vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
@@ -1197,8 +1212,7 @@ TEST_F_TIMEOUT(soc, coalesced_refused_without_posted_ring, 120)
 		EXPECT_TRUE(false) TH_LOG("no VM without the posted-write ring");
 	}
 	/* Back as the rest of the suite expects it. */
-	ASSERT_EQ(0, reload_loop(top, 0));
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	reload_refusing(_metadata, 0, self->helpers, self->vms);
 	ASSERT_EQ(0, tvm_open(&t, DEV));
 	EXPECT_EQ(KVM_COALESCED_MMIO_PAGE_OFFSET,
 		  ioctl(t.dev, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
@@ -1213,17 +1227,13 @@ TEST_F_TIMEOUT(soc, coalesced_refused_without_posted_ring, 120)
  */
 TEST_F_TIMEOUT(soc, vcpu_windows_refused_vm_window_has_the_slots, 120)
 {
-	const char *top = getenv("KSOC_TOP");
 	uint64_t with_vm, after;
 	struct tvm t;
 	int id;
 
-	if (!top)
-		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
-	if (access("/sys/kernel/debug/soc-kvm/features_off", W_OK))
-		SKIP(return, "no soc-kvm debugfs");
-	ASSERT_EQ(0, reload_loop(top, 1ULL << KVM_SOC_F_VCPU_WINDOWS));
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	if (!reload_refusing(_metadata, 1ULL << KVM_SOC_F_VCPU_WINDOWS,
+			     self->helpers, self->vms))
+		return;
 	id = create_vm_window(&t);
 	EXPECT_LT(0, id);
 	if (id > 0) {
@@ -1240,8 +1250,7 @@ TEST_F_TIMEOUT(soc, vcpu_windows_refused_vm_window_has_the_slots, 120)
 		tvm_close(&t);
 	}
 	/* Back as the rest of the suite expects it. */
-	ASSERT_EQ(0, reload_loop(top, 0));
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	reload_refusing(_metadata, 0, self->helpers, self->vms);
 	id = create_vm_window(&t);
 	EXPECT_LT(0, id);
 	if (id > 0)
@@ -1338,16 +1347,12 @@ TEST_F(soc, api_slots_small_large_ioctls_by_the_bulk_path)
  */
 TEST_F_TIMEOUT(soc, bulk_args_refused_slots_of_16k, 120)
 {
-	const char *top = getenv("KSOC_TOP");
 	struct tvm t;
 	int id;
 
-	if (!top)
-		SKIP(return, "KSOC_TOP not set: cannot reload kvm-soc-loop");
-	if (access("/sys/kernel/debug/soc-kvm/features_off", W_OK))
-		SKIP(return, "no soc-kvm debugfs");
-	ASSERT_EQ(0, reload_loop(top, 1ULL << KVM_SOC_F_BULK_ARGS));
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	if (!reload_refusing(_metadata, 1ULL << KVM_SOC_F_BULK_ARGS,
+			     self->helpers, self->vms))
+		return;
 	id = create_vm_window(&t);
 	EXPECT_LT(0, id);
 	if (id > 0) {
@@ -1360,8 +1365,7 @@ TEST_F_TIMEOUT(soc, bulk_args_refused_slots_of_16k, 120)
 		EXPECT_EQ(-E2BIG, set_msi_routes(t.vm, 1000));
 		tvm_close(&t);
 	}
-	ASSERT_EQ(0, reload_loop(top, 0));
-	EXPECT_EQ(0, wait_baseline(self->helpers, self->vms, 10000));
+	reload_refusing(_metadata, 0, self->helpers, self->vms);
 	id = create_vm_window(&t);
 	EXPECT_LT(0, id);
 	if (id > 0)
