@@ -51,6 +51,11 @@ module_param(kick_delay_ms, uint, 0644);
 MODULE_PARM_DESC(kick_delay_ms,
 		 "testing: ms a vCPU thread waits before taking a kick's signal (default 0)");
 
+static unsigned int run_delay_ms;
+module_param(run_delay_ms, uint, 0644);
+MODULE_PARM_DESC(run_delay_ms,
+		 "testing: ms a vCPU thread waits between a completion and KVM_RUN (default 0)");
+
 /*
  * HK_VCPU_KICKED: the SoC asked this vCPU out of KVM_RUN (VCPU_KICK).  A
  * kick is SIGUSR1 to the vCPU's thread, which takes it in userspace, and
@@ -378,6 +383,29 @@ static void hk_vcpu_set_exit_intr(struct hk_vcpu *vcpu)
 	       sizeof(m->exit_reason));
 }
 
+/* kvm_run.immediate_exit: the byte after request_interrupt_window. */
+#define HK_RUN_IMMEDIATE_EXIT	(offsetof(struct kvm_run, request_interrupt_window) + 1)
+
+/*
+ * KVM_RUN with immediate_exit set: KVM completes a pending I/O or MMIO
+ * read and returns -EINTR without entering the guest (or 0 with the next
+ * exit, when completing it needs one, as a string I/O may).  The SoC's
+ * immediate_exit is put back for the exit message.
+ */
+static long hk_vcpu_run_immediate(struct hk_vcpu *vcpu)
+{
+	u8 __user *ie = (u8 __user *)vcpu->run + HK_RUN_IMMEDIATE_EXIT;
+	u8 was;
+	long r;
+
+	if (get_user(was, ie) || put_user(1, ie))
+		return -EFAULT;
+	r = hk_ioctl(vcpu->file, KVM_RUN, 0);
+	if (put_user(was, ie))
+		return -EFAULT;
+	return r;
+}
+
 static bool hk_vcpu_ready(void *vcpu)
 {
 	return hk_vcpu_has_work(vcpu);
@@ -449,6 +477,8 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 			hk_vm_fail(vm, "malformed completion");
 			continue;
 		}
+		if (unlikely(READ_ONCE(run_delay_ms)))
+			msleep(READ_ONCE(run_delay_ms));
 		/*
 		 * A kick that lands after this check finds SIGUSR1 pending,
 		 * and KVM_RUN returns -EINTR at once.
@@ -459,11 +489,15 @@ long hk_vcpu_main(struct hk_vcpu *vcpu)
 		 * A kick whose signal merged with one taken already: exit at
 		 * once, as KVM does for a signal pending at entry.  Fully
 		 * ordered, pairs with the barrier in hk_vcpu_kick(): either
-		 * this sees the bit, or KVM_RUN sees the signal.
+		 * this sees the bit, or KVM_RUN sees the signal.  Through
+		 * KVM_RUN all the same: KVM completes the I/O just answered
+		 * before it honours the exit, so the registers userspace may
+		 * now read and save (a migration) are past the instruction.
 		 */
 		if (test_and_clear_bit(HK_VCPU_KICKED, &vcpu->flags)) {
-			ret = hk_vcpu_collect(vcpu, -EINTR);
-			if (!ret)
+			r = hk_vcpu_run_immediate(vcpu);
+			ret = hk_vcpu_collect(vcpu, r);
+			if (!ret && r == -EINTR)
 				hk_vcpu_set_exit_intr(vcpu);
 		} else {
 			r = hk_ioctl(vcpu->file, KVM_RUN, 0);

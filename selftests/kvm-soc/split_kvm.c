@@ -1958,6 +1958,84 @@ static void on_sigusr1_nop(int sig)
 {
 }
 
+/* Write @val into host_kvm's parameter @knob; its old value into @old. */
+static bool set_knob(const char *knob, const char *val, char *old, int len)
+{
+	char path[128];
+	bool ok;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/host_kvm/parameters/%s", knob);
+	f = fopen(path, "r+");
+	if (!f)
+		return false;
+	ok = (!old || (fgets(old, len, f) && fseek(f, 0, SEEK_SET) == 0)) &&
+	     fputs(val, f) >= 0 && fflush(f) == 0;
+	fclose(f);
+	return ok;
+}
+
+/*
+ * A signal pending when KVM_RUN comes back with an IN's data: KVM
+ * completes the IN first (AL has the data, RIP is past it), then returns
+ * EINTR with KVM_EXIT_INTR.  QEMU stops a vCPU that way, and a migration
+ * saves its registers then: a completion left undone would make the
+ * destination do the IN again (a serial port's interrupt read twice, its
+ * transmit interrupt lost).  On the loop the host's vCPU thread waits
+ * between the completion and its KVM_RUN (host_kvm run_delay_ms), so the
+ * SoC's kick is there first; before, the host then left KVM_RUN out.
+ */
+TEST_F(vm, pending_signal_completes_the_io_first)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1_nop };
+	struct {
+		struct kvm_signal_mask m;
+		uint8_t set[8];
+	} km = { .m.len = 8 };		/* nothing blocked in KVM_RUN */
+	struct tvm *t = &self->t;
+	bool delayed = false;
+	struct kvm_regs regs;
+	char old[16] = "0";
+	sigset_t usr1;
+	uint64_t rip;
+	int i, ret;
+
+	TVM_LOAD(t, pio);
+	ASSERT_EQ(0, tvm_add_vcpu(t));
+	for (i = 0; i < 3; i++)			/* the three OUTs */
+		ASSERT_EQ(0, tvm_run(t, 0));
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_IN, 0x20, 1);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_REGS, &regs));
+	rip = regs.rip;
+	tvm_io(t, 0)[0] = 0x5a;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_SIGNAL_MASK, &km));
+	if (!strcmp(t->path, "/dev/kvm-soc"))
+		delayed = set_knob("run_delay_ms", "300\n", old, sizeof(old));
+	pthread_kill(pthread_self(), SIGUSR1);	/* pending, blocked here */
+	ret = tvm_run(t, 0);
+	if (delayed)
+		set_knob("run_delay_ms", old, NULL, 0);
+	TH_LOG("%s: %s", t->path, delayed ? "host vCPU thread 300 ms late for KVM_RUN" :
+	       "no host_kvm here");
+	EXPECT_EQ(-EINTR, ret);
+	EXPECT_EQ(KVM_EXIT_INTR, t->run[0]->exit_reason);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_GET_REGS, &regs));
+	EXPECT_EQ(rip + 2, regs.rip) TH_LOG("%s: the IN was not completed", t->path);
+	EXPECT_EQ(0x5a, regs.rax & 0xff);
+	ASSERT_EQ(0, ioctl(t->vcpu[0], KVM_SET_SIGNAL_MASK, NULL));
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);	/* the nop handler */
+	/* It goes on with the data, once: out %al, $0x21. */
+	ASSERT_EQ(0, tvm_run(t, 0));
+	EXPECT_IO(t, KVM_EXIT_IO_OUT, 0x21, 1);
+	EXPECT_EQ(0x5a, tvm_io(t, 0)[0]);
+}
+
 struct two_kicks {
 	struct tvm *t;
 	int ret[2];
