@@ -201,7 +201,8 @@ rig-ivshmem: modules selftests
 
 # make check: the long Linux-guest tests (migration, the I/O backends,
 # Hyper-V) run their focused set (RIG_FOCUS=1; 49 minutes after make run
-# on 2026-12-07, the QEMU build about 7 more from an empty cache); make
+# on 2026-12-07, 22 on a faster machine on 2026-12-08, the QEMU build
+# about 7 more from an empty cache); make
 # check-full runs all of them.
 RIG_FOCUS ?= 1
 check: deps
